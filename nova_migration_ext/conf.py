@@ -1,0 +1,111 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Options of the ``[migration_ext]`` group, read from nova.conf.
+
+Options of the shipped prechecks live beside each check (``OPTS``) and are
+registered here too, so one ``oslo-config-generator`` namespace lists them.
+"""
+
+from oslo_config import cfg
+
+from nova_migration_ext.prechecks import disk_fit
+from nova_migration_ext.prechecks import hypervisor_version
+from nova_migration_ext.prechecks import orphaned_base_image
+from nova_migration_ext.prechecks import token_lifetime
+
+GROUP = cfg.OptGroup(
+    'migration_ext',
+    title='nova-migration-ext options',
+    help='Prechecks and safety nets that the MigrationExtLibvirtDriver '
+         'wraps around every live migration, block migration, cold '
+         'migration and resize.')
+
+DEFAULT_PRECHECKS = [
+    'disk_fit',
+    'orphaned_base_image',
+    'shared_volumes',
+    'hypervisor_version',
+    'token_lifetime',
+]
+
+CORE_OPTS = [
+    cfg.ListOpt(
+        'enabled_prechecks',
+        default=DEFAULT_PRECHECKS,
+        help='Prechecks to run before every migration, in this order. Each '
+             'name is an entry point in the "nova_migration_ext.prechecks" '
+             'namespace; a third-party check is enabled by adding its name '
+             'here. An unknown name stops nova-compute at start-up.'),
+    cfg.BoolOpt(
+        'warnings_are_failures',
+        default=False,
+        help='Treat a precheck warning like a failure and refuse the '
+             'migration.'),
+    cfg.BoolOpt(
+        'protect_in_flight_base_images',
+        default=True,
+        help='Keep the image cache manager from removing the base file of '
+             'any instance with a migration in progress to or from this '
+             'host, even when its Glance image was deleted.'),
+    cfg.StrOpt(
+        'service_token_check',
+        default='warn',
+        choices=[
+            ('error', 'refuse to start nova-compute'),
+            ('warn', 'log a warning at start-up and carry on'),
+            ('ignore', 'say nothing'),
+        ],
+        help='What to do at start-up when [service_user] '
+             'send_service_user_token is off or its auth plugin cannot be '
+             'loaded. Without a service token, post-migration calls to '
+             'Neutron and Cinder fail once the user token expires and the '
+             'instance is left in MIGRATING or ERROR although it moved.'),
+    cfg.IntOpt(
+        'service_token_min_validity',
+        default=300,
+        min=0,
+        help='Seconds of validity the service token must still have right '
+             'before a migration callback runs; a token closer to expiry is '
+             'renewed first.'),
+    cfg.FloatOpt(
+        'expected_throughput_mb_per_s',
+        default=100.0,
+        min=0.1,
+        help='Disk copy throughput, in MB/s, used to estimate how long a '
+             'migration will take (token_lifetime precheck and notifications).'
+             ' Measure yours; see doc/benchmarks.md.'),
+]
+
+
+def register_opts(conf):
+    """Register every option of the group on *conf*."""
+    conf.register_group(GROUP)
+    conf.register_opts(CORE_OPTS, group=GROUP)
+    for opts in _precheck_opts():
+        conf.register_opts(opts, group=GROUP)
+
+
+def _precheck_opts():
+    return [
+        disk_fit.OPTS,
+        orphaned_base_image.OPTS,
+        hypervisor_version.OPTS,
+        token_lifetime.OPTS,
+    ]
+
+
+def list_opts():
+    """Entry point for oslo-config-generator."""
+    opts = list(CORE_OPTS)
+    for check_opts in _precheck_opts():
+        opts.extend(check_opts)
+    return [(GROUP, opts)]

@@ -1,0 +1,174 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Facts about hosts and instances that the prechecks read.
+
+Each compute running the driver measures its own facts (free space on the
+instances path, files in the image cache, hypervisor versions) and publishes
+them in its ComputeNode ``stats``, refreshed by the resource tracker every
+``update_resources_interval``. A peer reads them from there, so no extra RPC
+call is needed.
+"""
+
+import json
+import os
+
+from nova import objects
+from oslo_log import log as logging
+
+from nova_migration_ext.prechecks import base
+
+LOG = logging.getLogger(__name__)
+
+STATS_PREFIX = 'migration_ext_'
+_FREE = STATS_PREFIX + 'free_bytes'
+_RESERVED = STATS_PREFIX + 'reserved_bytes'
+_BASES = STATS_PREFIX + 'base_images'
+_LIBVIRT = STATS_PREFIX + 'libvirt_version'
+_QEMU = STATS_PREFIX + 'qemu_version'
+_PATH = STATS_PREFIX + 'instances_path'
+
+
+class LocalStorage:
+    """The instances path of this host and its image cache."""
+
+    def __init__(self, instances_path, cache_subdir='_base'):
+        self.instances_path = instances_path
+        self.base_dir = os.path.join(instances_path, cache_subdir)
+
+    def free_bytes(self):
+        stat = os.statvfs(self.instances_path)
+        return stat.f_bavail * stat.f_frsize
+
+    def base_images(self):
+        """Map each complete file of the image cache to its size."""
+        images = {}
+        try:
+            entries = list(os.scandir(self.base_dir))
+        except FileNotFoundError:
+            return images
+        for entry in entries:
+            if entry.name.endswith('.part') or not entry.is_file():
+                continue
+            try:
+                images[entry.name] = entry.stat().st_blocks * 512
+            except FileNotFoundError:
+                continue
+        return images
+
+    def base_image_path(self, name):
+        return os.path.join(self.base_dir, name)
+
+    def base_image_size(self, name):
+        try:
+            return os.stat(self.base_image_path(name)).st_blocks * 512
+        except FileNotFoundError:
+            return None
+
+
+def local_facts(host, storage, reserved_bytes, libvirt_version=None,
+                qemu_version=None):
+    """Measure this host's :class:`~base.HostFacts` now."""
+    return base.HostFacts(
+        host=host, instances_path=storage.instances_path,
+        free_bytes=storage.free_bytes(), reserved_bytes=reserved_bytes,
+        base_images=storage.base_images(), libvirt_version=libvirt_version,
+        qemu_version=qemu_version)
+
+
+def to_stats(facts):
+    """Encode facts as ComputeNode stats (a dict of strings)."""
+    stats = {_FREE: str(facts.free_bytes), _RESERVED: str(
+        facts.reserved_bytes), _PATH: facts.instances_path,
+        _BASES: json.dumps(dict(sorted((facts.base_images or {}).items())))}
+    if facts.libvirt_version is not None:
+        stats[_LIBVIRT] = str(facts.libvirt_version)
+    if facts.qemu_version is not None:
+        stats[_QEMU] = str(facts.qemu_version)
+    return stats
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def from_stats(host, stats, hypervisor_version=None):
+    """Decode the facts a peer published; missing ones stay None."""
+    stats = stats or {}
+    if isinstance(stats, str):
+        stats = json.loads(stats)
+    bases = stats.get(_BASES)
+    return base.HostFacts(
+        host=host, instances_path=stats.get(_PATH),
+        free_bytes=_int_or_none(stats.get(_FREE)),
+        reserved_bytes=_int_or_none(stats.get(_RESERVED)) or 0,
+        base_images=json.loads(bases) if bases else None,
+        libvirt_version=_int_or_none(stats.get(_LIBVIRT)),
+        qemu_version=_int_or_none(stats.get(_QEMU, hypervisor_version)))
+
+
+def remote_facts(context, host):
+    """Facts that *host* published, or bare facts when it published none."""
+    try:
+        node = objects.ComputeNode.get_first_node_by_host_for_old_compat(
+            context, host)
+    except Exception as exc:
+        LOG.warning('No compute node record for %s (%s); its facts are '
+                    'unknown.', host, exc)
+        return base.HostFacts(host=host)
+    return from_stats(host, node.stats, node.hypervisor_version)
+
+
+def domain_disks(guest_disks, block_device_info, disk_info):
+    """Build :class:`~base.Disk` facts for every disk of a domain.
+
+    :param guest_disks: ``LibvirtConfigGuestDisk`` objects of the domain.
+    :param block_device_info: nova's block device info dict.
+    :param disk_info: nova's ``get_instance_disk_info`` list (local disks
+        with their real sizes), or None when it could not be read.
+    """
+    volume_devs = {
+        vol['mount_device'].rpartition('/')[2]
+        for vol in (block_device_info or {}).get('block_device_mapping', ())
+        if vol.get('mount_device')}
+    sizes = {info['path']: info for info in (disk_info or ())}
+    disks = []
+    for dev in guest_disks:
+        path = dev.source_path
+        info = sizes.get(path, {})
+        is_volume = dev.target_dev in volume_devs
+        local = not is_volume and dev.source_type in ('file', 'block')
+        disks.append(base.Disk(
+            target_dev=dev.target_dev, path=path,
+            source_type=dev.source_type, driver_format=dev.driver_format,
+            virtual_size=info.get('virt_disk_size'),
+            allocated_size=info.get('disk_size') if local else 0,
+            backing_file=info.get('backing_file') or None,
+            is_volume=is_volume, shareable=bool(dev.shareable),
+            readonly=bool(dev.readonly)))
+    return tuple(disks)
+
+
+def bdm_dicts(block_device_info):
+    """Volume mappings of nova's block device info as plain dicts."""
+    result = []
+    for vol in (block_device_info or {}).get('block_device_mapping', ()):
+        info = vol.get('connection_info') or {}
+        result.append({
+            'destination_type': 'volume',
+            'device_name': vol.get('mount_device'),
+            'volume_id': info.get('serial') or info.get('volume_id'),
+            'multiattach': bool(info.get('multiattach')),
+        })
+    return tuple(result)
