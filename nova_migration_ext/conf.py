@@ -82,7 +82,7 @@ CORE_OPTS = [
         min=0.1,
         help='Disk copy throughput, in MB/s, used to estimate how long a '
              'migration will take (token_lifetime precheck and notifications).'
-             ' Measure yours; see doc/benchmarks.md.'),
+             ' Set it to the rate measured on your migration network.'),
 ]
 
 

@@ -34,12 +34,12 @@ cold migration and resize     ``migrate_disk_and_power_off`` (source,
 
 import dataclasses
 
+import nova.conf
 from nova import exception
 from nova.image import glance
 from nova import objects
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import imagecache as libvirt_imagecache
-import nova.conf
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
 
@@ -57,10 +57,6 @@ CONF = nova.conf.CONF
 ext_conf.register_opts(CONF)
 
 _LIVE_STATUSES = ('accepted', 'queued', 'preparing', 'running')
-
-
-def _libvirt():
-    return libvirt_driver.libvirt
 
 
 class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
@@ -209,6 +205,12 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         data = super().check_can_live_migrate_destination(
             context, instance, src_compute_info, dst_compute_info,
             block_migration, disk_over_commit)
+        # The source learns who we are from the address it will connect to
+        # (nova's default is this host's name; pre_live_migration sets the
+        # configured live_migration_inbound_addr later).
+        if not data.obj_attr_is_set('target_connect_addr') or \
+                not data.target_connect_addr:
+            data.target_connect_addr = self._ext_host
         # Tell the source the space really free here, not placement's view.
         real_mb = ((destination.free_bytes - destination.reserved_bytes)
                    // base.MiB)
@@ -217,15 +219,6 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         else:
             data.disk_available_mb = real_mb
         return data
-
-    @staticmethod
-    def _scheduled_destination(context, instance):
-        migrations = objects.MigrationList.get_in_progress_by_instance(
-            context, instance.uuid, 'live-migration')
-        for migration in migrations:
-            if migration.dest_compute:
-                return migration.dest_compute
-        return 'the destination'
 
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
@@ -239,7 +232,9 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         if 'disk_available_mb' in data and data.disk_available_mb is not None:
             free = data.disk_available_mb * base.MiB + reserved
         destination = base.HostFacts(
-            host=self._scheduled_destination(context, instance),
+            host=(data.target_connect_addr
+                  if data.obj_attr_is_set('target_connect_addr') and
+                  data.target_connect_addr else 'the destination'),
             free_bytes=free, reserved_bytes=reserved)
         source = self._local_facts()
         disks = (self._source_disks(instance, block_device_info)
@@ -252,18 +247,16 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
                                         destination, seed=True),
             tunnelled=self._tunnelled(data),
             queued_migrations=self._queued_live_migrations(context))
-        try:
-            self._enforce(context, request)
-        except exception.MigrationPreCheckError:
-            self.cleanup_live_migration_destination_check(context, data)
-            raise
+        # On failure nova's destination cleans up its shared-storage test
+        # file itself.
+        self._enforce(context, request)
         return data
 
     def _tunnelled(self, migrate_data):
         flags = (self._block_migration_flags
                  if migrate_data.block_migration
                  else self._live_migration_flags)
-        return bool(flags & _libvirt().VIR_MIGRATE_TUNNELLED)
+        return bool(flags & libvirt_driver.libvirt.VIR_MIGRATE_TUNNELLED)
 
     def _queued_live_migrations(self, context):
         """Migrations that will run before a new one on this host."""
@@ -320,27 +313,40 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
             self._local_facts(), disks=self._disks_from_info(disk_info),
             base_image=base_image))
 
-    def _live_migration_operation(self, context, instance, dest,
-                                  block_migration, migrate_data, guest,
-                                  device_names):
-        if migrate_data.block_migration:
-            self._guard_migrate_disks(instance, dest, migrate_data, guest,
-                                      device_names)
-        return super()._live_migration_operation(
-            context, instance, dest, block_migration, migrate_data, guest,
-            device_names)
+    def live_migration(self, context, instance, dest, post_method,
+                       recover_method, block_migration=False,
+                       migrate_data=None):
+        if migrate_data is not None and migrate_data.block_migration:
+            refusal = self._refuse_volume_copy(context, instance, dest,
+                                               migrate_data)
+            if refusal:
+                LOG.error('Refusing block migration: %s', refusal,
+                          instance=instance)
+                # Roll back the way nova does for a migration that never
+                # started: the instance stays ACTIVE here.
+                recover_method(context, instance, dest, migrate_data,
+                               migration_status='error')
+                return None
+        return super().live_migration(
+            context, instance, dest,
+            self._tokens.wrap(post_method, 'post-live-migration'),
+            self._tokens.wrap(recover_method, 'live-migration rollback'),
+            block_migration, migrate_data)
 
-    def _guard_migrate_disks(self, instance, dest, migrate_data, guest,
-                             device_names):
-        """Refuse to hand libvirt a disk list that would copy a volume.
+    def _refuse_volume_copy(self, context, instance, dest, migrate_data):
+        """Check the disk list libvirt would get; return why it is unsafe.
 
         Runs whatever ``enabled_prechecks`` says: it is the last line of
         defence right before libvirt is called.
         """
-        lv = _libvirt()
+        lv = libvirt_driver.libvirt
+        guest = self._host.get_guest(instance)
+        _paths, device_names = self._live_migration_copy_disk_paths(
+            context, instance, guest)
         flags = self._block_migration_flags
-        volume_devs = {bdm.dev for bdm in (migrate_data.bdms or ())
-                       if 'dev' in bdm} if 'bdms' in migrate_data else set()
+        volume_devs = ({bdm.dev for bdm in migrate_data.bdms or ()
+                        if 'dev' in bdm}
+                       if migrate_data.obj_attr_is_set('bdms') else set())
         disks = tuple(
             base.Disk(target_dev=d.target_dev, path=d.source_path,
                       source_type=d.source_type,
@@ -361,18 +367,8 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
             tunnelled=bool(flags & lv.VIR_MIGRATE_TUNNELLED))
         verdict = self._volume_guard.check(request)
         if verdict.status is base.Status.FAIL:
-            LOG.error('Refusing block migration: %s', verdict.message(),
-                      instance=instance)
-            raise exception.MigrationError(reason=verdict.message())
-
-    def live_migration(self, context, instance, dest, post_method,
-                       recover_method, block_migration=False,
-                       migrate_data=None):
-        return super().live_migration(
-            context, instance, dest,
-            self._tokens.wrap(post_method, 'post-live-migration'),
-            self._tokens.wrap(recover_method, 'live-migration rollback'),
-            block_migration, migrate_data)
+            return verdict.message()
+        return None
 
     # -- cold migration and resize -----------------------------------------
 
@@ -445,8 +441,11 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
     # -- image cache ---------------------------------------------------------
 
     def manage_image_cache(self, context, all_instances):
-        """Count instances migrating to or from here as users of their
-        base images, so the cache manager never removes one mid-flight."""
+        """Keep base files of instances migrating to or from here.
+
+        They count as users of their base images, so the cache manager
+        never removes one mid-flight.
+        """
         if CONF.migration_ext.protect_in_flight_base_images:
             known = {inst.uuid for inst in all_instances}
             try:

@@ -107,8 +107,10 @@ class ServiceTokenGuard:
             return False
 
     def attach(self, context):
-        """Make calls made with *context* in this process carry a service
-        token, also when nova would not add one itself."""
+        """Make calls with *context* in this process carry a service token.
+
+        Only needed when nova would not add one itself.
+        """
         plugin = self._plugin()
         if plugin is None or self.conf.service_user.send_service_user_token:
             return

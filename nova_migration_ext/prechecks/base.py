@@ -276,5 +276,7 @@ class Precheck(abc.ABC):
 
 
 def gib(num_bytes):
-    """Format bytes as GiB with one decimal, as operators read them."""
-    return '%.1f GiB' % (num_bytes / GiB)
+    """Format bytes with one decimal, in GiB from 1 GiB up, else MiB."""
+    if abs(num_bytes) >= GiB:
+        return '%.1f GiB' % (num_bytes / GiB)
+    return '%.1f MiB' % (num_bytes / MiB)

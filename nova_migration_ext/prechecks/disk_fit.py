@@ -91,7 +91,9 @@ class DiskFit(base.Precheck):
             kept.append('%s reserved' % base.gib(reserved))
         if margin:
             kept.append('%s margin' % base.gib(margin))
-        return ', of which %s must stay free' % ' and '.join(kept)             if kept else ''
+        if not kept:
+            return ''
+        return ', of which %s must stay free' % ' and '.join(kept)
 
     @staticmethod
     def _needed_parts(request):

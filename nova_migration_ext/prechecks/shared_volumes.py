@@ -65,10 +65,11 @@ class SharedVolumes(base.Precheck):
 
     @staticmethod
     def _protected_devices(request):
-        devices = {d.target_dev for d in request.disks
+        devices = {d.target_dev for d in request.disks or ()
                    if d.is_volume or d.shareable or d.readonly or
                    d.source_type not in ('file', 'block')}
         for bdm in request.block_device_mappings:
-            if bdm.get('destination_type') == 'volume' and                     bdm.get('device_name'):
+            if (bdm.get('destination_type') == 'volume' and
+                    bdm.get('device_name')):
                 devices.add(bdm['device_name'].rpartition('/')[2])
         return devices

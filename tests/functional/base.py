@@ -257,4 +257,3 @@ def _write_random(path, mib):
     with open(path, 'r+b') as f:
         for _ in range(mib):
             f.write(os.urandom(MiB))
-

@@ -1,0 +1,169 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Refused migrations: the server stays ACTIVE on its source, untouched.
+
+Each test reproduces one failure from the operators' report and checks
+what our driver does about it.
+"""
+
+import os
+import subprocess
+
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
+
+from tests.functional import base
+
+MiB = 1024 * 1024
+
+
+class SmallDestinationDiskTest(base.MigrationExtTestBase):
+    """"Disk of instance is too large": the destination's real free space.
+
+    placement believes the destination has 84 GiB free (flavor sizes); its
+    instances path is really a 32 MiB file system.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.flags(disk_fit_margin_mb=0, group='migration_ext')
+        dest_path = self.folders.add('dest')
+        try:
+            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=32m',
+                            'tmpfs', dest_path], check=True,
+                           capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            self.skipTest('needs root to mount a small tmpfs: %s' % exc)
+        self.addCleanup(subprocess.run, ['umount', '-l', dest_path])
+        self.src = self.computes[self.start_compute('src')]
+        self.dest = self.computes[self.start_compute('dest')]
+        self.server = self.boot('src')
+        # 48 MiB of guest data on top of an 8 MiB base image.
+        self.make_disks(self.server, 'src', data_mib=48)
+
+    def assert_untouched_on_source(self, server):
+        server = self.api.get_server(server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual(
+            fakelibvirt.VIR_DOMAIN_RUNNING,
+            self.domain('src', server['id']).info()[0])
+        for disk in self.local_disk_paths('src', server):
+            self.assertTrue(os.path.exists(disk))
+        return server
+
+    def assert_refused_by_disk_fit(self, server):
+        [notification] = self.precheck_notifications()
+        self.assertEqual('migration_ext.precheck.fail', notification[1])
+        [verdict] = [v for v in notification[2]['verdicts']
+                     if v['status'] == 'fail']
+        self.assertEqual('disk_fit', verdict['check'])
+        self.assertIn('Destination dest has', verdict['reason'])
+        self.assertIn('instance %s needs' % server['id'], verdict['reason'])
+        self.assertEqual('Choose another destination.', verdict['remedy'])
+        print('disk_fit says: %s %s' % (verdict['reason'], verdict['remedy']))
+
+    def test_block_live_migration_refused(self):
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        self.assert_untouched_on_source(self.server)
+        self.assert_refused_by_disk_fit(self.server)
+        self.assertFalse(self.migrate_stub_ran)
+
+    def test_cold_migration_refused_before_power_off(self):
+        self.cold_migrate(self.server, 'dest', expected_state='ACTIVE')
+        self._wait_for_migration_status(self.server, ['error'])
+        server = self.assert_untouched_on_source(self.server)
+        self.assert_refused_by_disk_fit(server)
+        details = '\n'.join(self.action_event_details(server))
+        self.assertIn('disk_fit: Destination dest has', details)
+
+
+class BlockMigrationCopyingVolumeTest(base.MigrationExtTestBase):
+    """Block migration must never copy an attached volume."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = self.computes[self.start_compute('src')]
+        self.dest = self.computes[self.start_compute('dest')]
+        self.server = self.boot('src')
+        self._attach_volume(self.server,
+                            nova_fixtures.CinderFixture.IMAGE_BACKED_VOL)
+        self.volume_dev = self.api.get_server_volumes(
+            self.server['id'])[0]['device'].rpartition('/')[2]
+
+    def test_disk_list_with_volume_is_refused(self):
+        # A libvirt or nova that put the volume in migrate_disks, as the
+        # operators saw on CentOS 6, which copied volumes onto themselves.
+        original = self.src.driver._live_migration_copy_disk_paths
+
+        def copy_volume_too(context, instance, guest):
+            paths, names = original(context, instance, guest)
+            return paths, names + [self.volume_dev]
+        self.src.driver._live_migration_copy_disk_paths = copy_volume_too
+
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        server = self.api.get_server(self.server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertFalse(self.migrate_stub_ran)
+        self.assertIn('shared_volumes: Block migration of instance %s would '
+                      'copy volume or shared disk(s) %s'
+                      % (server['id'], self.volume_dev),
+                      self.stdlog.logger.output)
+
+    def test_tunnelled_block_migration_with_volume_is_refused(self):
+        self.flags(live_migration_tunnelled=True, group='libvirt')
+        for compute in (self.src, self.dest):
+            compute.driver._parse_migration_flags()
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        server = self.api.get_server(self.server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertFalse(self.migrate_stub_ran)
+
+
+class OlderHypervisorTest(base.MigrationExtTestBase):
+    """Never migrate to a host with an older libvirt or QEMU."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = self.computes[self.start_compute(
+            'src', qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)]
+        self.dest = self.computes[self.start_compute('dest')]
+        self.server = self.boot('src')
+
+    def test_live_migration_to_older_qemu_refused(self):
+        # nova's conductor refuses this itself (DestinationHypervisorTooOld)
+        # before asking the hosts; the server must stay where it is.
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        server = self.api.get_server(self.server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertFalse(self.migrate_stub_ran)
+
+    def test_cold_migration_to_older_qemu_refused(self):
+        self.cold_migrate(self.server, 'dest', expected_state='ACTIVE')
+        self._wait_for_migration_status(self.server, ['error'])
+        server = self.api.get_server(self.server['id'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        details = '\n'.join(self.action_event_details(server))
+        self.assertIn('hypervisor_version: Destination dest runs an older',
+                      details)
+        [notification] = self.precheck_notifications()
+        [verdict] = [v for v in notification[2]['verdicts']
+                     if v['status'] == 'fail']
+        print('hypervisor_version says: %s %s'
+              % (verdict['reason'], verdict['remedy']))

@@ -1,0 +1,68 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The plugin API and the options must not need nova nor Django."""
+
+import json
+import os
+import subprocess
+import sys
+
+import nova_migration_ext
+from tests.unit import utils
+
+MODULES = (
+    'nova_migration_ext.conf',
+    'nova_migration_ext.prechecks',
+    'nova_migration_ext.prechecks.base',
+    'nova_migration_ext.prechecks.disk_fit',
+    'nova_migration_ext.prechecks.hypervisor_version',
+    'nova_migration_ext.prechecks.orphaned_base_image',
+    'nova_migration_ext.prechecks.runner',
+    'nova_migration_ext.prechecks.shared_volumes',
+    'nova_migration_ext.prechecks.token_lifetime',
+)
+SCRIPT = '''
+import importlib
+import json
+import sys
+
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps({
+    'file': sys.modules['nova_migration_ext'].__file__,
+    'heavy': sorted(name for name in sys.modules
+                    if name.split('.')[0] in ('nova', 'django')),
+}))
+'''
+REPO = os.path.dirname(os.path.dirname(
+    os.path.abspath(nova_migration_ext.__file__)))
+
+
+class TestNoNovaImport(utils.TestCase):
+
+    def _imports(self, *modules):
+        env = dict(os.environ, PYTHONPATH=REPO)
+        output = subprocess.check_output(
+            [sys.executable, '-c', SCRIPT] + list(modules),
+            cwd=REPO, env=env, timeout=120)
+        return json.loads(output)
+
+    def test_plugin_api_imports_neither_nova_nor_django(self):
+        result = self._imports(*MODULES)
+        self.assertEqual(
+            os.path.join(REPO, 'nova_migration_ext', '__init__.py'),
+            result['file'])
+        self.assertEqual([], result['heavy'])
+
+    def test_each_module_alone(self):
+        for module in MODULES:
+            self.assertEqual([], self._imports(module)['heavy'], module)
