@@ -61,7 +61,8 @@ class OrphanedBaseImage(base.Precheck):
                          name in src.base_images)
             if on_source and image is not None and image.copy_planned:
                 continue
-            if on_source and not self.options.seed_orphaned_base_images:
+            if (on_source and dest.base_images is not None and
+                    not self.options.seed_orphaned_base_images):
                 return base.Verdict.fail(
                     self.name,
                     'base file _base/%s of deleted image %s is on %s but '
@@ -71,6 +72,7 @@ class OrphanedBaseImage(base.Precheck):
                     'seed_orphaned_base_images = true.'
                     % (dest.host, dest.instances_path or '<instances_path>'),
                     backing_file=name)
+            # Unknown on either side: the phase that knows judges it.
             if on_source or src.base_images is None:
                 continue
             missing.append(name)

@@ -43,20 +43,21 @@ class SharedVolumes(base.Precheck):
                 'exclude disks, and it has volume or shared disks (%s).'
                 % (request.instance_uuid, names), REMEDY,
                 devices=sorted(protected))
-        if request.migrate_disks is None:
+        if request.copies_all_disks:
+            copied = protected
+        elif request.migrate_disks is None:
             return base.Verdict.ok(
                 self.name, 'volumes %s will be excluded from the copy; the '
                 'disk list is verified before libvirt is called.' % names)
-        copied = protected & set(request.migrate_disks)
-        if request.copies_all_disks:
-            copied = protected
+        else:
+            copied = protected & set(request.migrate_disks)
         if copied:
             return base.Verdict.fail(
                 self.name,
                 'Block migration of instance %s would copy volume or shared '
                 'disk(s) %s (disks given to libvirt: %s).'
                 % (request.instance_uuid, ', '.join(sorted(copied)),
-                   ', '.join(request.migrate_disks) or
+                   ', '.join(request.migrate_disks or ()) or
                    'none, so libvirt copies all'),
                 REMEDY, devices=sorted(copied))
         return base.Verdict.ok(

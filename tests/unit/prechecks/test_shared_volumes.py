@@ -203,18 +203,14 @@ class TestSharedVolumes(utils.TestCase):
         self.assertEqual({'devices': ['vdb', 'vdc', 'vdd']},
                          verdict.details)
 
-    def test_disks_unknown(self):
-        """Unknown facts are None; the check should not crash on them."""
-        request = self.request(disks=None,
-                               block_device_mappings=(VOLUME_BDM,))
+    def test_disks_unknown_bdms_still_protect(self):
+        """Unknown domain disks (None) do not crash; BDMs still count."""
+        verdict = self.check.check(self.request(
+            disks=None, block_device_mappings=(VOLUME_BDM,),
+            migrate_disks=('vda', 'vdb')))
+        self.assertEqual(base.Status.FAIL, verdict.status)
+        self.assertEqual({'devices': ['vdb']}, verdict.details)
 
-        def verdict_without_crash():
-            try:
-                verdict = self.check.check(request)
-            except TypeError as exc:
-                self.fail('shared_volumes crashed: %s' % exc)
-            self.assertIsInstance(verdict, base.Verdict)
-
-        self.expectFailure('shared_volumes iterates request.disks when it '
-                           'is None', verdict_without_crash)
-        verdict_without_crash()
+        verdict = self.check.check(self.request(disks=None))
+        self.assertEqual(base.Status.PASS, verdict.status)
+        self.assertEqual('no volume or shared disk.', verdict.reason)
