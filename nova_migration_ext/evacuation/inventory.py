@@ -1,0 +1,139 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""What the planner knows of the cloud: hosts, servers and the policy.
+
+Plain dataclasses, filled from nova's API by :mod:`.nova_gateway` or built
+directly by tests and benchmarks.
+"""
+
+import dataclasses
+
+MiB = 1024 ** 2
+GiB = 1024 ** 3
+
+METHOD_LIVE = 'live'      # live migration, disks on shared storage
+METHOD_BLOCK = 'block'    # live migration copying local disks
+METHOD_COLD = 'cold'      # cold migration (the VM is down meanwhile)
+
+
+@dataclasses.dataclass
+class Host:
+    """A compute host as nova reports it.
+
+    :param shared_storage: name of the storage its instances path lives
+        on when shared with other hosts (None for local disks).
+    """
+
+    name: str
+    vcpus: int
+    vcpus_used: int
+    memory_mb: int
+    memory_mb_used: int
+    disk_free_bytes: int
+    cpu_allocation_ratio: float = 1.0
+    ram_allocation_ratio: float = 1.0
+    enabled: bool = True
+    up: bool = True
+    base_images: frozenset = frozenset()
+    libvirt_version: int | None = None
+    qemu_version: int | None = None
+    shared_storage: str | None = None
+
+
+@dataclasses.dataclass
+class Server:
+    """A VM to move.
+
+    :param disk_bytes: bytes of its local disks (flavor sizes when the real
+        allocation is not known).
+    :param server_groups: tuples of (group id, policy) with policy
+        ``affinity``, ``anti-affinity``, ``soft-…`` or None.
+    """
+
+    id: str
+    name: str
+    host: str
+    status: str
+    vcpus: int
+    memory_mb: int
+    disk_bytes: int
+    project_id: str = ''
+    image_id: str | None = None
+    image_deleted: bool = False
+    volumes: tuple = ()
+    server_groups: tuple = ()
+    task_state: str | None = None
+
+
+@dataclasses.dataclass
+class Policy:
+    """How an evacuation may move VMs.
+
+    :param method: ``auto`` (live when possible, cold when needed), ``live``
+        (never cold) or ``cold`` (always cold).
+    :param allow_downtime: cold migration of a running VM is allowed;
+        ``downtime_projects`` and ``downtime_servers`` override it per
+        project id or server id.
+    :param max_per_source: migrations at once off one source host.
+    :param max_per_target: migrations at once onto one target host.
+    :param max_total: migrations at once in the whole evacuation.
+    :param bandwidth_mb_per_s: copy rate of one migration stream (MB/s),
+        for estimates, and the cap passed to nova when set.
+    :param window: optional (``HH:MM``, ``HH:MM``) UTC window in which new
+        migrations may start.
+    """
+
+    method: str = 'auto'
+    allow_downtime: bool = False
+    downtime_projects: dict = dataclasses.field(default_factory=dict)
+    downtime_servers: dict = dataclasses.field(default_factory=dict)
+    max_per_source: int = 2
+    max_per_target: int = 2
+    max_total: int = 8
+    bandwidth_mb_per_s: float = 100.0
+    live_failures_before_cold: int = 2
+    max_attempts: int = 3
+    window: tuple | None = None
+    tunnelled: bool = False
+
+    def downtime_allowed(self, server):
+        if server.id in self.downtime_servers:
+            return bool(self.downtime_servers[server.id])
+        if server.project_id in self.downtime_projects:
+            return bool(self.downtime_projects[server.project_id])
+        return self.allow_downtime
+
+    def validate(self):
+        """Raise ValueError with what to fix when the policy is unusable."""
+        if self.method not in ('auto', 'live', 'cold'):
+            raise ValueError('method must be auto, live or cold, not %r.'
+                             % self.method)
+        for name in ('max_per_source', 'max_per_target', 'max_total'):
+            if getattr(self, name) <= 0:
+                raise ValueError('%s must be at least 1 (got %s): a limit '
+                                 'of 0 would never move anything.'
+                                 % (name, getattr(self, name)))
+        if self.bandwidth_mb_per_s <= 0:
+            raise ValueError('bandwidth_mb_per_s must be positive.')
+        if self.max_attempts <= 0:
+            raise ValueError('max_attempts must be at least 1.')
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in (data or {}).items() if k in fields}
+        if isinstance(values.get('window'), list):
+            values['window'] = tuple(values['window'])
+        return cls(**values)

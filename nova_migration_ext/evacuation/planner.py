@@ -1,0 +1,407 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The planner: which VM goes where, how, and how long it will take.
+
+A dry run is the plan itself: nothing is changed until the plan is
+started. Destinations are chosen from real capacity (vCPU, RAM, disk),
+server-group (anti-)affinity, hypervisor versions and balance, preferring
+targets that already hold the VM's base image; the cheap prechecks of the
+driver run on each choice and their verdicts are part of the plan.
+"""
+
+import collections
+import dataclasses
+import heapq
+import itertools
+
+from oslo_config import cfg
+
+from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import slots as slots_mod
+from nova_migration_ext.prechecks import base
+from nova_migration_ext.prechecks import disk_fit
+from nova_migration_ext.prechecks import hypervisor_version
+from nova_migration_ext.prechecks import shared_volumes
+
+MOVABLE = ('ACTIVE', 'SHUTOFF')
+OVERHEAD_SECONDS = 15.0   # scheduling, port binding, domain start
+CANDIDATES = 4            # fitting targets compared for a base image
+
+
+class PlanError(ValueError):
+    """The request cannot be planned; the message says what to fix."""
+
+
+@dataclasses.dataclass
+class Move:
+    server_id: str
+    server_name: str
+    project_id: str
+    source: str
+    status: str
+    method: str
+    target: str
+    bytes_total: int
+    expected_seconds: float
+    verdicts: list
+
+    def task_fields(self):
+        return {'server_id': self.server_id,
+                'server_name': self.server_name,
+                'project_id': self.project_id,
+                'source_host': self.source,
+                'original_status': self.status,
+                'method': self.method, 'target_host': self.target,
+                'bytes_total': self.bytes_total,
+                'expected_seconds': self.expected_seconds,
+                'verdicts': self.verdicts}
+
+
+@dataclasses.dataclass
+class Unplaceable:
+    server_id: str
+    server_name: str
+    source: str
+    status: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Plan:
+    moves: list
+    unplaceable: list
+    makespan_seconds: float
+
+    def totals(self):
+        methods = collections.Counter(m.method for m in self.moves)
+        return {
+            'vms': len(self.moves) + len(self.unplaceable),
+            'moves': len(self.moves),
+            'unplaceable': len(self.unplaceable),
+            'by_method': dict(methods),
+            'bytes': sum(m.bytes_total for m in self.moves),
+            'estimated_seconds': round(self.makespan_seconds),
+        }
+
+
+class _Target:
+    """A target host with what remains free once the planned VMs land."""
+
+    __slots__ = ('host', 'free_vcpus', 'free_ram', 'free_disk', 'version',
+                 '_totals')
+
+    def __init__(self, host):
+        self.host = host
+        vcpus = host.vcpus * host.cpu_allocation_ratio
+        ram = host.memory_mb * host.ram_allocation_ratio
+        self.free_vcpus = vcpus - host.vcpus_used
+        self.free_ram = ram - host.memory_mb_used
+        self.free_disk = host.disk_free_bytes
+        self._totals = (vcpus or 1, ram or 1,
+                        host.disk_free_bytes or 1)
+        self.version = 0
+
+    def key(self):
+        """Heap key: the emptiest host by its scarcest resource first."""
+        vcpus, ram, disk = self._totals
+        return -min(self.free_vcpus / vcpus, self.free_ram / ram,
+                    self.free_disk / disk)
+
+    def fits(self, server):
+        return (self.free_vcpus >= server.vcpus and
+                self.free_ram >= server.memory_mb and
+                self.free_disk >= server.disk_bytes)
+
+    def take(self, server):
+        self.free_vcpus -= server.vcpus
+        self.free_ram -= server.memory_mb
+        self.free_disk -= server.disk_bytes
+        self.version += 1
+
+
+def _checks_conf():
+    conf = cfg.ConfigOpts()
+    ext_conf.register_opts(conf)
+    conf([], project='nova-migration-ext')
+    return conf
+
+
+class Planner:
+    """Build a :class:`Plan` from an inventory snapshot."""
+
+    def __init__(self, hosts, servers, policy):
+        self.hosts = {h.name: h for h in hosts}
+        self.servers = list(servers)
+        self.policy = policy
+        conf = _checks_conf()
+        self._checks = [disk_fit.DiskFit(conf),
+                        hypervisor_version.HypervisorVersion(conf),
+                        shared_volumes.SharedVolumes(conf)]
+
+    def validate(self, sources, targets, busy_hosts=()):
+        """Raise :class:`PlanError` for bad input; change nothing."""
+        try:
+            self.policy.validate()
+        except ValueError as exc:
+            raise PlanError(str(exc))
+        if not sources:
+            raise PlanError('Name at least one source host.')
+        unknown = sorted((set(sources) | set(targets or ())) -
+                         self.hosts.keys())
+        if unknown:
+            raise PlanError(
+                'Unknown host(s) %s. Known compute hosts: %s.'
+                % (', '.join(unknown),
+                   ', '.join(sorted(self.hosts)[:20]) +
+                   (' …' if len(self.hosts) > 20 else '')))
+        both = sorted(set(sources) & set(targets or ()))
+        if both:
+            raise PlanError('Host(s) %s are listed as source and as target; '
+                            'a host being emptied cannot receive VMs.'
+                            % ', '.join(both))
+        busy = sorted(set(sources) & set(busy_hosts))
+        if busy:
+            raise PlanError('Host(s) %s are already being emptied by another '
+                            'running evacuation; finish or cancel it first.'
+                            % ', '.join(busy))
+
+    def plan(self, sources, targets=None, busy_hosts=()):
+        """Plan moving every VM off *sources* onto *targets*.
+
+        *targets* defaults to every other enabled host.
+        """
+        self.validate(sources, targets, busy_hosts)
+        sources = set(sources)
+        if targets is None:
+            targets = [n for n in self.hosts if n not in sources]
+        pool = {n: _Target(self.hosts[n]) for n in targets
+                if self.hosts[n].enabled and self.hosts[n].up}
+        heap = [(t.key(), t.version, n) for n, t in pool.items()]
+        heapq.heapify(heap)
+        group_hosts = collections.defaultdict(set)
+        affinity_host = {}
+        moving = [s for s in self.servers if s.host in sources]
+        for server in self.servers:
+            if server.host not in sources:
+                for group, rule in server.server_groups:
+                    group_hosts[group].add(server.host)
+                    if rule == 'affinity':
+                        affinity_host[group] = server.host
+        moves, unplaceable = [], []
+        # Biggest first: best-fit decreasing packs tightest.
+        for server in sorted(moving, key=lambda s: (-s.memory_mb,
+                                                    -s.disk_bytes, s.id)):
+            why = self._unmovable(server)
+            if why:
+                unplaceable.append(self._unplaceable(server, why))
+                continue
+            target = self._choose(server, pool, heap, group_hosts,
+                                  affinity_host)
+            if target is None:
+                unplaceable.append(self._unplaceable(
+                    server, self._no_target_reason(server, pool)))
+                continue
+            method = self._method(server, target.host)
+            if method is None:
+                unplaceable.append(self._unplaceable(
+                    server, 'status %s with volumes needs a cold migration '
+                    '(tunnelled block migration cannot skip volumes) and '
+                    'the policy allows no downtime for it'
+                    % server.status))
+                continue
+            target.take(server)
+            heapq.heappush(heap, (target.key(), target.version,
+                                  target.host.name))
+            for group, rule in server.server_groups:
+                group_hosts[group].add(target.host.name)
+                if rule == 'affinity':
+                    affinity_host.setdefault(group, target.host.name)
+            moves.append(self._move(server, target.host, method))
+        return Plan(moves, unplaceable, estimate_makespan(moves, self.policy))
+
+    def _unmovable(self, server):
+        if server.status not in MOVABLE:
+            return ('status %s: bring it to ACTIVE or SHUTOFF first '
+                    '("openstack evacuation recover" proposes how)'
+                    % server.status)
+        if server.task_state:
+            return 'task %s in progress' % server.task_state
+        if self.policy.method == 'live' and server.status == 'SHUTOFF':
+            return 'stopped, so only a cold migration can move it, and the ' \
+                   'policy is live only'
+        if (self.policy.method == 'cold' and server.status == 'ACTIVE' and
+                not self.policy.downtime_allowed(server)):
+            return 'the policy is cold only but allows no downtime for it'
+        return None
+
+    def _method(self, server, target):
+        if server.status == 'SHUTOFF' or self.policy.method == 'cold':
+            return inventory.METHOD_COLD
+        source = self.hosts[server.host]
+        if source.shared_storage and \
+                source.shared_storage == target.shared_storage:
+            return inventory.METHOD_LIVE
+        if server.volumes and self.policy.tunnelled:
+            if self.policy.method == 'auto' and \
+                    self.policy.downtime_allowed(server):
+                return inventory.METHOD_COLD
+            return None
+        return inventory.METHOD_BLOCK
+
+    def _allowed(self, server, target, group_hosts, affinity_host):
+        name = target.host.name
+        for group, rule in server.server_groups:
+            if rule == 'anti-affinity' and name in group_hosts[group]:
+                return False
+            if rule == 'affinity' and affinity_host.get(group, name) != name:
+                return False
+        source = self.hosts[server.host]
+        for attr in ('libvirt_version', 'qemu_version'):
+            mine, theirs = getattr(source, attr), getattr(target.host, attr)
+            if mine and theirs and theirs < mine:
+                return False
+        return True
+
+    def _choose(self, server, pool, heap, group_hosts, affinity_host):
+        for group, rule in server.server_groups:
+            if rule == 'affinity' and group in affinity_host:
+                target = pool.get(affinity_host[group])
+                if target and target.fits(server) and self._allowed(
+                        server, target, group_hosts, affinity_host):
+                    return target
+                return None
+        popped, fitting = [], []
+        while heap and len(fitting) < CANDIDATES:
+            key, version, name = heapq.heappop(heap)
+            target = pool[name]
+            if version != target.version:
+                continue    # stale entry
+            popped.append((key, version, name))
+            if target.fits(server) and self._allowed(
+                    server, target, group_hosts, affinity_host):
+                fitting.append(target)
+                if self._has_base(server, target):
+                    break
+            elif not target.fits(server) and target.free_ram < \
+                    server.memory_mb and not fitting and len(popped) > 64:
+                break   # the emptiest hosts are too full already
+        for entry in popped:
+            heapq.heappush(heap, entry)
+        if not fitting:
+            return None
+        for target in fitting:
+            if self._has_base(server, target):
+                return target
+        return fitting[0]
+
+    @staticmethod
+    def _has_base(server, target):
+        return bool(server.image_id) and \
+            server.image_id in target.host.base_images
+
+    def _no_target_reason(self, server, pool):
+        best = max(pool.values(), key=lambda t: t.free_ram, default=None)
+        if best is None:
+            return 'no enabled target host'
+        return ('no target has %d vCPU, %d MiB RAM and %s disk free within '
+                'the server-group and hypervisor-version rules (most free '
+                'RAM: %s with %d MiB); add targets or free capacity'
+                % (server.vcpus, server.memory_mb, base.gib(server.disk_bytes),
+                   best.host.name, best.free_ram))
+
+    def _unplaceable(self, server, reason):
+        return Unplaceable(server.id, server.name, server.host,
+                           server.status, reason)
+
+    def _move(self, server, target, method):
+        source = self.hosts[server.host]
+        memory = server.memory_mb * inventory.MiB
+        if method == inventory.METHOD_LIVE:
+            copied = memory
+        elif method == inventory.METHOD_BLOCK:
+            copied = memory + server.disk_bytes
+        else:
+            copied = server.disk_bytes
+        rate = self.policy.bandwidth_mb_per_s * 1e6
+        seconds = OVERHEAD_SECONDS + copied / rate
+        return Move(server.id, server.name, server.project_id, server.host,
+                    server.status, method, target.name, copied,
+                    round(seconds, 1),
+                    self._verdicts(server, source, target, method))
+
+    def _verdicts(self, server, source, target, method):
+        kind = {inventory.METHOD_LIVE: base.MigrationKind.LIVE,
+                inventory.METHOD_BLOCK: base.MigrationKind.BLOCK,
+                inventory.METHOD_COLD: base.MigrationKind.COLD}[method]
+        disks = (base.Disk('vda', allocated_size=server.disk_bytes),) + \
+            tuple(base.Disk('vd%s' % chr(ord('b') + i), source_type='block',
+                            is_volume=True)
+                  for i, _vol in enumerate(server.volumes))
+        request = base.PrecheckInput(
+            instance_uuid=server.id, instance_name=server.name, kind=kind,
+            phase=base.Phase.SOURCE,
+            source=base.HostFacts(host=source.name,
+                                  libvirt_version=source.libvirt_version,
+                                  qemu_version=source.qemu_version),
+            destination=base.HostFacts(
+                host=target.name, free_bytes=target.disk_free_bytes,
+                libvirt_version=target.libvirt_version,
+                qemu_version=target.qemu_version),
+            disks=disks, tunnelled=self.policy.tunnelled)
+        verdicts = []
+        for check in self._checks:
+            if check.applies_to(request):
+                verdict = check.check(request)
+                verdicts.append([verdict.check, verdict.status.value,
+                                 verdict.reason])
+        return verdicts
+
+
+def estimate_makespan(moves, policy):
+    """Seconds to run *moves* under the policy's concurrency limits.
+
+    Simulates the executor: a migration starts as soon as its source, its
+    target and the evacuation have a free slot, longest first per source.
+    """
+    slots = slots_mod.Slots.for_policy(policy)
+    queues = collections.defaultdict(collections.deque)
+    for move in sorted(moves, key=lambda m: -m.expected_seconds):
+        queues[move.source].append(move)
+    running = []
+    counter = itertools.count()
+    now = 0.0
+
+    def fill():
+        for source in list(queues):
+            if slots.full:
+                return
+            queue = queues[source]
+            for _ in range(len(queue)):
+                move = queue[0]
+                if slots.can_start(move.source, move.target):
+                    queue.popleft()
+                    slots.take(move.source, move.target)
+                    heapq.heappush(running, (now + move.expected_seconds,
+                                             next(counter), move))
+                    if slots.by_source[source] >= slots.max_per_source:
+                        break
+                else:
+                    queue.rotate(-1)
+            if not queue:
+                del queues[source]
+    fill()
+    while running:
+        now, _n, move = heapq.heappop(running)
+        slots.give_back(move.source, move.target)
+        fill()
+    return now

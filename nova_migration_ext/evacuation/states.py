@@ -1,0 +1,81 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""States of an evacuation and of its per-VM tasks, and their transitions.
+
+Every change of state goes through :func:`check_transition`, so an
+illegal move (say, resuming a completed evacuation) is refused with a
+message instead of corrupting the record.
+"""
+
+PLANNED = 'planned'
+RUNNING = 'running'
+PAUSED = 'paused'
+COMPLETED = 'completed'
+CANCELLED = 'cancelled'
+FAILED = 'failed'
+
+EVACUATION_TRANSITIONS = {
+    PLANNED: {RUNNING, CANCELLED},
+    RUNNING: {PAUSED, COMPLETED, CANCELLED, FAILED},
+    PAUSED: {RUNNING, CANCELLED},
+    COMPLETED: set(),
+    CANCELLED: set(),
+    FAILED: {RUNNING},
+}
+EVACUATION_FINAL = frozenset([COMPLETED, CANCELLED])
+
+# Task states. SUBMITTING is written *before* nova is asked to move the VM:
+# a restarted engine finding it asks nova what happened instead of asking
+# again, so no VM is migrated twice.
+PENDING = 'pending'
+SUBMITTING = 'submitting'
+MIGRATING = 'migrating'
+VERIFYING = 'verifying'       # cold migration done, waiting for confirm
+DONE = 'done'
+RETRY_WAIT = 'retry_wait'
+NEEDS_OPERATOR = 'needs_operator'
+SKIPPED = 'skipped'
+TASK_CANCELLED = 'cancelled'
+
+TASK_TRANSITIONS = {
+    PENDING: {SUBMITTING, SKIPPED, TASK_CANCELLED, NEEDS_OPERATOR},
+    SUBMITTING: {MIGRATING, VERIFYING, DONE, RETRY_WAIT, NEEDS_OPERATOR,
+                 PENDING},
+    MIGRATING: {VERIFYING, DONE, RETRY_WAIT, NEEDS_OPERATOR,
+                TASK_CANCELLED},
+    VERIFYING: {DONE, RETRY_WAIT, NEEDS_OPERATOR},
+    RETRY_WAIT: {PENDING, SKIPPED, TASK_CANCELLED, NEEDS_OPERATOR},
+    NEEDS_OPERATOR: {PENDING, SKIPPED, DONE},
+    DONE: set(),
+    SKIPPED: {PENDING},
+    TASK_CANCELLED: {PENDING},
+}
+TASK_ACTIVE = frozenset([SUBMITTING, MIGRATING, VERIFYING])
+TASK_FINAL = frozenset([DONE, SKIPPED, TASK_CANCELLED])
+
+
+class InvalidTransition(ValueError):
+    """A state change that the state machine does not allow."""
+
+
+def check_transition(kind, current, new):
+    """Raise :class:`InvalidTransition` unless *current* → *new* is legal."""
+    table = EVACUATION_TRANSITIONS if kind == 'evacuation' \
+        else TASK_TRANSITIONS
+    if new == current:
+        return
+    if new not in table.get(current, ()):
+        allowed = ', '.join(sorted(table.get(current, ()))) or 'nothing'
+        article = 'An' if kind[0] in 'aeiou' else 'A'
+        raise InvalidTransition(
+            '%s %s in state %s cannot become %s (allowed: %s).'
+            % (article, kind, current, new, allowed))

@@ -1,0 +1,207 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Persistence of evacuations: schema upgrades, sessions, audit log.
+
+The default database is an embedded SQLite file; production points
+``connection`` at MariaDB/MySQL (``mysql+pymysql://…``). Each public
+method commits before it returns, so what it wrote survives the process.
+"""
+
+import contextlib
+import datetime
+import os
+
+from alembic import command as alembic_command
+from alembic import config as alembic_config
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from nova_migration_ext.evacuation import models
+from nova_migration_ext.evacuation import states
+
+MIGRATIONS = os.path.join(os.path.dirname(__file__), 'migrations')
+
+
+def _now():
+    return models._now()
+
+
+class NotFound(LookupError):
+    """No evacuation with that id."""
+
+
+class Store:
+    """Database access for the engine.
+
+    :param url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/evacuator/db``
+        or ``mysql+pymysql://user:pw@db/evacuator``.
+    """
+
+    def __init__(self, url):
+        kwargs = {'future': True}
+        if url.startswith('sqlite'):
+            kwargs['connect_args'] = {'check_same_thread': False,
+                                      'timeout': 30}
+        else:
+            kwargs['pool_pre_ping'] = True
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith('sqlite'):
+            @sa.event.listens_for(self.engine, 'connect')
+            def _sqlite_pragmas(dbapi_conn, _record):
+                cursor = dbapi_conn.cursor()
+                cursor.execute('PRAGMA foreign_keys=ON')
+                cursor.execute('PRAGMA journal_mode=WAL')
+                cursor.close()
+        self._sessions = orm.sessionmaker(self.engine,
+                                          expire_on_commit=False)
+
+    def upgrade(self):
+        """Bring the schema to the newest alembic revision."""
+        cfg = alembic_config.Config()
+        cfg.set_main_option('script_location', MIGRATIONS)
+        with self.engine.begin() as connection:
+            cfg.attributes['connection'] = connection
+            alembic_command.upgrade(cfg, 'head')
+
+    @contextlib.contextmanager
+    def session(self):
+        """A session committed on success, rolled back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- evacuations ---------------------------------------------------------
+
+    def create_evacuation(self, *, source_hosts, policy, tasks, actor,
+                          name='', target_hosts=None, target_aggregate=None,
+                          plan_summary=None):
+        """Store a planned evacuation with its tasks, in one transaction."""
+        with self.session() as session:
+            evacuation = models.Evacuation(
+                name=name, state=states.PLANNED,
+                source_hosts=list(source_hosts),
+                target_hosts=list(target_hosts) if target_hosts else None,
+                target_aggregate=target_aggregate, policy=dict(policy),
+                plan_summary=plan_summary, created_by=actor)
+            for fields in tasks:
+                evacuation.tasks.append(models.Task(
+                    state=states.PENDING, attempts=0, live_failures=0,
+                    bytes_done=0, **fields))
+            session.add(evacuation)
+            session.flush()
+            session.add(models.AuditEntry(
+                evacuation_id=evacuation.id, actor=actor, action='plan',
+                detail='%d VM(s) off %s' % (len(evacuation.tasks),
+                                            ', '.join(source_hosts))))
+            return evacuation.id
+
+    def get(self, session, evacuation_id, lock=False):
+        query = sa.select(models.Evacuation).where(
+            models.Evacuation.id == evacuation_id)
+        if lock:
+            query = query.with_for_update()
+        evacuation = session.scalars(query).first()
+        if evacuation is None:
+            raise NotFound('No evacuation %s. List them with "openstack '
+                           'evacuation list".' % evacuation_id)
+        return evacuation
+
+    def list_evacuations(self):
+        with self.session() as session:
+            return list(session.scalars(sa.select(models.Evacuation).order_by(
+                models.Evacuation.created_at)))
+
+    def set_state(self, evacuation_id, new_state, actor, why=''):
+        """Move an evacuation to *new_state* and log it."""
+        with self.session() as session:
+            evacuation = self.get(session, evacuation_id, lock=True)
+            states.check_transition('evacuation', evacuation.state,
+                                    new_state)
+            old = evacuation.state
+            evacuation.state = new_state
+            if new_state == states.RUNNING and not evacuation.started_at:
+                evacuation.started_at = _now()
+            if new_state in states.EVACUATION_FINAL:
+                evacuation.finished_at = _now()
+            session.add(models.AuditEntry(
+                evacuation_id=evacuation_id, actor=actor, action=new_state,
+                detail='%s -> %s%s' % (old, new_state,
+                                       (': ' + why) if why else '')))
+
+    def update_task(self, task_id, actor, new_state=None, why='',
+                    **fields):
+        """Change a task (state and fields) and log the state change."""
+        with self.session() as session:
+            task = session.get(models.Task, task_id, with_for_update=True)
+            old = task.state
+            if new_state is not None:
+                states.check_transition('task', old, new_state)
+                task.state = new_state
+                if new_state in states.TASK_FINAL:
+                    task.finished_at = _now()
+            for key, value in fields.items():
+                setattr(task, key, value)
+            if new_state is not None and new_state != old:
+                session.add(models.AuditEntry(
+                    evacuation_id=task.evacuation_id, task_id=task.id,
+                    actor=actor, action='task-%s' % new_state,
+                    detail='%s %s: %s -> %s%s' % (
+                        task.server_name or task.server_id,
+                        task.server_id, old, new_state,
+                        (': ' + why) if why else '')))
+            session.flush()
+            session.expunge(task)
+            return task
+
+    def tasks(self, evacuation_id):
+        with self.session() as session:
+            return list(session.scalars(sa.select(models.Task).where(
+                models.Task.evacuation_id == evacuation_id).order_by(
+                    models.Task.id)))
+
+    def audit(self, evacuation_id, actor, action, detail, task_id=None):
+        with self.session() as session:
+            session.add(models.AuditEntry(
+                evacuation_id=evacuation_id, task_id=task_id, actor=actor,
+                action=action, detail=detail))
+
+    def audit_log(self, evacuation_id):
+        with self.session() as session:
+            return list(session.scalars(sa.select(models.AuditEntry).where(
+                models.AuditEntry.evacuation_id == evacuation_id).order_by(
+                    models.AuditEntry.id)))
+
+    # -- leases (one evacuator drives an evacuation at a time) --------------
+
+    def acquire(self, evacuation_id, owner, seconds):
+        """Take or renew the lease on an evacuation; True when held."""
+        now = _now()
+        with self.session() as session:
+            evacuation = self.get(session, evacuation_id, lock=True)
+            if (evacuation.owner not in (None, owner) and
+                    evacuation.lease_until and evacuation.lease_until > now):
+                return False
+            if evacuation.owner != owner:
+                session.add(models.AuditEntry(
+                    evacuation_id=evacuation_id, actor=owner,
+                    action='take-over', detail='lease taken from %s'
+                    % (evacuation.owner or 'nobody')))
+            evacuation.owner = owner
+            evacuation.lease_until = now + datetime.timedelta(
+                seconds=seconds)
+            return True
