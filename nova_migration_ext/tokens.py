@@ -109,7 +109,10 @@ class ServiceTokenGuard:
     def attach(self, context):
         """Make calls with *context* in this process carry a service token.
 
-        Only needed when nova would not add one itself.
+        Only used when nova would not add one itself. It protects the calls
+        made on this host only: nova does not carry the wrapper over RPC,
+        so the destination's post-migration calls still need
+        ``[service_user] send_service_user_token = true`` on every host.
         """
         plugin = self._plugin()
         if plugin is None or self.conf.service_user.send_service_user_token:

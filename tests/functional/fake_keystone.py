@@ -14,11 +14,12 @@
 It answers only its own URL, through ``requests_mock`` with ``real_http``,
 so every other HTTP call of the test (placement through wsgi-intercept)
 goes on untouched. keystoneauth's real plugins talk to it: version
-discovery, then ``POST /v3/auth/tokens``. Each token gets ``lifetime``
-seconds; users' tokens are made by :meth:`FakeKeystone.user_token`.
-:meth:`FakeKeystone.expire_all` plays a clock jump that expires
-every token known so far, on the server side only, as a token that runs
-out while a long migration is in flight.
+discovery, then ``POST /v3/auth/tokens``, which gives the service user a
+token valid for ``lifetime`` seconds. :meth:`FakeKeystone.user_token`
+stands for the tokens API users bring. :meth:`FakeKeystone.expire_all`
+jumps the server's clock past every token known so far; clients keep
+the expiry they were told, as with a token that runs out while a long
+migration is in flight.
 """
 
 import datetime
@@ -46,15 +47,11 @@ class FakeKeystone(fixtures.Fixture):
         self.password = password
         self.project_name = project_name
         self.lifetime = lifetime
-        self.tokens = {}
-        self.user_tokens = {}
-        self.issued = []
-        self.clock_jumps = 0
 
     def _setUp(self):
-        self.tokens = {}
-        self.user_tokens = {}
-        self.issued = []
+        self.tokens = {}          # token id: expiry
+        self.user_tokens = {}     # user id: token id
+        self.issued = []          # (service token id, clock jumps so far)
         self.clock_jumps = 0
         mocker = requests_mock.Mocker(real_http=True)
         mocker.get(self.url, json={'version': ks_fixture.V3Discovery(

@@ -12,21 +12,26 @@
 """Tokens that expire while a live migration is in flight.
 
 nova's ``[service_user]`` is configured with keystoneauth's real
-``password`` plugin against a fake Keystone (``fake_keystone``). The fake
-Cinder authenticates each attachment call the way keystonemiddleware
-would: from the headers keystoneauth builds for nova's Cinder session, it
-accepts a valid user token, or an expired one beside a valid service
-token, and answers 401 otherwise. While libvirt copies the guest, the
-clock jumps past every token issued so far.
+``password`` plugin against a fake Keystone (``fake_keystone``); API
+requests carry a user token from it. The fake Cinder and Neutron
+authenticate each call made with a user's context the way
+keystonemiddleware would: from the headers keystoneauth builds with the
+auth plugin and session nova itself uses for that service, they accept a
+valid user token, or an expired one beside a valid service token, and
+answer 401 otherwise. While libvirt copies the guest, the clock jumps past
+every token issued so far.
 """
 
 from cinderclient import exceptions as cinder_exception
 import fixtures
 from keystoneauth1 import loading as ks_loading
+from neutronclient.common import exceptions as neutron_exception
 from nova.api import auth as nova_api_auth
+import nova.conf
+from nova.network import neutron as neutron_api
 from nova import service_auth
 from nova.tests import fixtures as nova_fixtures
-import nova.conf
+from nova.volume import cinder as cinder_api
 from oslo_config import fixture as config_fixture
 
 from nova_migration_ext import conf as ext_conf
@@ -37,54 +42,84 @@ from tests.functional import fake_keystone
 CONF = nova.conf.CONF
 ext_conf.register_opts(CONF)
 VOLUME = nova_fixtures.CinderFixture.IMAGE_BACKED_VOL
-CHECKED_CALLS = ('attachment_create', 'attachment_update',
-                 'attachment_complete', 'attachment_delete')
+CINDER_CALLS = ('attachment_create', 'attachment_update',
+                'attachment_complete', 'attachment_delete')
 
 
-class KeystoneCheckedCinder:
-    """Authenticates fake Cinder calls like keystonemiddleware."""
+class TokenCheck:
+    """Accepts or refuses requests like keystonemiddleware."""
 
     def __init__(self, keystone):
         self.keystone = keystone
         # (call, 'user' | 'service' | 401, clock jumps so far)
         self.calls = []
 
-    def wrap(self, name, fake):
-        def checked(context, *args, **kwargs):
-            self.authenticate(name, context)
-            return fake(context, *args, **kwargs)
-        return checked
-
-    def authenticate(self, name, context):
-        """Build nova's request headers; refuse them as Cinder would."""
-        if not context.auth_token:
-            # nova would use [cinder] credentials; not what is tested.
-            return
-        # What nova.volume.cinder.cinderclient() hands cinderclient.
-        auth = service_auth.get_service_user_token_auth_plugin(context)
-        session = service_auth.get_service_auth_session(
-            nova.conf.cinder.cinder_group.name)
+    def authenticate(self, name, session, auth):
+        """True if the headers keystoneauth sends would be accepted."""
         headers = session.get_auth_headers(auth)
-        user_token = headers['X-Auth-Token']
-        if self.keystone.is_valid(user_token):
+        if self.keystone.is_valid(headers['X-Auth-Token']):
             accepted_by = 'user'
         elif self.keystone.is_valid(headers.get('X-Service-Token')):
             accepted_by = 'service'
         else:
             accepted_by = 401
         self.calls.append((name, accepted_by, self.keystone.clock_jumps))
-        if accepted_by == 401:
-            raise cinder_exception.Unauthorized(
-                401, message='The request you have made requires '
-                             'authentication.')
+        return accepted_by != 401
+
+    def cinder(self, name, fake):
+        """*fake* behind what nova.volume.cinder.cinderclient() sends."""
+        def checked(context, *args, **kwargs):
+            # Without a token nova uses [cinder] credentials: not tested.
+            if context.auth_token and not self.authenticate(
+                    'cinder.' + name,
+                    service_auth.get_service_auth_session('cinder'),
+                    cinder_api._get_auth(context)):
+                raise cinder_exception.Unauthorized(
+                    401, message='The request you have made requires '
+                                 'authentication.')
+            return fake(context, *args, **kwargs)
+        return checked
+
+    def neutron(self, get_fake_client):
+        """``get_client`` whose user-token clients are checked."""
+        def get_client(context, admin=False):
+            client = get_fake_client(context, admin=admin)
+            if admin or not context.auth_token:
+                # nova's [neutron] credentials, renewed by keystoneauth.
+                return client
+            return neutron_api.ClientWrapper(
+                _CheckedNeutronClient(self, client, context),
+                admin=context.is_admin)
+        return get_client
 
     def after_jump(self, accepted_by):
         return [name for name, by, jumps in self.calls
                 if jumps and by == accepted_by]
 
 
+class _CheckedNeutronClient:
+    def __init__(self, check, client, context):
+        self._check = check
+        self._client = client
+        self._context = context
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def checked(*args, **kwargs):
+            if not self._check.authenticate(
+                    'neutron.' + name,
+                    service_auth.get_service_auth_session('neutron'),
+                    neutron_api._get_auth_plugin(self._context)):
+                raise neutron_exception.Unauthorized()
+            return attr(*args, **kwargs)
+        return checked
+
+
 class TokenExpiryTestBase(base.MigrationExtTestBase):
-    """Two computes, a service user in the fake Keystone, checked Cinder."""
+    """Two computes, a service user in the fake Keystone, checked calls."""
 
     SERVICE_TOKEN_LIFETIME = 250
     MIN_VALIDITY = 300
@@ -98,13 +133,20 @@ class TokenExpiryTestBase(base.MigrationExtTestBase):
         self.flags(service_token_check='error',
                    service_token_min_validity=self.MIN_VALIDITY,
                    group='migration_ext')
-        self.checked_cinder = KeystoneCheckedCinder(self.keystone)
-        for name in CHECKED_CALLS:
+        # The migration outlasts this, so nova asks Neutron for its
+        # extensions again with the migration's context (0 makes it
+        # happen without waiting 600 s).
+        self.flags(extension_sync_interval=0, group='neutron')
+        self.check = TokenCheck(self.keystone)
+        for name in CINDER_CALLS:
             self.useFixture(fixtures.MockPatch(
                 'nova.volume.cinder.API.' + name,
-                side_effect=self.checked_cinder.wrap(
+                side_effect=self.check.cinder(
                     name, getattr(self.cinder, 'fake_' + name)),
                 autospec=False))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.network.neutron.get_client',
+            self.check.neutron(neutron_api.get_client)))
         self.src = self.computes[self.start_compute('src')]
         self.dest = self.computes[self.start_compute('dest')]
 
@@ -119,8 +161,8 @@ class TokenExpiryTestBase(base.MigrationExtTestBase):
         # Attaching used both tokens, so keystoneauth holds a service
         # token that is still valid in its own view after the jump.
         self.assertEqual(1, len(self.keystone.issued))
-        self.assertIn(('attachment_create', 'user', 0),
-                      self.checked_cinder.calls)
+        self.assertIn(('cinder.attachment_create', 'user', 0),
+                      self.check.calls)
         self.source_attachments = set(self.attachments())
         self.assertEqual(1, len(self.source_attachments))
         return self.server
@@ -139,13 +181,16 @@ class ServiceTokenRenewedBeforeCallbackTest(TokenExpiryTestBase):
         self.assertEqual('ACTIVE', server['status'])
         self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
         migration = self._wait_for_migration_status(server, ['completed'])
-        self.assertEqual('completed', migration['status'])
+        self.assertEqual('dest', migration['dest_compute'])
         # The guard got a new service token after the clock jump ...
         self.assertNotEqual([], self.keystone.issued_after_jump())
-        # ... and Cinder took the expired user token because of it.
-        self.assertIn('attachment_delete',
-                      self.checked_cinder.after_jump('service'))
-        self.assertEqual([], self.checked_cinder.after_jump(401))
+        self.assertIn('Service token expires within 300s; renewing it',
+                      self.stdlog.logger.output)
+        # ... so Neutron and Cinder took the expired user token beside it.
+        accepted = self.check.after_jump('service')
+        self.assertIn('neutron.list_extensions', accepted)
+        self.assertIn('cinder.attachment_delete', accepted)
+        self.assertEqual([], self.check.after_jump(401))
         # The source host's attachment is gone; only dest's is left.
         attachments = set(self.attachments())
         self.assertEqual(1, len(attachments))
@@ -153,25 +198,43 @@ class ServiceTokenRenewedBeforeCallbackTest(TokenExpiryTestBase):
 
 
 class StaleServiceTokenTest(TokenExpiryTestBase):
-    """Control: renewal off, so the stale service token is sent."""
+    """Control: renewal off, so the stale service token is sent.
+
+    keystoneauth renews a token only within 120 s of the expiry it was
+    told, and believes it still has 250 s.
+    """
 
     MIN_VALIDITY = 0
 
-    def test_post_migration_cinder_call_gets_401(self):
+    def test_post_migration_calls_get_401_and_server_errors(self):
         server = self.boot_with_volume()
-        server = self.live_migrate(server, 'dest')
+        server = self.live_migrate(
+            server, 'dest', migration_expected_state='error',
+            server_expected_state='ERROR')
 
-        # No new token: keystoneauth trusts its own view of the expiry.
         self.assertEqual([], self.keystone.issued_after_jump())
-        self.assertEqual(['attachment_delete'],
-                         self.checked_cinder.after_jump(401))
-        self.assertEqual([], self.checked_cinder.after_jump('service'))
+        self.assertEqual([], self.check.after_jump('service'))
+        refused = self.check.after_jump(401)
+        self.assertIn('neutron.list_extensions', refused)
+        self.assertIn('cinder.attachment_delete', refused)
+        # The guest moved, yet the server is in ERROR and the migration
+        # failed; Cinder still holds the source host's attachment.
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual('ERROR', server['status'])
+        self._wait_for_migration_status(server, ['error'])
+        self.assertEqual('Networking client is experiencing an '
+                         'unauthorized exception.', self.last_fault(server))
+        self.assertIsNotNone(self.domain('dest', server['id']))
+        # post_live_migration_at_destination never ran: dest still counts
+        # the migration as in progress, which would hold up the graceful
+        # shutdown at clean-up (after flags are reset) for 140 s.
+        dest_manager = self.dest.manager
+        self.addCleanup(dest_manager._end_pending_dest_live_migration_task,
+                        server['id'])
+        self.assertIn(server['id'],
+                      dest_manager._pending_dest_live_migrations)
         self.assertIn('not deleted on source host src during '
                       'post_live_migration', self.stdlog.logger.output)
-        # nova 34 swallows this error: the server moves and is ACTIVE, but
-        # Cinder keeps the source host's attachment as well.
-        self.assertEqual('ACTIVE', server['status'])
-        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
         attachments = set(self.attachments())
         self.assertEqual(2, len(attachments))
         self.assertLessEqual(self.source_attachments, attachments)

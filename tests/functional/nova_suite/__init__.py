@@ -20,12 +20,11 @@ modules as they are and runs every test case in a subclass whose
 ``start_service`` swaps the stock driver for ours just before a compute
 starts, then asserts that the compute really runs our class.
 
-The tests keep their names under this package, for example
-``tests.functional.nova_suite.test_live_migration.
-LiveMigrationQueuedAbortTestVmStatus.
-    test_queued_live_migration_abort_vm_status``.
-Those module names are labels for ``stestr``'s filters: the classes are
-built here and no such module files exist.
+The tests keep their names under this package: nova's
+``nova.tests.functional.libvirt.test_live_migration`` runs as
+``tests.functional.nova_suite.test_live_migration``, with the same class
+and method names. Those module names are labels for ``stestr``'s filters:
+the classes are built here and no such module files exist.
 """
 
 import functools

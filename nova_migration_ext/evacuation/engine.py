@@ -1,0 +1,190 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The engine's public operations.
+
+Plan, start, pause, resume, cancel, retry, skip and show; the RPC service
+and the CLI call these.
+"""
+
+import time
+
+from nova_migration_ext.evacuation import executor as executor_mod
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import planner as planner_mod
+from nova_migration_ext.evacuation import states
+
+
+class Engine:
+    """Operations on evacuations, over a store and a nova gateway."""
+
+    def __init__(self, store, gateway, owner='evacuator', **executor_args):
+        self.store = store
+        self.gateway = gateway
+        self.owner = owner
+        self.executor_args = executor_args
+
+    def _busy_hosts(self):
+        busy = set()
+        for evacuation in self.store.list_evacuations():
+            if evacuation.state in (states.RUNNING, states.PAUSED,
+                                    states.PLANNED):
+                busy.update(evacuation.source_hosts)
+        return busy
+
+    def dry_run(self, sources, targets=None, policy=None):
+        """Plan without storing anything."""
+        policy = policy or inventory.Policy()
+        hosts = self.gateway.hosts()
+        servers = self.gateway.servers_on(
+            [s for s in sources if s in {h.name for h in hosts}])
+        return planner_mod.Planner(hosts, servers, policy).plan(
+            sources, targets, busy_hosts=self._busy_hosts())
+
+    def plan(self, sources, targets=None, policy=None, actor='admin',
+             name=''):
+        """Plan and store an evacuation; returns (id, plan)."""
+        policy = policy or inventory.Policy()
+        plan = self.dry_run(sources, targets, policy)
+        totals = plan.totals()
+        totals['unplaceable'] = [
+            {'server_id': u.server_id, 'name': u.server_name,
+             'source': u.source, 'status': u.status, 'reason': u.reason}
+            for u in plan.unplaceable]
+        tasks = [m.task_fields() for m in plan.moves]
+        evacuation_id = self.store.create_evacuation(
+            source_hosts=sources, target_hosts=targets,
+            policy=policy.to_dict(), tasks=tasks, actor=actor, name=name,
+            plan_summary=totals)
+        return evacuation_id, plan
+
+    def start(self, evacuation_id, actor='admin'):
+        """Disable the sources, then let the executor run."""
+        with self.store.session() as session:
+            evacuation = self.store.get(session, evacuation_id)
+            sources = list(evacuation.source_hosts)
+            states.check_transition('evacuation', evacuation.state,
+                                    states.RUNNING)
+        reason = 'Emptied by evacuation %s' % evacuation_id
+        for host in sources:
+            self.gateway.disable_host(host, reason)
+            self.store.audit(evacuation_id, actor, 'disable-host',
+                             '%s disabled: %s' % (host, reason))
+        self.store.set_state(evacuation_id, states.RUNNING, actor)
+
+    def pause(self, evacuation_id, actor='admin'):
+        self.store.set_state(evacuation_id, states.PAUSED, actor,
+                             'no new migrations; running ones finish')
+
+    def resume(self, evacuation_id, actor='admin'):
+        self.store.set_state(evacuation_id, states.RUNNING, actor)
+
+    def cancel(self, evacuation_id, actor='admin'):
+        """Stop the evacuation, leaving every VM consistent.
+
+        Queued VMs are dropped, live migrations aborted where nova allows;
+        cold migrations finish so nothing is half-moved.
+        """
+        self.store.set_state(evacuation_id, states.CANCELLED, actor)
+        for task in self.store.tasks(evacuation_id):
+            if task.state in (states.PENDING, states.RETRY_WAIT):
+                self.store.update_task(task.id, actor,
+                                       states.TASK_CANCELLED, 'cancelled')
+            elif task.state == states.MIGRATING and \
+                    task.method in executor_mod.LIVE_METHODS:
+                migration_id, _d, _t = self.gateway.live_progress(
+                    task.server_id)
+                if migration_id is not None:
+                    try:
+                        self.gateway.abort_live_migration(task.server_id,
+                                                          migration_id)
+                        self.store.audit(evacuation_id, actor, 'abort',
+                                         'live migration of %s aborted'
+                                         % task.server_id, task.id)
+                    except Exception as exc:
+                        self.store.audit(evacuation_id, actor, 'abort',
+                                         'could not abort %s: %s'
+                                         % (task.server_id, exc), task.id)
+
+    def _task(self, evacuation_id, server_id):
+        for task in self.store.tasks(evacuation_id):
+            if server_id in (task.server_id, task.server_name):
+                return task
+        raise LookupError('Evacuation %s has no VM %s.'
+                          % (evacuation_id, server_id))
+
+    def retry(self, evacuation_id, server_id, actor='admin'):
+        task = self._task(evacuation_id, server_id)
+        self.store.update_task(task.id, actor, states.PENDING,
+                               'retry asked by %s' % actor, attempts=0)
+
+    def skip(self, evacuation_id, server_id, actor='admin'):
+        task = self._task(evacuation_id, server_id)
+        self.store.update_task(task.id, actor, states.SKIPPED,
+                               'skipped by %s' % actor)
+
+    def executor(self, evacuation_id):
+        return executor_mod.Executor(self.store, self.gateway,
+                                     evacuation_id, owner=self.owner,
+                                     **self.executor_args)
+
+    def run(self, evacuation_id, poll_interval=2.0, timeout=None,
+            on_tick=None):
+        """Tick until the evacuation ends (or *timeout* seconds)."""
+        executor = self.executor(evacuation_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = executor.tick()
+            if on_tick is not None:
+                on_tick(self.show(evacuation_id))
+            tasks = self.store.tasks(evacuation_id)
+            active = any(t.state in states.TASK_ACTIVE for t in tasks)
+            if state in states.EVACUATION_FINAL and not active:
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                return state
+            time.sleep(poll_interval)
+
+    def show(self, evacuation_id):
+        """State, counts, bytes, progress and ETA of an evacuation."""
+        with self.store.session() as session:
+            evacuation = self.store.get(session, evacuation_id)
+            info = {'id': evacuation.id, 'name': evacuation.name,
+                    'state': evacuation.state,
+                    'sources': evacuation.source_hosts,
+                    'owner': evacuation.owner,
+                    'plan': evacuation.plan_summary}
+            policy = inventory.Policy.from_dict(evacuation.policy)
+        tasks = self.store.tasks(evacuation_id)
+        counts = {}
+        for task in tasks:
+            counts[task.state] = counts.get(task.state, 0) + 1
+        total = sum(t.bytes_total for t in tasks) or 1
+        done = sum(t.bytes_total if t.state == states.DONE else
+                   min(t.bytes_done, t.bytes_total) for t in tasks)
+        remaining = [planner_mod.Move(
+            t.server_id, t.server_name, t.project_id, t.source_host,
+            t.original_status, t.method, t.target_host, t.bytes_total,
+            t.expected_seconds, []) for t in tasks
+            if t.state not in states.TASK_FINAL and
+            t.state != states.NEEDS_OPERATOR]
+        info.update({
+            'counts': counts, 'vms': len(tasks),
+            'progress': round(100.0 * done / total, 1),
+            'eta_seconds': round(planner_mod.estimate_makespan(
+                remaining, policy)),
+            'tasks': [{'server_id': t.server_id, 'name': t.server_name,
+                       'source': t.source_host, 'target': t.target_host,
+                       'method': t.method, 'state': t.state,
+                       'attempts': t.attempts, 'last_error': t.last_error,
+                       'remedy': t.remedy} for t in tasks],
+        })
+        return info

@@ -1,0 +1,345 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The executor: runs an evacuation's tasks, watches them, recovers them.
+
+Each :meth:`Executor.tick` reconciles what the database says with what
+nova says, then fills free slots. Every state change is committed *before*
+the call to nova that it announces (a task is ``submitting`` before nova is
+asked to move the VM), so a restarted executor resumes without moving a VM
+twice and without forgetting one.
+"""
+
+import datetime
+
+from oslo_log import log as logging
+
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import nova_gateway
+from nova_migration_ext.evacuation import slots as slots_mod
+from nova_migration_ext.evacuation import states
+
+LOG = logging.getLogger(__name__)
+
+POWER_RUNNING = 1
+POWER_SHUTDOWN = 4
+LIVE_METHODS = (inventory.METHOD_LIVE, inventory.METHOD_BLOCK)
+FAILED_MIGRATION = ('error', 'failed', 'cancelled')
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _in_window(window, now):
+    if not window:
+        return True
+    start, end = window
+    current = now.strftime('%H:%M')
+    if start <= end:
+        return start <= current < end
+    return current >= start or current < end
+
+
+class Executor:
+    """Drive one evacuation.
+
+    :param store: :class:`~nova_migration_ext.evacuation.store.Store`.
+    :param gateway: :class:`~.nova_gateway.NovaGateway` (or a double).
+    :param owner: name of this evacuator, for leases and the audit log.
+    :param stuck_after: seconds without progress after which a migrating
+        VM is considered stuck.
+    :param retry_base: first retry delay in seconds (doubles each attempt).
+    """
+
+    def __init__(self, store, gateway, evacuation_id, owner='evacuator',
+                 stuck_after=600, retry_base=5.0, lease_seconds=60,
+                 clock=utcnow):
+        self.store = store
+        self.gateway = gateway
+        self.evacuation_id = evacuation_id
+        self.owner = owner
+        self.stuck_after = stuck_after
+        self.retry_base = retry_base
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self._progress_seen = {}
+
+    # -- the loop -------------------------------------------------------------
+
+    def tick(self):
+        """One pass: watch running tasks, then start new ones.
+
+        Returns the evacuation's state, or None when another evacuator
+        holds its lease.
+        """
+        if not self.store.acquire(self.evacuation_id, self.owner,
+                                  self.lease_seconds):
+            return None
+        with self.store.session() as session:
+            evacuation = self.store.get(session, self.evacuation_id)
+            state = evacuation.state
+            policy = inventory.Policy.from_dict(evacuation.policy)
+        tasks = self.store.tasks(self.evacuation_id)
+        for task in tasks:
+            if task.state in states.TASK_ACTIVE:
+                self._watch(task, policy)
+        tasks = self.store.tasks(self.evacuation_id)
+        if state == states.RUNNING and _in_window(policy.window,
+                                                  self.clock()):
+            self._fill(tasks, policy)
+            tasks = self.store.tasks(self.evacuation_id)
+        if state == states.RUNNING and not any(
+                t.state in states.TASK_ACTIVE or t.state in (
+                    states.PENDING, states.RETRY_WAIT) for t in tasks):
+            left = [t for t in tasks if t.state == states.NEEDS_OPERATOR]
+            self.store.set_state(
+                self.evacuation_id, states.COMPLETED, self.owner,
+                '%d VM(s) left for the operator' % len(left) if left
+                else 'every VM moved')
+            state = states.COMPLETED
+        return state
+
+    def _fill(self, tasks, policy):
+        slots = slots_mod.Slots.for_policy(policy)
+        for task in tasks:
+            if task.state in states.TASK_ACTIVE:
+                slots.take(task.source_host, task.target_host)
+        now = self.clock()
+        for task in tasks:
+            if slots.full:
+                return
+            if task.state == states.RETRY_WAIT and (
+                    task.not_before is None or task.not_before <= now):
+                task = self.store.update_task(task.id, self.owner,
+                                              states.PENDING, 'retry')
+            if task.state != states.PENDING:
+                continue
+            if not slots.can_start(task.source_host, task.target_host):
+                continue
+            slots.take(task.source_host, task.target_host)
+            self._submit(task, policy)
+
+    # -- submitting -----------------------------------------------------------
+
+    def _submit(self, task, policy):
+        task = self.store.update_task(
+            task.id, self.owner, states.SUBMITTING,
+            'asking nova to %s-migrate to %s' % (task.method,
+                                                 task.target_host),
+            attempts=task.attempts + 1, submitted_at=self.clock(),
+            not_before=None)
+        try:
+            if task.method in LIVE_METHODS:
+                self.gateway.live_migrate(task.server_id, task.target_host)
+            else:
+                self.gateway.cold_migrate(task.server_id, task.target_host)
+        except Exception as exc:
+            LOG.warning('Submitting %s failed: %s', task.server_id, exc)
+            self._failed(task, str(exc), policy,
+                         transient=nova_gateway.is_transient(exc))
+            return
+        self.store.update_task(task.id, self.owner, states.MIGRATING,
+                               'accepted by nova')
+
+    # -- watching -------------------------------------------------------------
+
+    def _watch(self, task, policy):
+        try:
+            server = self.gateway.get_server(task.server_id)
+        except Exception as exc:
+            LOG.warning('Cannot see server %s: %s', task.server_id, exc)
+            return
+        status = server.status
+        host = getattr(server, 'OS-EXT-SRV-ATTR:host', None)
+        task_state = getattr(server, 'OS-EXT-STS:task_state', None)
+        if task.state == states.SUBMITTING:
+            self._reconcile_submitting(task, server, status, host,
+                                       task_state)
+            return
+        if status == 'VERIFY_RESIZE':
+            if task.state != states.VERIFYING:   # else: confirm under way
+                self._verify_resize(task, server, host)
+        elif host == task.target_host and status in ('ACTIVE', 'SHUTOFF') \
+                and not task_state:
+            self._done(task, 'running on %s' % host)
+        elif status == 'ERROR':
+            self._recover_error(task, server, host, policy)
+        elif task_state or status in ('MIGRATING', 'RESIZE'):
+            self._watch_progress(task, server, task_state, policy)
+        elif host == task.source_host:
+            self._maybe_failed(task, policy)
+
+    def _reconcile_submitting(self, task, server, status, host, task_state):
+        """After a restart: did nova get the request we announced?"""
+        records = self._migrations_since(task)
+        if host == task.target_host and not task_state:
+            self._done(task, 'found on %s after restart' % host)
+        elif records or task_state or status in ('MIGRATING', 'RESIZE',
+                                                 'VERIFY_RESIZE'):
+            self.store.update_task(task.id, self.owner, states.MIGRATING,
+                                   'nova had accepted it before the '
+                                   'restart')
+        else:
+            self.store.update_task(task.id, self.owner, states.PENDING,
+                                   'nova never received it; submitting '
+                                   'again', attempts=max(task.attempts - 1,
+                                                         0))
+
+    def _migrations_since(self, task):
+        try:
+            records = self.gateway.migrations(task.server_id)
+        except Exception:
+            return []
+        since = task.submitted_at
+        return [m for m in records if since is None or
+                _parse_time(m.created_at) >= since.replace(microsecond=0)]
+
+    def _watch_progress(self, task, server, task_state, policy):
+        if task.method not in LIVE_METHODS:
+            return
+        try:
+            migration_id, done, _total = self.gateway.live_progress(
+                task.server_id)
+        except Exception:
+            migration_id, done = None, task.bytes_done
+        now = self.clock()
+        seen = self._progress_seen.get(task.id)
+        if seen is None or seen[0] != done:
+            self._progress_seen[task.id] = (done, now)
+            if done != task.bytes_done:
+                self.store.update_task(task.id, self.owner,
+                                       bytes_done=done)
+            return
+        if (now - seen[1]).total_seconds() < self.stuck_after:
+            return
+        remedy = self._unstick(task, migration_id)
+        self._progress_seen.pop(task.id, None)
+        self.store.update_task(task.id, self.owner, states.RETRY_WAIT,
+                               remedy, remedy=remedy,
+                               not_before=now + datetime.timedelta(
+                                   seconds=self.retry_base))
+
+    def _unstick(self, task, migration_id):
+        if migration_id is not None:
+            try:
+                self.gateway.abort_live_migration(task.server_id,
+                                                  migration_id)
+                return ('no progress for %ds: live migration %s aborted, '
+                        'will retry' % (self.stuck_after, migration_id))
+            except Exception as exc:
+                LOG.warning('Abort failed: %s', exc)
+        self.gateway.reset_state(task.server_id, 'active')
+        return ('no progress for %ds and nothing running: state reset to '
+                'ACTIVE, will retry' % self.stuck_after)
+
+    def _verify_resize(self, task, server, host):
+        """Confirm only when the VM really runs on the destination."""
+        power = getattr(server, 'OS-EXT-STS:power_state', None)
+        expected = POWER_SHUTDOWN if task.original_status == 'SHUTOFF' \
+            else POWER_RUNNING
+        if host == task.target_host and power == expected:
+            self.gateway.confirm_resize(task.server_id)
+            self.store.audit(self.evacuation_id, self.owner,
+                             'confirm-resize', '%s verified on %s'
+                             % (task.server_id, host), task.id)
+            self.store.update_task(task.id, self.owner, states.VERIFYING,
+                                   'resize confirmed')
+            return
+        remedy = ('VERIFY_RESIZE but not running on %s (power state %s): '
+                  'resize reverted, will retry' % (task.target_host, power))
+        self.gateway.revert_resize(task.server_id)
+        self.store.update_task(task.id, self.owner, states.RETRY_WAIT,
+                               remedy, remedy=remedy,
+                               not_before=self._backoff(task))
+
+    def _recover_error(self, task, server, host, policy):
+        records = self._migrations_since(task)
+        moved = records and records[0].status in (
+            'completed', 'finished', 'confirmed', 'done')
+        if moved and host == task.target_host:
+            self.gateway.reset_state(task.server_id, 'active')
+            remedy = ('ERROR after a migration that completed; it runs on '
+                      '%s: state reset to ACTIVE' % host)
+            self.store.update_task(task.id, self.owner, states.DONE,
+                                   remedy, remedy=remedy,
+                                   finished_at=self.clock())
+            return
+        error = self._error_text(task)
+        remedy = ('in ERROR on %s after migration %s; inspect it (%s), '
+                  'then "openstack evacuation retry"'
+                  % (host, records[0].status if records else 'unknown',
+                     error))
+        self.store.update_task(task.id, self.owner, states.NEEDS_OPERATOR,
+                               remedy, last_error=error, remedy=remedy)
+
+    def _maybe_failed(self, task, policy):
+        records = self._migrations_since(task)
+        if records and records[0].status not in FAILED_MIGRATION:
+            return      # still starting
+        error = self._error_text(task) or 'migration did not happen'
+        self._failed(task, error, policy,
+                     transient=nova_gateway.is_transient(error))
+
+    def _error_text(self, task):
+        try:
+            return self.gateway.last_error(task.server_id) or ''
+        except Exception:
+            return ''
+
+    def _failed(self, task, error, policy, transient):
+        """A migration failed and the VM is still on its source."""
+        attempts = task.attempts
+        fields = {'last_error': error}
+        if task.method in LIVE_METHODS:
+            fields['live_failures'] = task.live_failures + 1
+        if transient and attempts < policy.max_attempts:
+            self.store.update_task(
+                task.id, self.owner, states.RETRY_WAIT,
+                'transient error, retry %d of %d'
+                % (attempts + 1, policy.max_attempts),
+                not_before=self._backoff(task), **fields)
+            return
+        server = inventory.Server(id=task.server_id, name=task.server_name,
+                                  host=task.source_host,
+                                  status=task.original_status, vcpus=0,
+                                  memory_mb=0, disk_bytes=0,
+                                  project_id=task.project_id)
+        if (task.method in LIVE_METHODS and policy.method == 'auto' and
+                fields['live_failures'] >= policy.live_failures_before_cold
+                and policy.downtime_allowed(server)):
+            self.store.update_task(
+                task.id, self.owner, states.RETRY_WAIT,
+                'live migration failed %d times: falling back to cold '
+                'migration' % fields['live_failures'],
+                method=inventory.METHOD_COLD, attempts=0,
+                not_before=self._backoff(task), **fields)
+            return
+        remedy = ('left on %s: %s' % (task.source_host, error))
+        self.store.update_task(task.id, self.owner, states.NEEDS_OPERATOR,
+                               'needs the operator', remedy=remedy,
+                               **fields)
+
+    def _done(self, task, why):
+        self.store.update_task(task.id, self.owner, states.DONE, why,
+                               bytes_done=task.bytes_total,
+                               finished_at=self.clock())
+
+    def _backoff(self, task):
+        delay = self.retry_base * (2 ** max(task.attempts - 1, 0))
+        return self.clock() + datetime.timedelta(seconds=delay)
+
+
+def _parse_time(value):
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None)
+    text = str(value).replace('Z', '').split('+')[0]
+    return datetime.datetime.fromisoformat(text)

@@ -1,0 +1,172 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Everything the engine asks of nova, through nova's public API.
+
+python-novaclient on a keystoneauth session: the engine authenticates with
+service or application credentials, so its token renews itself and an
+operator's short-lived token is never used. Microversion 2.87 is the
+newest that still reports hypervisor capacity.
+"""
+
+from novaclient import client as nova_client
+from novaclient import exceptions as nova_exc
+
+from nova_migration_ext.evacuation import inventory
+
+MICROVERSION = '2.87'
+GiB = inventory.GiB
+
+TRANSIENT_MARKERS = (
+    'MessagingTimeout',
+    'Timed out waiting for a reply',
+    'Network filter not found',
+    'Connection reset',
+    'Service Unavailable',
+)
+
+
+def is_transient(error):
+    """True for errors worth retrying (RPC time-outs, 5xx, flaky filters)."""
+    if isinstance(error, nova_exc.ClientException):
+        code = getattr(error, 'code', 0) or 0
+        if code >= 500 or code in (408, 429):
+            return True
+    text = str(error)
+    return any(marker in text for marker in TRANSIENT_MARKERS)
+
+
+class NovaGateway:
+    """Thin, testable wrapper around novaclient for the engine."""
+
+    def __init__(self, session, region_name=None, endpoint_override=None):
+        self.nova = nova_client.Client(
+            MICROVERSION, session=session, region_name=region_name,
+            endpoint_override=endpoint_override)
+
+    # -- inventory ------------------------------------------------------------
+
+    def hosts(self):
+        services = {s.host: s for s in self.nova.services.list(
+            binary='nova-compute')}
+        hosts = []
+        for hyp in self.nova.hypervisors.list(detailed=True):
+            name = hyp.service['host']
+            service = services.get(name)
+            hosts.append(inventory.Host(
+                name=name, vcpus=hyp.vcpus, vcpus_used=hyp.vcpus_used,
+                memory_mb=hyp.memory_mb,
+                memory_mb_used=hyp.memory_mb_used,
+                disk_free_bytes=max(
+                    min(hyp.free_disk_gb, hyp.disk_available_least), 0) *
+                GiB,
+                enabled=service is None or service.status == 'enabled',
+                up=service is None or service.state == 'up',
+                qemu_version=getattr(hyp, 'hypervisor_version', None)))
+        return hosts
+
+    def servers_on(self, hosts):
+        groups = {}
+        for group in self.nova.server_groups.list(all_projects=True):
+            groups[group.id] = group.policy
+        servers = []
+        for host in hosts:
+            for srv in self.nova.servers.list(search_opts={
+                    'all_tenants': True, 'host': host}):
+                servers.append(self.to_inventory(srv, groups))
+        return servers
+
+    @staticmethod
+    def to_inventory(srv, groups=None):
+        flavor = srv.flavor
+        disk = (flavor.get('disk', 0) + flavor.get('ephemeral', 0)) * GiB + \
+            flavor.get('swap', 0) * inventory.MiB
+        image = srv.image if isinstance(srv.image, dict) else {}
+        return inventory.Server(
+            id=srv.id, name=srv.name,
+            host=getattr(srv, 'OS-EXT-SRV-ATTR:host'),
+            status=srv.status, vcpus=flavor.get('vcpus', 0),
+            memory_mb=flavor.get('ram', 0), disk_bytes=disk,
+            project_id=srv.tenant_id, image_id=image.get('id'),
+            volumes=tuple(v['id'] for v in getattr(
+                srv, 'os-extended-volumes:volumes_attached', [])),
+            server_groups=tuple((g, (groups or {}).get(g))
+                                for g in getattr(srv, 'server_groups', [])),
+            task_state=getattr(srv, 'OS-EXT-STS:task_state', None))
+
+    # -- services -------------------------------------------------------------
+
+    def _service(self, host):
+        found = self.nova.services.list(host=host, binary='nova-compute')
+        if not found:
+            raise LookupError('No nova-compute service on host %s.' % host)
+        return found[0]
+
+    def disable_host(self, host, reason):
+        service = self._service(host)
+        if service.status != 'disabled':
+            self.nova.services.disable_log_reason(service.id, reason)
+
+    def enable_host(self, host):
+        self.nova.services.enable(self._service(host).id)
+
+    # -- moving servers -------------------------------------------------------
+
+    def get_server(self, server_id):
+        return self.nova.servers.get(server_id)
+
+    def live_migrate(self, server_id, host, block_migration='auto'):
+        self.nova.servers.live_migrate(server_id, host, block_migration)
+
+    def cold_migrate(self, server_id, host):
+        self.nova.servers.migrate(server_id, host=host)
+
+    def confirm_resize(self, server_id):
+        self.nova.servers.confirm_resize(server_id)
+
+    def revert_resize(self, server_id):
+        self.nova.servers.revert_resize(server_id)
+
+    def reset_state(self, server_id, state='active'):
+        self.nova.servers.reset_state(server_id, state)
+
+    def migrations(self, server_id):
+        """Nova's migration records of a server, newest first."""
+        found = self.nova.migrations.list(instance_uuid=server_id)
+        return sorted(found, key=lambda m: m.created_at, reverse=True)
+
+    def live_progress(self, server_id):
+        """(processed, total) bytes of the running live migration."""
+        for migration in self.nova.server_migrations.list(server_id):
+            done = (migration.memory_processed_bytes or 0) + \
+                (migration.disk_processed_bytes or 0)
+            total = (migration.memory_total_bytes or 0) + \
+                (migration.disk_total_bytes or 0)
+            return migration.id, done, total
+        return None, 0, 0
+
+    def abort_live_migration(self, server_id, migration_id):
+        self.nova.server_migrations.live_migration_abort(server_id,
+                                                         migration_id)
+
+    def last_error(self, server_id):
+        """The message of the newest failed instance action event."""
+        actions = self.nova.instance_action.list(server_id)
+        for action in actions:
+            detail = self.nova.instance_action.get(server_id,
+                                                   action.request_id)
+            for event in getattr(detail, 'events', []) or []:
+                if event.get('result') == 'Error':
+                    return event.get('details') or event.get('traceback') \
+                        or event['event']
+        server = self.get_server(server_id)
+        fault = getattr(server, 'fault', None) or {}
+        return fault.get('message')
