@@ -262,10 +262,16 @@ class Executor:
                                not_before=self._backoff(task))
 
     def _recover_error(self, task, server, host, policy):
+        """ERROR after a migration attempt: find out what really happened.
+
+        Remedies use nova's own API only (reset-state, confirm, revert),
+        never its database.
+        """
         records = self._migrations_since(task)
-        moved = records and records[0].status in (
-            'completed', 'finished', 'confirmed', 'done')
-        if moved and host == task.target_host:
+        last = records[0].status if records else 'unknown'
+        power = getattr(server, 'OS-EXT-STS:power_state', None)
+        if last in ('completed', 'finished', 'confirmed', 'done') and \
+                host == task.target_host:
             self.gateway.reset_state(task.server_id, 'active')
             remedy = ('ERROR after a migration that completed; it runs on '
                       '%s: state reset to ACTIVE' % host)
@@ -274,10 +280,20 @@ class Executor:
                                    finished_at=self.clock())
             return
         error = self._error_text(task)
+        if host == task.source_host and last in FAILED_MIGRATION and \
+                power == POWER_RUNNING:
+            # The move never happened and the guest still runs here.
+            self.gateway.reset_state(task.server_id, 'active')
+            self.store.audit(self.evacuation_id, self.owner, 'reset-state',
+                             '%s ERROR on its source after a failed '
+                             'migration, guest running: reset to ACTIVE'
+                             % task.server_id, task.id)
+            self._failed(task, error or 'migration failed', policy,
+                         transient=nova_gateway.is_transient(error))
+            return
         remedy = ('in ERROR on %s after migration %s; inspect it (%s), '
                   'then "openstack evacuation retry"'
-                  % (host, records[0].status if records else 'unknown',
-                     error))
+                  % (host, last, error))
         self.store.update_task(task.id, self.owner, states.NEEDS_OPERATOR,
                                remedy, last_error=error, remedy=remedy)
 

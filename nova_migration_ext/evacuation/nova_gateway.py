@@ -25,23 +25,28 @@ from nova_migration_ext.evacuation import inventory
 MICROVERSION = '2.87'
 GiB = inventory.GiB
 
-TRANSIENT_MARKERS = (
-    'MessagingTimeout',
-    'Timed out waiting for a reply',
-    'Network filter not found',
-    'Connection reset',
-    'Service Unavailable',
+PERMANENT_MARKERS = (
+    'MigrationPreCheckError',
+    'pre-check error',
+    'Nothing was changed',     # our prechecks' refusals
+    'NoValidHost',
+    'No valid host',
 )
 
 
 def is_transient(error):
-    """True for errors worth retrying (RPC time-outs, 5xx, flaky filters)."""
+    """True for errors worth retrying (RPC time-outs, 5xx, flaky filters).
+
+    A failure nova does not explain (the VM simply stayed on its source)
+    counts as transient too; a precheck refusal or a 4xx does not.
+    """
+    text = str(error)
+    if any(marker in text for marker in PERMANENT_MARKERS):
+        return False
     if isinstance(error, nova_exc.ClientException):
         code = getattr(error, 'code', 0) or 0
-        if code >= 500 or code in (408, 429):
-            return True
-    text = str(error)
-    return any(marker in text for marker in TRANSIENT_MARKERS)
+        return code >= 500 or code in (408, 429)
+    return True
 
 
 class NovaGateway:
@@ -158,15 +163,24 @@ class NovaGateway:
                                                          migration_id)
 
     def last_error(self, server_id):
-        """The message of the newest failed instance action event."""
+        """The error of the newest failed instance action event.
+
+        nova shows non-nova exceptions (a libvirtError, an RPC time-out) by
+        class name only in ``details``; admins also get the traceback,
+        whose last line carries the message.
+        """
         actions = self.nova.instance_action.list(server_id)
         for action in actions:
             detail = self.nova.instance_action.get(server_id,
                                                    action.request_id)
             for event in getattr(detail, 'events', []) or []:
-                if event.get('result') == 'Error':
-                    return event.get('details') or event.get('traceback') \
-                        or event['event']
+                if event.get('result') != 'Error':
+                    continue
+                text = event.get('details') or event['event']
+                lines = (event.get('traceback') or '').strip().splitlines()
+                if lines and lines[-1] not in text:
+                    text = '%s: %s' % (text, lines[-1])
+                return text
         server = self.get_server(server_id)
         fault = getattr(server, 'fault', None) or {}
         return fault.get('message')

@@ -117,15 +117,22 @@ class _Target:
         return -min(self.free_vcpus / vcpus, self.free_ram / ram,
                     self.free_disk / disk)
 
-    def fits(self, server):
+    def disk_needed(self, server, source):
+        """Disk a VM takes here: none when both hosts share storage."""
+        if source.shared_storage and \
+                source.shared_storage == self.host.shared_storage:
+            return 0
+        return server.disk_bytes
+
+    def fits(self, server, source):
         return (self.free_vcpus >= server.vcpus and
                 self.free_ram >= server.memory_mb and
-                self.free_disk >= server.disk_bytes)
+                self.free_disk >= self.disk_needed(server, source))
 
-    def take(self, server):
+    def take(self, server, source):
+        self.free_disk -= self.disk_needed(server, source)
         self.free_vcpus -= server.vcpus
         self.free_ram -= server.memory_mb
-        self.free_disk -= server.disk_bytes
         self.version += 1
 
 
@@ -169,11 +176,11 @@ class Planner:
             raise PlanError('Host(s) %s are listed as source and as target; '
                             'a host being emptied cannot receive VMs.'
                             % ', '.join(both))
-        busy = sorted(set(sources) & set(busy_hosts))
+        busy = sorted((set(sources) | set(targets or ())) & set(busy_hosts))
         if busy:
             raise PlanError('Host(s) %s are already being emptied by another '
-                            'running evacuation; finish or cancel it first.'
-                            % ', '.join(busy))
+                            'evacuation; finish or cancel it first, or leave '
+                            'them out.' % ', '.join(busy))
 
     def plan(self, sources, targets=None, busy_hosts=()):
         """Plan moving every VM off *sources* onto *targets*.
@@ -183,7 +190,8 @@ class Planner:
         self.validate(sources, targets, busy_hosts)
         sources = set(sources)
         if targets is None:
-            targets = [n for n in self.hosts if n not in sources]
+            targets = [n for n in self.hosts
+                       if n not in sources and n not in set(busy_hosts)]
         pool = {n: _Target(self.hosts[n]) for n in targets
                 if self.hosts[n].enabled and self.hosts[n].up}
         heap = [(t.key(), t.version, n) for n, t in pool.items()]
@@ -214,12 +222,13 @@ class Planner:
             method = self._method(server, target.host)
             if method is None:
                 unplaceable.append(self._unplaceable(
-                    server, 'status %s with volumes needs a cold migration '
-                    '(tunnelled block migration cannot skip volumes) and '
-                    'the policy allows no downtime for it'
-                    % server.status))
+                    server, 'its volumes need a cold migration (a tunnelled '
+                    'block migration cannot skip them) and %s'
+                    % ('the policy is live only'
+                       if self.policy.method == 'live' else
+                       'the policy allows no downtime for it')))
                 continue
-            target.take(server)
+            target.take(server, self.hosts[server.host])
             heapq.heappush(heap, (target.key(), target.version,
                                   target.host.name))
             for group, rule in server.server_groups:
@@ -273,13 +282,15 @@ class Planner:
         return True
 
     def _choose(self, server, pool, heap, group_hosts, affinity_host):
+        source = self.hosts[server.host]
+
+        def usable(target):
+            return target.fits(server, source) and self._allowed(
+                server, target, group_hosts, affinity_host)
         for group, rule in server.server_groups:
             if rule == 'affinity' and group in affinity_host:
                 target = pool.get(affinity_host[group])
-                if target and target.fits(server) and self._allowed(
-                        server, target, group_hosts, affinity_host):
-                    return target
-                return None
+                return target if target and usable(target) else None
         popped, fitting = [], []
         while heap and len(fitting) < CANDIDATES:
             key, version, name = heapq.heappop(heap)
@@ -287,14 +298,10 @@ class Planner:
             if version != target.version:
                 continue    # stale entry
             popped.append((key, version, name))
-            if target.fits(server) and self._allowed(
-                    server, target, group_hosts, affinity_host):
+            if usable(target):
                 fitting.append(target)
                 if self._has_base(server, target):
                     break
-            elif not target.fits(server) and target.free_ram < \
-                    server.memory_mb and not fitting and len(popped) > 64:
-                break   # the emptiest hosts are too full already
         for entry in popped:
             heapq.heappush(heap, entry)
         if not fitting:

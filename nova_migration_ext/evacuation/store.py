@@ -130,6 +130,8 @@ class Store:
         """Move an evacuation to *new_state* and log it."""
         with self.session() as session:
             evacuation = self.get(session, evacuation_id, lock=True)
+            if evacuation.state == new_state:
+                return
             states.check_transition('evacuation', evacuation.state,
                                     new_state)
             old = evacuation.state
@@ -148,6 +150,8 @@ class Store:
         """Change a task (state and fields) and log the state change."""
         with self.session() as session:
             task = session.get(models.Task, task_id, with_for_update=True)
+            if task is None:
+                raise NotFound('No task %s.' % task_id)
             old = task.state
             if new_state is not None:
                 states.check_transition('task', old, new_state)

@@ -39,13 +39,15 @@ MiB = 1024 * 1024
 class HostFolders:
     """Maps each fake host to its instances folder."""
 
-    def __init__(self, root):
+    def __init__(self, root, shared=False):
         self.root = root
+        self.shared = shared
         self.paths = {}
         self.aliases = {}
 
     def add(self, host):
-        path = os.path.join(self.root, host)
+        """Give *host* its folder (one folder for all when shared)."""
+        path = os.path.join(self.root, 'shared' if self.shared else host)
         os.makedirs(path, exist_ok=True)
         self.paths[host] = path
         return path
@@ -98,7 +100,8 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
 
     def setUp(self):
         super().setUp()
-        self.folders = HostFolders(self.useFixture(fixtures.TempDir()).path)
+        self.folders = HostFolders(self.useFixture(fixtures.TempDir()).path,
+                                   shared=self.shared_instance_path)
         self.flags(driver=['test'], group='oslo_messaging_notifications')
         test_notifier.reset()
         self.addCleanup(test_notifier.reset)

@@ -1,0 +1,184 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The evacuation engine drains hosts of the embedded cloud through
+nova's real API (python-novaclient), with our driver on every compute.
+"""
+
+import collections
+import os
+
+import fixtures
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
+import testtools.content
+
+from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import planner
+from nova_migration_ext.evacuation import states
+from nova_migration_ext.evacuation import store as store_mod
+from tests.functional import cloud
+
+OLD = ['old1', 'old2']
+NEW = ['new1', 'new2', 'new3']
+
+
+class EvacuationTestBase(cloud.EmbeddedCloudTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.flags(instances=-1, cores=-1, ram=-1, group='quota')
+        self.start_hosts(OLD, NEW)
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'evacuations.sqlite')
+        self.store = store_mod.Store('sqlite:///%s' % path)
+        self.store.upgrade()
+        self.engine = engine_mod.Engine(self.store, self.gateway(),
+                                        owner='test-evacuator',
+                                        retry_base=0.1, stuck_after=30)
+
+    def boot_many(self, count, host, **kwargs):
+        servers = []
+        for i in range(count):
+            servers.append(self.boot(host, name='%s-vm%d' % (host, i),
+                                     **kwargs))
+        return servers
+
+    def migrations_per_server(self):
+        counts = collections.Counter()
+        for migration in self.api.get_migrations():
+            if migration['status'] not in ('error', 'failed',
+                                           'cancelled'):
+                counts[migration['instance_uuid']] += 1
+        return counts
+
+    def assert_drained(self, servers):
+        for server in servers:
+            server = self.api.get_server(server['id'])
+            self.assertIn(server['OS-EXT-SRV-ATTR:host'], NEW,
+                          '%s still on %s' % (server['name'],
+                                              server['OS-EXT-SRV-ATTR:host']))
+            self.assertIn(server['status'], ('ACTIVE', 'SHUTOFF'))
+            self.assertIsNone(server['OS-EXT-STS:task_state'])
+        for host in OLD:
+            service = self.admin_api.get_services(
+                host=host, binary='nova-compute')[0]
+            self.assertEqual('disabled', service['status'])
+            self.assertIn('Emptied by evacuation',
+                          service['disabled_reason'])
+
+    def drain(self, policy, timeout=240):
+        evacuation_id, plan = self.engine.plan(OLD, NEW, policy)
+        self.engine.start(evacuation_id)
+        state = self.engine.run(evacuation_id, poll_interval=0.2,
+                                timeout=timeout)
+        self.addDetail('evacuation', testtools.content.json_content(
+            self.engine.show(evacuation_id)))
+        self.addDetail('audit', testtools.content.text_content('\n'.join(
+            '%s %s %s' % (e.actor, e.action, e.detail)
+            for e in self.store.audit_log(evacuation_id))))
+        return evacuation_id, plan, state
+
+
+class DrainTest(EvacuationTestBase):
+
+    def test_full_drain_moves_every_vm_exactly_once(self):
+        servers = self.boot_many(6, 'old1') + self.boot_many(6, 'old2')
+        for server in servers[::4]:     # a few stopped VMs
+            self.api.post_server_action(server['id'], {'os-stop': None})
+            self._wait_for_state_change(server, 'SHUTOFF')
+        self._attach_volume(servers[1],
+                            nova_fixtures.CinderFixture.IMAGE_BACKED_VOL)
+        policy = inventory.Policy(max_per_source=2, max_per_target=2,
+                                  max_total=4, allow_downtime=True)
+
+        evacuation_id, plan, state = self.drain(policy)
+
+        self.assertEqual(states.COMPLETED, state)
+        self.assertEqual(12, len(plan.moves))
+        self.assertEqual({'cold': 3, 'block': 9},
+                         plan.totals()['by_method'])
+        self.assert_drained(servers)
+        counts = self.migrations_per_server()
+        for server in servers:
+            self.assertEqual(1, counts[server['id']], server['name'])
+        info = self.engine.show(evacuation_id)
+        self.assertEqual({'done': 12}, info['counts'])
+        self.assertEqual(100.0, info['progress'])
+        actions = [e.action for e in self.store.audit_log(evacuation_id)]
+        self.assertEqual(['plan', 'disable-host', 'disable-host',
+                          'running'], actions[:4])
+        self.assertEqual(3, actions.count('confirm-resize'))
+        self.assertEqual('completed', actions[-1])
+
+    def test_flaky_network_filter_is_retried(self):
+        servers = self.boot_many(2, 'old1')
+        failures = {'left': 1}
+        for host in OLD:
+            driver = self.computes[host].driver
+            original = driver._live_migration_operation
+
+            def flaky(*args, _original=original, **kwargs):
+                if failures['left']:
+                    failures['left'] -= 1
+                    raise fakelibvirt.make_libvirtError(
+                        fakelibvirt.libvirtError,
+                        "Network filter not found: Could not find filter "
+                        "'nova-instance-instance-00000001'",
+                        error_code=fakelibvirt.VIR_ERR_NO_NWFILTER)
+                return _original(*args, **kwargs)
+            driver._live_migration_operation = flaky
+        policy = inventory.Policy(max_total=1)
+
+        evacuation_id, _plan, state = self.drain(policy)
+
+        self.assertEqual(states.COMPLETED, state)
+        self.assert_drained(servers)
+        tasks = self.store.tasks(evacuation_id)
+        self.assertEqual([1, 2], sorted(t.attempts for t in tasks))
+        # nova leaves the VM in ERROR on its source with the guest
+        # running; the engine resets it to ACTIVE and tries again.
+        log = [(e.action, e.detail) for e in
+               self.store.audit_log(evacuation_id)]
+        self.assertIn('reset-state', [action for action, _d in log])
+        self.assertTrue([d for a, d in log if a == 'task-retry_wait' and
+                         'transient error, retry 2 of 3' in d])
+        self.assertEqual(1, self.migrations_per_server()[
+            [t for t in tasks if t.attempts == 2][0].server_id])
+
+
+class BadInputTest(EvacuationTestBase):
+
+    def test_bad_inputs_change_nothing(self):
+        self.boot_many(1, 'old1')
+        cases = [
+            (['nope'], NEW, inventory.Policy(), 'Unknown host(s) nope'),
+            (OLD, ['old1'] + NEW, inventory.Policy(),
+             'listed as source and as target'),
+            (OLD, NEW, inventory.Policy(max_total=0),
+             'max_total must be at least 1'),
+        ]
+        for sources, targets, policy, message in cases:
+            error = self.assertRaises(planner.PlanError, self.engine.plan,
+                                      sources, targets, policy)
+            self.assertIn(message, str(error))
+        self.assertEqual([], self.store.list_evacuations())
+        evacuation_id, _plan = self.engine.plan(OLD, NEW)
+        error = self.assertRaises(planner.PlanError, self.engine.plan,
+                                  ['old1'], NEW)
+        self.assertIn('already being emptied', str(error))
+        for host in OLD:
+            service = self.admin_api.get_services(
+                host=host, binary='nova-compute')[0]
+            self.assertEqual('enabled', service['status'])
+        self.assertEqual(states.PLANNED, self.engine.show(
+            evacuation_id)['state'])
