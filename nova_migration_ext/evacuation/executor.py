@@ -31,8 +31,10 @@ LOG = logging.getLogger(__name__)
 
 POWER_RUNNING = 1
 POWER_SHUTDOWN = 4
+POWER_STATES = {POWER_RUNNING: 'running', POWER_SHUTDOWN: 'shutdown'}
 LIVE_METHODS = (inventory.METHOD_LIVE, inventory.METHOD_BLOCK)
 FAILED_MIGRATION = ('error', 'failed', 'cancelled')
+IN_PROGRESS_MIGRATION = ('queued', 'preparing', 'running', 'post-migrating')
 
 
 def utcnow():
@@ -119,6 +121,8 @@ class Executor:
                 return
             if task.state == states.RETRY_WAIT and (
                     task.not_before is None or task.not_before <= now):
+                if not self._settled(task):
+                    continue    # nova is still rolling back; wait
                 task = self.store.update_task(task.id, self.owner,
                                               states.PENDING, 'retry')
             if task.state != states.PENDING:
@@ -127,6 +131,38 @@ class Executor:
                 continue
             slots.take(task.source_host, task.target_host)
             self._submit(task, policy)
+
+    def _settled(self, task):
+        """The VM rests on its source with no task under way.
+
+        A VM that nova left in ERROR on its source after a failed attempt,
+        with its guest still running there, is reset to ACTIVE first.
+        """
+        try:
+            server = self.gateway.get_server(task.server_id)
+        except Exception:
+            return False
+        if getattr(server, 'OS-EXT-STS:task_state', None) is not None:
+            return False
+        if server.status in ('ACTIVE', 'SHUTOFF'):
+            return True
+        host = getattr(server, 'OS-EXT-SRV-ATTR:host', None)
+        if server.status == 'ERROR' and host == task.source_host and \
+                self._guest_state(server) == 'running':
+            self.gateway.reset_state(task.server_id, 'active')
+            self.store.audit(self.evacuation_id, self.owner, 'reset-state',
+                             '%s ERROR on its source after a failed '
+                             'attempt, guest running: reset to ACTIVE'
+                             % task.server_id, task.id)
+        return False
+
+    def _guest_state(self, server):
+        """The guest's state from its hypervisor, else nova's power state."""
+        state = self.gateway.guest_state(server.id)
+        if state is None:
+            state = POWER_STATES.get(
+                getattr(server, 'OS-EXT-STS:power_state', None))
+        return state
 
     # -- submitting -----------------------------------------------------------
 
@@ -167,7 +203,7 @@ class Executor:
             return
         if status == 'VERIFY_RESIZE':
             if task.state != states.VERIFYING:   # else: confirm under way
-                self._verify_resize(task, server, host)
+                self._verify_resize(task, server, host, policy)
         elif host == task.target_host and status in ('ACTIVE', 'SHUTOFF') \
                 and not task_state:
             self._done(task, 'running on %s' % host)
@@ -209,8 +245,14 @@ class Executor:
         try:
             migration_id, done, _total = self.gateway.live_progress(
                 task.server_id)
-        except Exception:
-            migration_id, done = None, task.bytes_done
+        except Exception as exc:
+            # Progress unreadable: judge by the migration record alone.
+            LOG.warning('Cannot read the progress of %s: %s',
+                        task.server_id, exc)
+            records = self._migrations_since(task)
+            migration_id = records[0].id if records and records[
+                0].status in IN_PROGRESS_MIGRATION else None
+            done = task.bytes_done
         now = self.clock()
         seen = self._progress_seen.get(task.id)
         if seen is None or seen[0] != done:
@@ -221,42 +263,72 @@ class Executor:
             return
         if (now - seen[1]).total_seconds() < self.stuck_after:
             return
-        remedy = self._unstick(task, migration_id)
         self._progress_seen.pop(task.id, None)
+        remedy = self._unstick(task, migration_id)
+        if remedy is None:
+            return
+        if task.attempts >= policy.max_attempts:
+            self.store.update_task(
+                task.id, self.owner, states.NEEDS_OPERATOR,
+                'stuck %d times' % task.attempts, remedy=remedy)
+            return
         self.store.update_task(task.id, self.owner, states.RETRY_WAIT,
                                remedy, remedy=remedy,
-                               not_before=now + datetime.timedelta(
-                                   seconds=self.retry_base))
+                               not_before=self._backoff(task))
 
     def _unstick(self, task, migration_id):
+        """Abort a stuck live migration, or reset one that never started.
+
+        Returns the remedy applied, or None when nothing could be done
+        safely yet.
+        """
         if migration_id is not None:
             try:
                 self.gateway.abort_live_migration(task.server_id,
                                                   migration_id)
-                return ('no progress for %ds: live migration %s aborted, '
-                        'will retry' % (self.stuck_after, migration_id))
             except Exception as exc:
-                LOG.warning('Abort failed: %s', exc)
+                LOG.warning('Abort of %s failed: %s', task.server_id, exc)
+                return None
+            return ('no progress for %ds: live migration %s aborted, will '
+                    'retry' % (self.stuck_after, migration_id))
+        records = self._migrations_since(task)
+        if records and records[0].status not in FAILED_MIGRATION + (
+                'completed', 'done'):
+            return None     # nova still works on it; look again later
+        # MIGRATING with nothing running: the migration never started.
         self.gateway.reset_state(task.server_id, 'active')
-        return ('no progress for %ds and nothing running: state reset to '
-                'ACTIVE, will retry' % self.stuck_after)
+        return ('MIGRATING for %ds with no migration running: state reset '
+                'to ACTIVE, will retry' % self.stuck_after)
 
-    def _verify_resize(self, task, server, host):
-        """Confirm only when the VM really runs on the destination."""
-        power = getattr(server, 'OS-EXT-STS:power_state', None)
-        expected = POWER_SHUTDOWN if task.original_status == 'SHUTOFF' \
-            else POWER_RUNNING
-        if host == task.target_host and power == expected:
+    def _verify_resize(self, task, server, host, policy):
+        """Confirm only when the VM really runs on the destination.
+
+        The destination's hypervisor answers (server diagnostics); a guest
+        that is not there in its expected state means nothing usable was
+        copied, and the resize is reverted instead.
+        """
+        expected = 'shutdown' if task.original_status == 'SHUTOFF' \
+            else 'running'
+        guest = self._guest_state(server)
+        if host == task.target_host and guest == expected:
             self.gateway.confirm_resize(task.server_id)
             self.store.audit(self.evacuation_id, self.owner,
-                             'confirm-resize', '%s verified on %s'
-                             % (task.server_id, host), task.id)
+                             'confirm-resize', '%s verified %s on %s'
+                             % (task.server_id, guest, host), task.id)
             self.store.update_task(task.id, self.owner, states.VERIFYING,
                                    'resize confirmed')
             return
-        remedy = ('VERIFY_RESIZE but not running on %s (power state %s): '
-                  'resize reverted, will retry' % (task.target_host, power))
+        remedy = ('VERIFY_RESIZE but the guest is %s on %s: resize '
+                  'reverted' % (guest or 'unknown', host))
         self.gateway.revert_resize(task.server_id)
+        self.store.audit(self.evacuation_id, self.owner, 'revert-resize',
+                         remedy, task.id)
+        if task.attempts >= policy.max_attempts:
+            self.store.update_task(task.id, self.owner,
+                                   states.NEEDS_OPERATOR, remedy,
+                                   remedy=remedy)
+            return
+        remedy += ', will retry'
         self.store.update_task(task.id, self.owner, states.RETRY_WAIT,
                                remedy, remedy=remedy,
                                not_before=self._backoff(task))
@@ -270,11 +342,17 @@ class Executor:
         records = self._migrations_since(task)
         last = records[0].status if records else 'unknown'
         power = getattr(server, 'OS-EXT-STS:power_state', None)
-        if last in ('completed', 'finished', 'confirmed', 'done') and \
-                host == task.target_host:
+        expected_power = POWER_SHUTDOWN \
+            if task.original_status == 'SHUTOFF' else POWER_RUNNING
+        if host == task.target_host and (
+                power == expected_power or
+                last in ('completed', 'finished', 'confirmed', 'done')):
+            # nova records the VM on the destination and the hypervisor
+            # there reports it in its expected power state: it moved.
             self.gateway.reset_state(task.server_id, 'active')
-            remedy = ('ERROR after a migration that completed; it runs on '
-                      '%s: state reset to ACTIVE' % host)
+            remedy = ('ERROR after a migration that worked (it runs on '
+                      '%s, migration %s): state reset to ACTIVE'
+                      % (host, last))
             self.store.update_task(task.id, self.owner, states.DONE,
                                    remedy, remedy=remedy,
                                    finished_at=self.clock())

@@ -25,12 +25,21 @@ from nova_migration_ext.evacuation import inventory
 MICROVERSION = '2.87'
 GiB = inventory.GiB
 
+# A precheck refusal is permanent for that target. NoValidHost is not
+# listed: nova reports it when every candidate failed its checks, RPC
+# time-outs included, so it is retried (a bounded number of times).
 PERMANENT_MARKERS = (
     'MigrationPreCheckError',
     'pre-check error',
     'Nothing was changed',     # our prechecks' refusals
-    'NoValidHost',
-    'No valid host',
+)
+
+
+TRANSIENT_MARKERS = (
+    'MessagingTimeout',
+    'Timeout while checking',      # conductor's RPC time-out on a precheck
+    'Timed out waiting for a reply',
+    'Network filter not found',
 )
 
 
@@ -41,11 +50,14 @@ def is_transient(error):
     counts as transient too; a precheck refusal or a 4xx does not.
     """
     text = str(error)
+    if any(marker in text for marker in TRANSIENT_MARKERS):
+        return True
     if any(marker in text for marker in PERMANENT_MARKERS):
         return False
     if isinstance(error, nova_exc.ClientException):
         code = getattr(error, 'code', 0) or 0
-        return code >= 500 or code in (408, 429)
+        # 409: the VM is still busy (a rollback in progress).
+        return code >= 500 or code in (408, 409, 429)
     return True
 
 
@@ -143,6 +155,19 @@ class NovaGateway:
     def reset_state(self, server_id, state='active'):
         self.nova.servers.reset_state(server_id, state)
 
+    def guest_state(self, server_id):
+        """What the hypervisor of the server's host says of the guest.
+
+        Server diagnostics are answered by the compute host itself, so
+        ``running`` means the guest really runs where nova records it.
+        Returns ``running``, ``shutdown``, … or None when unknown.
+        """
+        try:
+            _resp, body = self.nova.servers.diagnostics(server_id)
+        except nova_exc.ClientException:
+            return None
+        return (body or {}).get('state')
+
     def migrations(self, server_id):
         """Nova's migration records of a server, newest first."""
         found = self.nova.migrations.list(instance_uuid=server_id)
@@ -151,10 +176,10 @@ class NovaGateway:
     def live_progress(self, server_id):
         """(processed, total) bytes of the running live migration."""
         for migration in self.nova.server_migrations.list(server_id):
-            done = (migration.memory_processed_bytes or 0) + \
-                (migration.disk_processed_bytes or 0)
-            total = (migration.memory_total_bytes or 0) + \
-                (migration.disk_total_bytes or 0)
+            done = sum(getattr(migration, name, 0) or 0 for name in (
+                'memory_processed_bytes', 'disk_processed_bytes'))
+            total = sum(getattr(migration, name, 0) or 0 for name in (
+                'memory_total_bytes', 'disk_total_bytes'))
             return migration.id, done, total
         return None, 0, 0
 

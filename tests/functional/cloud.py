@@ -15,12 +15,20 @@ nova's real services with our driver on fake libvirt, reached through
 python-novaclient.
 """
 
+import collections
+import time
 import urllib.parse
 
+import fixtures
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import plugin
 from keystoneauth1 import session as ks_session
 from lxml import etree
+from nova.compute import power_state
+from nova import context as nova_context
+from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+import oslo_messaging
 
 from nova_migration_ext.evacuation import nova_gateway
 from tests.functional import base
@@ -52,6 +60,33 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
 
     shared_instance_path = True
 
+    def setUp(self):
+        super().setUp()
+        # Net number of times each VM really moved (live or cold, a
+        # reverted resize counting back), to prove none moved twice.
+        self.moves = collections.Counter()
+
+    def _count_cold_moves(self, driver):
+        finish = driver.finish_migration
+        revert = driver.finish_revert_migration
+
+        def counted_finish(context, migration, instance, *args, **kwargs):
+            result = finish(context, migration, instance, *args, **kwargs)
+            self.moves[instance.uuid] += 1
+            return result
+
+        def counted_revert(context, instance, *args, **kwargs):
+            result = revert(context, instance, *args, **kwargs)
+            self.moves[instance.uuid] -= 1
+            return result
+        driver.finish_migration = counted_finish
+        driver.finish_revert_migration = counted_revert
+
+    def start_compute(self, hostname='compute1', **kwargs):
+        hostname = super().start_compute(hostname, **kwargs)
+        self._count_cold_moves(self.computes[hostname].driver)
+        return hostname
+
     def _migrate_stub(self, domain, destination, params, flags):
         """libvirt's migrateToURI3 between any two computes."""
         uuid = etree.fromstring(params['destination_xml']).find(
@@ -67,6 +102,7 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
                 continue
             if compute is not self.computes[target]:
                 source.complete_job()
+                self.moves[uuid] += 1
                 return
         raise AssertionError('domain %s is on no compute' % uuid)
 
@@ -81,3 +117,129 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
         session = ks_session.Session(auth=auth)
         return nova_gateway.NovaGateway(session,
                                         endpoint_override=api.base_url)
+
+
+class Faults:
+    """The operators' failures, injected once each into the embedded cloud.
+
+    Each method arms one fault; ``fired`` counts those that happened.
+    """
+
+    def __init__(self, test):
+        self.test = test
+        self.fired = collections.Counter()
+
+    def _once(self, name, obj, attr, replacement):
+        original = getattr(obj, attr)
+        state = {'armed': True}
+
+        def wrapper(*args, **kwargs):
+            if state['armed']:
+                state['armed'] = False
+                self.fired[name] += 1
+                return replacement(original, *args, **kwargs)
+            return original(*args, **kwargs)
+        setattr(obj, attr, wrapper)
+
+    def network_filter_not_found(self, host):
+        """libvirt fails the live migration, as on CentOS 6."""
+        def fail(original, *args, **kwargs):
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                "Network filter not found: Could not find filter "
+                "'nova-instance-instance-00000001'",
+                error_code=fakelibvirt.VIR_ERR_NO_NWFILTER)
+        self._once('network filter not found',
+                   self.test.computes[host].driver,
+                   '_live_migration_operation', fail)
+
+    def rpc_timeout(self, host):
+        """The destination's precheck never answers (RabbitMQ overload)."""
+        def fail(original, *args, **kwargs):
+            raise oslo_messaging.MessagingTimeout(
+                'Timed out waiting for a reply to message ID '
+                '4ca936f37c964dba93256cd45a12b4b7')
+        self._once('RPC timeout', self.test.computes[host].manager,
+                   'check_can_live_migrate_destination', fail)
+
+    def token_expired_after_move(self, host):
+        """A post-migration call gets 401: the VM moved but ends in ERROR."""
+        def fail(original, *args, **kwargs):
+            raise ks_exceptions.Unauthorized(
+                'The request you have made requires authentication. '
+                '(HTTP 401)')
+        self._once('token expired mid-migration',
+                   self.test.computes[host].driver,
+                   'post_live_migration_at_destination', fail)
+
+    def migration_hangs(self):
+        """The first live migration never progresses (stuck MIGRATING).
+
+        As real libvirt does, migrateToURI3 blocks while the job runs and
+        fails once the job is aborted.
+        """
+        test = self.test
+        original = test._migrate_stub
+        state = {'armed': True}
+
+        def hang(domain, destination, params, flags):
+            if not state['armed']:
+                return original(domain, destination, params, flags)
+            state['armed'] = False
+            self.fired['migration hangs'] += 1
+            mib = 1024 * 1024
+            aborted = []
+
+            def job_stats(flags=0):     # some bytes moved, then nothing
+                return {'type': domain._job_type,
+                        'memory_processed': 64 * mib,
+                        'memory_remaining': 448 * mib,
+                        'memory_total': 512 * mib,
+                        'disk_processed': 8 * mib,
+                        'disk_remaining': 8 * mib,
+                        'disk_total': 16 * mib}
+            domain.jobStats = job_stats
+            domain.abortJob = lambda: aborted.append(True)
+            domain._job_type = fakelibvirt.VIR_DOMAIN_JOB_UNBOUNDED
+            while not aborted:
+                time.sleep(0.1)
+            domain._job_type = fakelibvirt.VIR_DOMAIN_JOB_CANCELLED
+            time.sleep(2)   # let nova's monitor see the cancelled job
+            for name in ('jobStats', 'abortJob'):
+                domain.__dict__.pop(name, None)
+            domain._job_type = fakelibvirt.VIR_DOMAIN_JOB_NONE
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'operation aborted: migration job: canceled by client',
+                error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+        test.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.migrateToURI3', hang))
+
+    def guest_not_started_on_destination(self, host, gateway):
+        """Cold migration ends in VERIFY_RESIZE but the guest is down.
+
+        A real hypervisor tells nova at once (a lifecycle event, then
+        nova's power-state sync); the fake one cannot, so nova's sync runs
+        for that guest before the engine next looks at it.
+        """
+        compute = self.test.computes[host]
+        down = {}
+
+        def guest_down(original, context, migration, instance, *args,
+                       **kwargs):
+            result = original(context, migration, instance, *args, **kwargs)
+            compute.driver._host.get_guest(instance)._domain.destroy()
+            down[instance.uuid] = True
+            return result
+        self._once('VERIFY_RESIZE with nothing running', compute.driver,
+                   'finish_migration', guest_down)
+        get_server = gateway.get_server
+
+        def get_server_after_sync(server_id):
+            if down.pop(server_id, False):
+                ctxt = nova_context.get_admin_context()
+                instance = objects.Instance.get_by_uuid(ctxt, server_id)
+                compute.manager._sync_instance_power_state(
+                    ctxt, instance, power_state.SHUTDOWN)
+            return get_server(server_id)
+        gateway.get_server = get_server_after_sync
