@@ -100,7 +100,7 @@ class Engine:
                                        states.TASK_CANCELLED, 'cancelled')
             elif task.state == states.MIGRATING and \
                     task.method in executor_mod.LIVE_METHODS:
-                migration_id, _d, _t = self.gateway.live_progress(
+                migration_id, _s, _d, _t = self.gateway.live_progress(
                     task.server_id)
                 if migration_id is not None:
                     try:

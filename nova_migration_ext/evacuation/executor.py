@@ -243,17 +243,23 @@ class Executor:
         if task.method not in LIVE_METHODS:
             return
         try:
-            migration_id, done, _total = self.gateway.live_progress(
+            migration_id, status, done, _total = self.gateway.live_progress(
                 task.server_id)
         except Exception as exc:
             # Progress unreadable: judge by the migration record alone.
             LOG.warning('Cannot read the progress of %s: %s',
                         task.server_id, exc)
             records = self._migrations_since(task)
-            migration_id = records[0].id if records and records[
-                0].status in IN_PROGRESS_MIGRATION else None
+            migration_id = status = None
+            if records and records[0].status in IN_PROGRESS_MIGRATION:
+                migration_id, status = records[0].id, records[0].status
             done = task.bytes_done
         now = self.clock()
+        if status in ('queued', 'preparing', 'accepted'):
+            # Waiting for a slot of nova-compute's own
+            # max_concurrent_live_migrations, or being prepared: not stuck.
+            self._progress_seen[task.id] = (done, now)
+            return
         seen = self._progress_seen.get(task.id)
         if seen is None or seen[0] != done:
             self._progress_seen[task.id] = (done, now)

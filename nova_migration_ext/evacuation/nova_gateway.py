@@ -174,14 +174,18 @@ class NovaGateway:
         return sorted(found, key=lambda m: m.created_at, reverse=True)
 
     def live_progress(self, server_id):
-        """(processed, total) bytes of the running live migration."""
+        """The live migration in progress, if any.
+
+        Returns (id, status, processed bytes, total bytes), or
+        (None, None, 0, 0).
+        """
         for migration in self.nova.server_migrations.list(server_id):
             done = sum(getattr(migration, name, 0) or 0 for name in (
                 'memory_processed_bytes', 'disk_processed_bytes'))
             total = sum(getattr(migration, name, 0) or 0 for name in (
                 'memory_total_bytes', 'disk_total_bytes'))
-            return migration.id, done, total
-        return None, 0, 0
+            return migration.id, migration.status, done, total
+        return None, None, 0, 0
 
     def abort_live_migration(self, server_id, migration_id):
         self.nova.server_migrations.live_migration_abort(server_id,

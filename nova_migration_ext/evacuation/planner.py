@@ -377,35 +377,33 @@ class Planner:
 def estimate_makespan(moves, policy):
     """Seconds to run *moves* under the policy's concurrency limits.
 
-    Simulates the executor: a migration starts as soon as its source, its
-    target and the evacuation have a free slot, longest first per source.
+    Simulates the executor: moves are started in plan order, each as soon
+    as its source, its target and the evacuation have a free slot. Each
+    migration is assumed to copy at ``bandwidth_mb_per_s`` (shared host
+    links make the real drain slower: see doc/benchmarks.md).
     """
     slots = slots_mod.Slots.for_policy(policy)
-    queues = collections.defaultdict(collections.deque)
-    for move in sorted(moves, key=lambda m: -m.expected_seconds):
-        queues[move.source].append(move)
+    pending = list(moves)
     running = []
     counter = itertools.count()
     now = 0.0
 
     def fill():
-        for source in list(queues):
+        nonlocal pending
+        if slots.full or not pending:
+            return
+        waiting = []
+        for index, move in enumerate(pending):
             if slots.full:
-                return
-            queue = queues[source]
-            for _ in range(len(queue)):
-                move = queue[0]
-                if slots.can_start(move.source, move.target):
-                    queue.popleft()
-                    slots.take(move.source, move.target)
-                    heapq.heappush(running, (now + move.expected_seconds,
-                                             next(counter), move))
-                    if slots.by_source[source] >= slots.max_per_source:
-                        break
-                else:
-                    queue.rotate(-1)
-            if not queue:
-                del queues[source]
+                waiting.extend(pending[index:])
+                break
+            if slots.can_start(move.source, move.target):
+                slots.take(move.source, move.target)
+                heapq.heappush(running, (now + move.expected_seconds,
+                                         next(counter), move))
+            else:
+                waiting.append(move)
+        pending = waiting
     fill()
     while running:
         now, _n, move = heapq.heappop(running)

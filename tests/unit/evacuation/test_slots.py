@@ -191,18 +191,24 @@ class TestMakespan(oslotest_base.BaseTestCase):
         # In waves of two this would take 100 + 30 seconds.
         self.assertEqual(100.0, self.estimate(moves, policy(max_total=2)))
         self.assertEqual(
-            [('take', 's1', 't-long'), ('take', 's1', 't-short1'),
+            [('take', 's1', 't-short1'), ('take', 's1', 't-long'),
              ('give', 's1', 't-short1'), ('take', 's1', 't-short2'),
              ('give', 's1', 't-short2'), ('take', 's1', 't-short3'),
              ('give', 's1', 't-short3'), ('give', 's1', 't-long')],
             self.slots.events)
 
-    def test_longest_first_per_source(self):
-        moves = [move('s%d' % i, 10) for i in range(4)] + [
-            move('long', 100)]
-        # Shortest first would start the long one at 20 s and end at 120.
+    def test_plan_order_is_kept(self):
+        # The executor starts moves in plan order (the planner puts the
+        # biggest first); the estimate follows the same order.
+        moves = [move('long', 100)] + [move('s%d' % i, 10)
+                                       for i in range(4)]
         self.assertEqual(100.0, self.estimate(moves, policy(2)))
         self.assertEqual('t-long', self.started()[0])
+
+    def test_plan_order_long_last(self):
+        moves = [move('s%d' % i, 10) for i in range(4)] + [
+            move('long', 100)]
+        self.assertEqual(120.0, self.estimate(moves, policy(2)))
 
     def test_freed_slot_filled_across_sources(self):
         moves = [move('long', 100, 's1')] + [
@@ -219,7 +225,7 @@ class TestMakespan(oslotest_base.BaseTestCase):
     def test_serial(self):
         moves = [move(n, s) for n, s in zip('abc', (10, 50, 30))]
         self.assertEqual(90.0, self.estimate(moves, policy(1, 1, 1)))
-        self.assertEqual(['t-b', 't-c', 't-a'], self.started())
+        self.assertEqual(['t-a', 't-b', 't-c'], self.started())
 
     def test_limits_never_exceeded(self):
         rng = random.Random(7)
