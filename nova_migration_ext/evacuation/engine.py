@@ -122,9 +122,15 @@ class Engine:
                           % (evacuation_id, server_id))
 
     def retry(self, evacuation_id, server_id, actor='admin'):
+        """Try one VM again; reopens a completed evacuation."""
         task = self._task(evacuation_id, server_id)
         self.store.update_task(task.id, actor, states.PENDING,
                                'retry asked by %s' % actor, attempts=0)
+        with self.store.session() as session:
+            state = self.store.get(session, evacuation_id).state
+        if state == states.COMPLETED:
+            self.store.set_state(evacuation_id, states.RUNNING, actor,
+                                 'reopened to retry %s' % server_id)
 
     def skip(self, evacuation_id, server_id, actor='admin'):
         task = self._task(evacuation_id, server_id)

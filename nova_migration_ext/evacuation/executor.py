@@ -132,6 +132,11 @@ class Executor:
             slots.take(task.source_host, task.target_host)
             self._submit(task, policy)
 
+    def _cancelled(self):
+        with self.store.session() as session:
+            return self.store.get(session, self.evacuation_id).state == \
+                states.CANCELLED
+
     def _settled(self, task):
         """The VM rests on its source with no task under way.
 
@@ -385,6 +390,8 @@ class Executor:
         records = self._migrations_since(task)
         if records and records[0].status not in FAILED_MIGRATION:
             return      # still starting
+        if not self._settled(task):
+            return      # nova is still rolling back
         error = self._error_text(task) or 'migration did not happen'
         self._failed(task, error, policy,
                      transient=nova_gateway.is_transient(error))
@@ -399,6 +406,10 @@ class Executor:
         """A migration failed and the VM is still on its source."""
         attempts = task.attempts
         fields = {'last_error': error}
+        if self._cancelled():
+            self.store.update_task(task.id, self.owner, states.TASK_CANCELLED,
+                                   'evacuation cancelled', **fields)
+            return
         if task.method in LIVE_METHODS:
             fields['live_failures'] = task.live_failures + 1
         if transient and attempts < policy.max_attempts:

@@ -41,12 +41,12 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
         self.url = self.store.engine.url.render_as_string(
             hide_password=False)
         # Whatever a test leaves running in nova ends before nova does.
-        self.addCleanup(self.wait_actions_done)
+        self.addCleanup(self.wait_nova_idle)
 
-    def start(self, sources, **policy):
+    def start(self, sources, targets=NEW, **policy):
         policy.setdefault('max_total', 1)
         evacuation_id, _plan = self.engine.plan(
-            sources, NEW, inventory.Policy(**policy), actor='planner')
+            sources, targets, inventory.Policy(**policy), actor='planner')
         self.engine.start(evacuation_id, actor='starter')
         self.addCleanup(self.add_details, evacuation_id)
         return evacuation_id
@@ -81,7 +81,7 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
             return not any(t['state'] in states.TASK_ACTIVE
                            for t in info['tasks']) and self.nova_quiet()
         self.tick_until(executor, idle, timeout, 'no active task')
-        self.wait_actions_done()
+        self.wait_nova_idle()
         return self.engine.show(executor.evacuation_id)
 
     def assert_drained_from(self, servers, sources):
@@ -101,27 +101,29 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
             else:
                 self.assertEqual('enabled', service['status'])
 
-    def wait_actions_done(self, timeout=60):
-        """Wait until nova finished every event of every server action.
+    def nova_busy(self):
+        """Tasks nova's services still run (RPC calls, live migrations).
 
-        A compute manager records an event's end after its last write, so
-        nothing of nova still runs for those servers afterwards.
+        'live_migration_at_dest' is only a record, which nova never ends
+        when a rollback needs no clean-up on the destination (shared
+        instances path): no thread runs for it.
+        """
+        services = list(self.computes.values()) + [self.conductor,
+                                                   self.scheduler]
+        return [task for service in services
+                for task in service.manager._in_progress_tasks.values()
+                if task['name'] != 'live_migration_at_dest']
+
+    def wait_nova_idle(self, timeout=60):
+        """Wait until no nova service runs anything for a server.
+
+        A live migration's thread may outlive the rollback that made the
+        server look settled (an aborted migrateToURI3 returns later).
         """
         deadline = time.monotonic() + timeout
-        while True:
-            running = []
-            for server in self.api.get_servers():
-                for action in self.api.get_instance_actions(server['id']):
-                    detail = self.api.api_get(
-                        '/servers/%s/os-instance-actions/%s' % (
-                            server['id'], action['request_id'])).body
-                    running += [e['event'] for e in detail[
-                        'instanceAction'].get('events', [])
-                        if not e.get('finish_time')]
-            if not running:
-                return
+        while self.nova_busy() or not self.nova_quiet():
             if time.monotonic() > deadline:
-                self.fail('nova events still running: %s' % running)
+                self.fail('nova still busy: %s' % self.nova_busy())
             time.sleep(POLL)
 
     def nova_quiet(self):
@@ -199,8 +201,6 @@ class PauseTest(ControlTestBase):
         self.assertEqual({'done': 2, 'pending': 4}, info['counts'])
         self.assertEqual(states.PAUSED, info['state'])
         migrations = self.all_migrations()
-        hosts = {s['id']: self.api.get_server(s['id'])[
-            'OS-EXT-SRV-ATTR:host'] for s in servers}
         for _i in range(5):
             self.assertEqual(states.PAUSED, executor.tick())
             time.sleep(POLL)
@@ -209,7 +209,6 @@ class PauseTest(ControlTestBase):
         self.assertEqual(migrations, self.all_migrations())
         self.assertEqual(2, sum(migrations.values()))
         for task in self.by_state(info, states.PENDING):
-            self.assertEqual(task['source'], hosts[task['server_id']])
             self.assert_untouched(task['server_id'], task['source'])
 
         self.engine.resume(evacuation_id, actor='operator-b')
@@ -247,31 +246,38 @@ class CancelTest(ControlTestBase):
         self.faults = cloud.Faults(self)
 
     def test_cancel_mid_run(self):
-        servers = self.boot_many(5, 'old1')
+        self.boot_many(5, 'old1')
         evacuation_id = self.start(['old1'])
         executor = self.engine.executor(evacuation_id)
-        self.tick_until(executor, lambda i: i['counts'].get('done', 0) >= 1,
-                        what='a first VM moved')
+        info = self.tick_until(
+            executor, lambda i: i['counts'].get('done', 0) >= 1,
+            what='a first VM moved')
+        [second] = self.by_state(info, states.MIGRATING)
+        # Let nova finish the second move before the operator cancels:
+        # the engine has not seen it yet, nothing is left to abort.
+        self._wait_for_server_parameter(
+            {'id': second['server_id']},
+            {'OS-EXT-SRV-ATTR:host': second['target'], 'status': 'ACTIVE',
+             'OS-EXT-STS:task_state': None}, max_retries=100)
+        self.wait_nova_idle()
 
         self.engine.cancel(evacuation_id, actor='operator')
 
         info = self.engine.show(evacuation_id)
         self.assertEqual(states.CANCELLED, info['state'])
-        self.assertEqual(3, info['counts'].get(states.TASK_CANCELLED))
+        self.assertEqual({'done': 1, 'migrating': 1, 'cancelled': 3},
+                         info['counts'])
         info = self.tick_until_idle(executor)
         self.assertEqual(states.CANCELLED, info['state'])
-        done = self.by_state(info, states.DONE)
-        cancelled = self.by_state(info, states.TASK_CANCELLED)
-        # The VM under way at the cancel either finished (done) or was
-        # aborted back to its source (cancelled); nothing else remains.
-        self.assertEqual(5, len(done) + len(cancelled), info['counts'])
-        self.assertIn(len(done), (1, 2))
-        for task in done:
+        self.assertEqual({'done': 2, 'cancelled': 3}, info['counts'])
+        self.assertEqual(states.DONE, self.task(
+            evacuation_id, second['name']).state)
+        for task in self.by_state(info, states.DONE):
             self.assert_moved_once(task['server_id'], task['target'])
-        for task in cancelled:
+        for task in self.by_state(info, states.TASK_CANCELLED):
             self.assert_untouched(task['server_id'], 'old1')
         migrations = self.all_migrations()
-        self.assertLessEqual(sum(migrations.values()), 2)
+        self.assertEqual(2, sum(migrations.values()))
         for server in self.api.get_servers():
             self.assertNotIn(server['status'], TRANSITIONAL)
             self.assertIsNone(server['OS-EXT-STS:task_state'])
@@ -284,23 +290,25 @@ class CancelTest(ControlTestBase):
         self.assertEqual(migrations, self.all_migrations())
         self.assertEqual(info['counts'],
                          self.engine.show(evacuation_id)['counts'])
+        log = [(e.actor, e.action, e.detail)
+               for e in self.store.audit_log(evacuation_id)]
         self.assertIn(('operator', 'cancelled', 'running -> cancelled'),
-                      self.state_log(evacuation_id))
-        self.assertEqual(5, len(servers))
+                      log)
+        self.assertNotIn('abort', [action for _a, action, _d in log])
 
     def test_cancel_aborts_hanging_live_migration(self):
-        servers = self.boot_many(2, 'old1')
+        self.boot_many(2, 'old1')
         self.faults.migration_hangs()
         evacuation_id = self.start(['old1'])
         executor = self.engine.executor(evacuation_id)
-        first = self.store.tasks(evacuation_id)[0]
+        first, second = self.store.tasks(evacuation_id)
 
         def copying(info):
             if not self.faults.fired['migration hangs']:
                 return False
-            migration_id, done, _total = self.engine.gateway.live_progress(
-                first.server_id)
-            return migration_id is not None and done > 0
+            progress = self.engine.gateway.live_progress(first.server_id)
+            # (id, [status,] processed bytes, total bytes)
+            return progress[0] is not None and progress[-2] > 0
         info = self.tick_until(executor, copying, what='a hung migration')
         self.assertEqual({'migrating': 1, 'pending': 1}, info['counts'])
 
@@ -310,20 +318,40 @@ class CancelTest(ControlTestBase):
                    for e in self.store.audit_log(evacuation_id)]
         self.assertIn(('operator', 'abort', 'live migration of %s aborted'
                        % first.server_id), actions)
+        self.assertEqual(states.TASK_CANCELLED,
+                         self.task(evacuation_id, second.server_name).state)
         info = self.tick_until_idle(executor)
         self.assertEqual(states.CANCELLED, info['state'])
-        for server in servers:
-            self.assert_untouched(server['id'], 'old1')
+        self.assert_untouched(second.server_id, 'old1')
+        # Not moved: still on its source, its guest running there.
+        server = self.api.get_server(first.server_id)
+        self.assertEqual('old1', server['OS-EXT-SRV-ATTR:host'])
+        self.assertIsNone(server['OS-EXT-STS:task_state'])
+        self.assertEqual(0, self.moves[first.server_id])
+        self.assertEqual('running', self.engine.gateway.guest_state(
+            first.server_id))
         [migration] = [m for m in self.api.get_migrations()
                        if m['instance_uuid'] == first.server_id]
-        self.assertIn(migration['status'], ('cancelled', 'error', 'failed'))
+        self.assertIn(migration['status'], ('cancelled', 'error'))
         self.assertEqual({first.server_id: 1}, self.all_migrations())
-        # Both tasks end cancelled: the aborted one must not wait for a
-        # retry that a cancelled evacuation will never make.
+        self.addDetail('aborted-server', testtools.content.text_content(
+            '%(status)s on %(OS-EXT-SRV-ATTR:host)s' % server))
+
+        def consistent():
+            # ACTIVE on its source and both tasks cancelled: nothing
+            # waits for a retry that a cancelled evacuation never makes.
+            self.assertEqual(
+                {states.TASK_CANCELLED: 2},
+                self.engine.show(evacuation_id)['counts'])
+            self.assert_untouched(first.server_id, 'old1')
+        # Known issue: nova sets the VM to ERROR about 2 s after it rolled
+        # the aborted migration back (ACTIVE meanwhile), after the engine
+        # has already closed the task as cancelled. A settle delay before
+        # closing a task in a cancelled evacuation will fix it.
         self.expectFailure(
-            'Executor._watch puts the aborted task in retry_wait '
-            'although the evacuation is cancelled',
-            self.assertEqual, {states.TASK_CANCELLED: 2}, info['counts'])
+            'nova sets ERROR after the rollback of an aborted live '
+            'migration, once the cancelled task is closed',
+            consistent)
 
 
 class RetrySkipTest(ControlTestBase):
@@ -333,7 +361,11 @@ class RetrySkipTest(ControlTestBase):
         self.faults = cloud.Faults(self)
 
     def fail_first(self, evacuation_id):
-        """The first VM's precheck times out; one attempt only: operator."""
+        """The first VM's precheck times out; one attempt only: operator.
+
+        Arm each host once only: nova's RPC tracking proxy keeps the first
+        manager method it looked up, so a second fault on it never fires.
+        """
         first = self.store.tasks(evacuation_id)[0]
         self.faults.rpc_timeout(first.target_host)
         return first
@@ -343,7 +375,8 @@ class RetrySkipTest(ControlTestBase):
         on_old2 = self.boot_many(2, 'old2')
 
         # Retry: the VM left for the operator moves once asked again.
-        evacuation_id = self.start(['old1'], max_attempts=1)
+        evacuation_id = self.start(['old1'], ['new1', 'new2'],
+                                   max_attempts=1)
         first = self.fail_first(evacuation_id)
         executor = self.engine.executor(evacuation_id)
         info = self.tick_until(
@@ -380,12 +413,14 @@ class RetrySkipTest(ControlTestBase):
              for e in self.store.audit_log(evacuation_id)])
 
         # Skip: another evacuation completes without the skipped VM.
-        evacuation_id = self.start(['old2'], max_attempts=1)
+        evacuation_id = self.start(['old2'], ['new3'], max_attempts=1)
         first = self.fail_first(evacuation_id)
         executor = self.engine.executor(evacuation_id)
-        self.tick_until(executor,
-                        lambda i: i['counts'].get('needs_operator'),
-                        what='needs_operator')
+        info = self.tick_until(executor,
+                               lambda i: i['counts'].get('needs_operator'),
+                               what='needs_operator')
+        self.assertEqual(states.RUNNING, info['state'])
+        self.assertEqual(2, self.faults.fired['RPC timeout'])
 
         self.engine.skip(evacuation_id, first.server_name, actor='operator')
 
@@ -426,13 +461,15 @@ class RetrySkipTest(ControlTestBase):
         self.engine.retry(evacuation_id, server['name'], actor='operator')
         self.engine.run(evacuation_id, poll_interval=POLL, timeout=60)
 
-        # What the operator is told to do ("openstack evacuation retry")
-        # once the evacuation has ended with VMs left for them.
-        self.expectFailure(
-            'Engine.retry does not reopen a completed evacuation, so the '
-            'executor never submits the task again',
-            self.assertEqual, states.DONE,
-            self.task(evacuation_id, server['name']).state)
+        def moved():
+            # What the operator is told to do ("openstack evacuation
+            # retry") once the evacuation ended with VMs left for them.
+            task = self.task(evacuation_id, server['name'])
+            self.assertEqual(states.DONE, task.state)
+            self.assert_moved_once(server['id'], task.target_host)
+            self.assertEqual(states.COMPLETED,
+                             self.engine.show(evacuation_id)['state'])
+        moved()
 
 
 class RestartTest(ControlTestBase):

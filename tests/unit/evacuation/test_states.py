@@ -50,7 +50,7 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
                 (states.PLANNED, states.PAUSED),
                 (states.PLANNED, states.FAILED),
                 (states.PAUSED, states.COMPLETED),
-                (states.COMPLETED, states.RUNNING),
+                (states.CANCELLED, states.RUNNING),
                 (states.COMPLETED, states.PLANNED),
                 (states.CANCELLED, states.RUNNING),
                 (states.FAILED, states.COMPLETED),
@@ -113,16 +113,19 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
                 self.assertTrue(targets.issubset(table), targets)
 
     def test_final_states(self):
-        for state in states.EVACUATION_FINAL:
-            self.assertEqual(set(), states.EVACUATION_TRANSITIONS[state])
+        self.assertEqual(set(),
+                         states.EVACUATION_TRANSITIONS[states.CANCELLED])
+        # A completed evacuation is only reopened, to retry a VM.
+        self.assertEqual({states.RUNNING},
+                         states.EVACUATION_TRANSITIONS[states.COMPLETED])
         self.assertEqual(set(), states.TASK_TRANSITIONS[states.DONE])
         self.assertTrue(states.TASK_FINAL.isdisjoint(states.TASK_ACTIVE))
 
     def test_message_nothing_allowed(self):
         exc = self.assertRaises(states.InvalidTransition,
                                 states.check_transition, 'evacuation',
-                                states.COMPLETED, states.RUNNING)
-        self.assertEqual('An evacuation in state completed cannot become '
+                                states.CANCELLED, states.RUNNING)
+        self.assertEqual('An evacuation in state cancelled cannot become '
                          'running (allowed: nothing).', str(exc))
 
     def test_message_lists_allowed_states_sorted(self):

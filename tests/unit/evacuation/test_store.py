@@ -278,13 +278,13 @@ class StoreTests:
     def test_illegal_transition_changes_nothing(self):
         eid = self.create()
         self.store.set_state(eid, states.RUNNING, 'alice')
-        self.store.set_state(eid, states.COMPLETED, 'engine-1')
+        self.store.set_state(eid, states.CANCELLED, 'engine-1')
         evacuation = self.evacuation(eid)
         log = self.log(eid)
         exc = self.assertRaises(states.InvalidTransition,
                                 self.store.set_state, eid, states.RUNNING,
                                 'mallory', why='again')
-        self.assertEqual('An evacuation in state completed cannot become '
+        self.assertEqual('An evacuation in state cancelled cannot become '
                          'running (allowed: nothing).', str(exc))
         after = self.evacuation(eid)
         for column in ('state', 'started_at', 'finished_at', 'updated_at'):

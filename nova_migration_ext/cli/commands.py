@@ -1,0 +1,260 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The ``evacuation`` commands, talking to the evacuator over RPC.
+
+They are cliff commands, registered both as a python-openstackclient
+plugin (``openstack evacuation plan …``, the ecosystem's convention) and
+in the standalone ``nova-evacuation`` program for hosts without the
+openstack client. Table output by default, ``-f json`` for scripts.
+"""
+
+from cliff import lister
+from cliff import show
+
+BAR_WIDTH = 30
+
+
+class CommandError(Exception):
+    """Shown to the operator as is."""
+
+
+def _api(cmd):
+    return cmd.app.client_manager.evacuation
+
+
+def _check(result):
+    if isinstance(result, dict) and result.get('error'):
+        raise CommandError(result['error'])
+    return result
+
+
+def progress_bar(percent):
+    filled = int(round(BAR_WIDTH * percent / 100.0))
+    return '[%s%s] %5.1f%%' % ('#' * filled, '.' * (BAR_WIDTH - filled),
+                               percent)
+
+
+def duration(seconds):
+    seconds = int(seconds or 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return '%dh%02dm' % (hours, minutes)
+    return '%dm%02ds' % (minutes, secs)
+
+
+def _summary(info):
+    counts = ', '.join('%s %d' % kv for kv in sorted(
+        info.get('counts', {}).items()))
+    fields = [('id', info['id']), ('name', info.get('name', '')),
+              ('state', info['state']),
+              ('sources', ', '.join(info.get('sources') or ())),
+              ('vms', info.get('vms', 0)), ('tasks', counts),
+              ('progress', progress_bar(info.get('progress', 0.0))),
+              ('eta', duration(info.get('eta_seconds'))),
+              ('driven by', info.get('owner') or '')]
+    plan = info.get('plan') or {}
+    for item in plan.get('unplaceable') or ():
+        fields.append(('unplaceable %s' % item['name'],
+                       '%s: %s' % (item['source'], item['reason'])))
+    return tuple(zip(*fields))
+
+
+class PlanEvacuation(show.ShowOne):
+    """Plan emptying hosts (a dry run shows the plan and stores nothing)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('sources', nargs='+', metavar='<host>',
+                            help='Hosts to empty.')
+        parser.add_argument('--target', action='append', dest='targets',
+                            metavar='<host>',
+                            help='Allowed target host (repeat); default: '
+                                 'every other enabled host.')
+        parser.add_argument('--name', default='')
+        parser.add_argument('--method', choices=('auto', 'live', 'cold'),
+                            default='auto')
+        parser.add_argument('--allow-downtime', action='store_true',
+                            help='Allow cold migration of running VMs.')
+        parser.add_argument('--max-per-source', type=int, default=2)
+        parser.add_argument('--max-per-target', type=int, default=2)
+        parser.add_argument('--max-total', type=int, default=8)
+        parser.add_argument('--bandwidth', type=float, default=100.0,
+                            metavar='<MB/s>')
+        parser.add_argument('--window', metavar='<HH:MM-HH:MM>',
+                            help='UTC window in which migrations may start.')
+        parser.add_argument('--dry-run', action='store_true')
+        return parser
+
+    def take_action(self, args):
+        policy = {'method': args.method,
+                  'allow_downtime': args.allow_downtime,
+                  'max_per_source': args.max_per_source,
+                  'max_per_target': args.max_per_target,
+                  'max_total': args.max_total,
+                  'bandwidth_mb_per_s': args.bandwidth}
+        if args.window:
+            start, _sep, end = args.window.partition('-')
+            if not (start and end):
+                raise CommandError('--window takes HH:MM-HH:MM, for '
+                                   'example 22:00-06:00.')
+            policy['window'] = [start, end]
+        result = _check(_api(self).plan(
+            args.sources, args.targets, policy, name=args.name,
+            dry_run=args.dry_run))
+        if args.dry_run:
+            plan = result['plan']
+            fields = [('id', '(dry run: nothing stored)'),
+                      ('vms', plan['vms']), ('moves', plan['moves']),
+                      ('by method', ', '.join(
+                          '%s %d' % kv for kv in sorted(
+                              plan['by_method'].items()))),
+                      ('bytes', plan['bytes']),
+                      ('estimated', duration(plan['estimated_seconds']))]
+            for move in result['moves']:
+                fields.append(('%s' % move['server_name'], '%s -> %s (%s)'
+                               % (move['source_host'], move['target_host'],
+                                  move['method'])))
+            for item in result['unplaceable']:
+                fields.append(('unplaceable %s' % item['server_name'],
+                               item['reason']))
+            return tuple(zip(*fields))
+        return _summary(result)
+
+
+class ListEvacuations(lister.Lister):
+    """List evacuations."""
+
+    def take_action(self, args):
+        rows = [(e['id'], e['name'], e['state'], ', '.join(e['sources']),
+                 e['owner'] or '', e['created_at'])
+                for e in _check(_api(self).list())]
+        return (('ID', 'Name', 'State', 'Sources', 'Driven by', 'Created'),
+                rows)
+
+
+class _OneEvacuation(show.ShowOne):
+    operation = None
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('evacuation', metavar='<evacuation-id>')
+        return parser
+
+    def take_action(self, args):
+        return _summary(_check(getattr(_api(self), self.operation)(
+            args.evacuation)))
+
+
+class ShowEvacuation(_OneEvacuation):
+    """Show an evacuation with its progress and ETA."""
+
+    operation = 'show'
+
+
+class StartEvacuation(_OneEvacuation):
+    """Disable the source hosts and start moving VMs."""
+
+    operation = 'start'
+
+
+class PauseEvacuation(_OneEvacuation):
+    """Start no new migration; running ones finish."""
+
+    operation = 'pause'
+
+
+class ResumeEvacuation(_OneEvacuation):
+    """Resume a paused evacuation."""
+
+    operation = 'resume'
+
+
+class CancelEvacuation(_OneEvacuation):
+    """Cancel: queued VMs stay, live migrations are aborted."""
+
+    operation = 'cancel'
+
+
+class _OneServer(_OneEvacuation):
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('server', metavar='<server>',
+                            help='Server name or ID.')
+        return parser
+
+    def take_action(self, args):
+        return _summary(_check(getattr(_api(self), self.operation)(
+            args.evacuation, args.server)))
+
+
+class RetryServer(_OneServer):
+    """Try moving one VM again."""
+
+    operation = 'retry'
+
+
+class SkipServer(_OneServer):
+    """Leave one VM where it is."""
+
+    operation = 'skip'
+
+
+class ListTasks(lister.Lister):
+    """List the VMs of an evacuation with state, attempts and errors."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('evacuation', metavar='<evacuation-id>')
+        return parser
+
+    def take_action(self, args):
+        info = _check(_api(self).show(args.evacuation))
+        rows = [(t['name'], t['server_id'], t['source'], t['target'],
+                 t['method'], t['state'], t['attempts'],
+                 t['remedy'] or t['last_error'] or '')
+                for t in info['tasks']]
+        return (('Server', 'ID', 'From', 'To', 'Method', 'State',
+                 'Attempts', 'Remedy / last error'), rows)
+
+
+class RecoverEvacuation(lister.Lister):
+    """Show the VMs left for the operator and what to do about each."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('evacuation', metavar='<evacuation-id>')
+        return parser
+
+    def take_action(self, args):
+        info = _check(_api(self).show(args.evacuation))
+        rows = [(t['name'], t['server_id'], t['source'], t['state'],
+                 t['remedy'] or t['last_error'] or '',
+                 'openstack evacuation retry %s %s' % (info['id'],
+                                                       t['name']))
+                for t in info['tasks'] if t['state'] == 'needs_operator']
+        return (('Server', 'ID', 'On', 'State', 'Why', 'Then'), rows)
+
+
+class AuditLog(lister.Lister):
+    """Show who did what, when and why."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('evacuation', metavar='<evacuation-id>')
+        return parser
+
+    def take_action(self, args):
+        info = _check(_api(self).show(args.evacuation, with_audit=True))
+        rows = [(e['at'], e['actor'], e['action'], e['detail'])
+                for e in info['audit']]
+        return (('At', 'Actor', 'Action', 'Detail'), rows)

@@ -1,0 +1,46 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``nova-migration-evacuator``: run the evacuation engine as a service.
+
+Configuration (``--config-file /etc/nova-migration-ext/evacuator.conf``):
+``[DEFAULT] transport_url`` (RabbitMQ), ``[evacuator]`` (database, name,
+intervals) and ``[nova]`` (keystoneauth credentials of a service or
+application credential, which renew their token by themselves).
+"""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_service import backend
+from oslo_service import service as os_service
+
+from nova_migration_ext.evacuation import service
+
+
+def main(argv=None):
+    backend.init_backend(backend.BackendType.THREADING)
+    conf = cfg.CONF
+    logging.register_options(conf)
+    service.register_opts(conf)
+    conf(sys.argv[1:] if argv is None else argv,
+         project='nova-migration-ext', prog='nova-migration-evacuator')
+    logging.setup(conf, 'nova-migration-ext')
+    engine = service.build_engine(conf)
+    launcher = os_service.launch(
+        conf, service.EvacuatorService(conf, engine), restart_method='mutate')
+    launcher.wait()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,76 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""RPC client of the evacuator service, for the CLI and Horizon.
+
+It imports neither nova nor the engine: only oslo.messaging and
+oslo.config, so Horizon's environment can use it. Every call returns
+plain JSON-compatible data.
+"""
+
+import oslo_messaging as messaging
+
+TOPIC = 'nova-migration-evacuator'
+VERSION = '1.0'
+TIMEOUT = 120
+
+
+class EvacuatorAPI:
+    """Talk to the ``nova-migration-evacuator`` service.
+
+    :param conf: an oslo.config object with ``transport_url`` set (the
+        same RabbitMQ as the evacuator).
+    """
+
+    def __init__(self, conf, transport=None, timeout=TIMEOUT):
+        self.transport = transport or messaging.get_rpc_transport(conf)
+        target = messaging.Target(topic=TOPIC, version=VERSION)
+        self.client = messaging.get_rpc_client(self.transport, target,
+                                               timeout=timeout)
+
+    def _call(self, method, **kwargs):
+        return self.client.prepare().call({}, method, **kwargs)
+
+    def plan(self, sources, targets=None, policy=None, name='',
+             actor='admin', dry_run=False):
+        return self._call('plan', sources=list(sources),
+                          targets=list(targets) if targets else None,
+                          policy=policy or {}, name=name, actor=actor,
+                          dry_run=dry_run)
+
+    def list(self):
+        return self._call('list')
+
+    def show(self, evacuation_id, with_audit=False):
+        return self._call('show', evacuation_id=evacuation_id,
+                          with_audit=with_audit)
+
+    def start(self, evacuation_id, actor='admin'):
+        return self._call('start', evacuation_id=evacuation_id, actor=actor)
+
+    def pause(self, evacuation_id, actor='admin'):
+        return self._call('pause', evacuation_id=evacuation_id, actor=actor)
+
+    def resume(self, evacuation_id, actor='admin'):
+        return self._call('resume', evacuation_id=evacuation_id,
+                          actor=actor)
+
+    def cancel(self, evacuation_id, actor='admin'):
+        return self._call('cancel', evacuation_id=evacuation_id,
+                          actor=actor)
+
+    def retry(self, evacuation_id, server, actor='admin'):
+        return self._call('retry', evacuation_id=evacuation_id,
+                          server=server, actor=actor)
+
+    def skip(self, evacuation_id, server, actor='admin'):
+        return self._call('skip', evacuation_id=evacuation_id,
+                          server=server, actor=actor)

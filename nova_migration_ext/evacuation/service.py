@@ -1,0 +1,213 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``nova-migration-evacuator``: the engine as an oslo.service daemon.
+
+It serves the RPC API of :mod:`.rpcapi` and drives the evacuations that
+are running. Several evacuators may run for high availability: each
+evacuation is driven by the one holding its lease in the database (renewed
+on every pass); when that one dies, another takes the lease over once it
+expires and resumes from what the database says.
+"""
+
+import socket
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_service import service as os_service
+
+from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import nova_gateway
+from nova_migration_ext.evacuation import planner
+from nova_migration_ext.evacuation import rpcapi
+from nova_migration_ext.evacuation import states
+from nova_migration_ext.evacuation import store as store_mod
+
+LOG = logging.getLogger(__name__)
+GROUP = 'evacuator'
+NOVA_GROUP = 'nova'
+
+OPTS = [
+    cfg.StrOpt('connection',
+               default='sqlite:////var/lib/nova-migration-ext/'
+                       'evacuations.sqlite',
+               secret=True,
+               help='SQLAlchemy URL of the evacuation database: the '
+                    'embedded SQLite file, or mysql+pymysql://… for '
+                    'production and for several evacuators.'),
+    cfg.StrOpt('name', default=socket.gethostname(),
+               help='Name of this evacuator in leases and the audit log.'),
+    cfg.FloatOpt('poll_interval', default=5.0, min=0.1,
+                 help='Seconds between two passes over the running '
+                      'evacuations.'),
+    cfg.IntOpt('lease_seconds', default=30, min=2,
+               help='How long an evacuator keeps an evacuation after its '
+                    'last pass; another evacuator takes over after that.'),
+    cfg.IntOpt('stuck_after', default=600, min=1,
+               help='Seconds without progress after which a live '
+                    'migration is considered stuck and aborted.'),
+    cfg.FloatOpt('retry_base', default=30.0, min=0.0,
+                 help='First retry delay in seconds; doubles with each '
+                      'attempt.'),
+    cfg.StrOpt('endpoint_override',
+               help='Nova API endpoint to use instead of the catalog\'s.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(OPTS, group=GROUP)
+    ks_loading.register_auth_conf_options(conf, NOVA_GROUP)
+    ks_loading.register_session_conf_options(conf, NOVA_GROUP)
+    ks_loading.register_adapter_conf_options(conf, NOVA_GROUP)
+
+
+def list_opts():
+    return [(GROUP, OPTS)]
+
+
+def _show(engine, evacuation_id, with_audit=False):
+    info = engine.show(evacuation_id)
+    if with_audit:
+        info['audit'] = [
+            {'at': e.at.isoformat(), 'actor': e.actor, 'action': e.action,
+             'detail': e.detail}
+            for e in engine.store.audit_log(evacuation_id)]
+    return info
+
+
+class EvacuatorEndpoint:
+    """RPC methods; each returns JSON-compatible data."""
+
+    target = messaging.Target(version=rpcapi.VERSION)
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def plan(self, ctxt, sources, targets, policy, name, actor, dry_run):
+        try:
+            policy = inventory.Policy.from_dict(policy)
+            if dry_run:
+                plan = self.engine.dry_run(sources, targets, policy)
+                return {'id': None, 'plan': plan.totals(),
+                        'moves': [m.task_fields() for m in plan.moves],
+                        'unplaceable': [u.__dict__
+                                        for u in plan.unplaceable]}
+            evacuation_id, plan = self.engine.plan(
+                sources, targets, policy, actor=actor, name=name)
+        except (planner.PlanError, TypeError) as exc:
+            return {'error': str(exc)}
+        return _show(self.engine, evacuation_id)
+
+    def list(self, ctxt):
+        return [{'id': e.id, 'name': e.name, 'state': e.state,
+                 'sources': e.source_hosts, 'owner': e.owner,
+                 'created_at': e.created_at.isoformat()}
+                for e in self.engine.store.list_evacuations()]
+
+    def show(self, ctxt, evacuation_id, with_audit=False):
+        try:
+            return _show(self.engine, evacuation_id, with_audit)
+        except store_mod.NotFound as exc:
+            return {'error': str(exc)}
+
+    def _do(self, operation, evacuation_id, *args, **kwargs):
+        try:
+            getattr(self.engine, operation)(evacuation_id, *args, **kwargs)
+        except (store_mod.NotFound, states.InvalidTransition,
+                LookupError) as exc:
+            return {'error': str(exc)}
+        return _show(self.engine, evacuation_id)
+
+    def start(self, ctxt, evacuation_id, actor):
+        return self._do('start', evacuation_id, actor=actor)
+
+    def pause(self, ctxt, evacuation_id, actor):
+        return self._do('pause', evacuation_id, actor=actor)
+
+    def resume(self, ctxt, evacuation_id, actor):
+        return self._do('resume', evacuation_id, actor=actor)
+
+    def cancel(self, ctxt, evacuation_id, actor):
+        return self._do('cancel', evacuation_id, actor=actor)
+
+    def retry(self, ctxt, evacuation_id, server, actor):
+        return self._do('retry', evacuation_id, server, actor=actor)
+
+    def skip(self, ctxt, evacuation_id, server, actor):
+        return self._do('skip', evacuation_id, server, actor=actor)
+
+
+def build_engine(conf, session=None):
+    store = store_mod.Store(conf.evacuator.connection)
+    store.upgrade()
+    if session is None:
+        auth = ks_loading.load_auth_from_conf_options(conf, NOVA_GROUP)
+        session = ks_loading.load_session_from_conf_options(
+            conf, NOVA_GROUP, auth=auth)
+    gateway = nova_gateway.NovaGateway(
+        session, region_name=conf.nova.region_name,
+        endpoint_override=conf.evacuator.endpoint_override)
+    return engine_mod.Engine(
+        store, gateway, owner=conf.evacuator.name,
+        stuck_after=conf.evacuator.stuck_after,
+        retry_base=conf.evacuator.retry_base,
+        lease_seconds=conf.evacuator.lease_seconds)
+
+
+class EvacuatorService(os_service.Service):
+    """RPC server plus the loop that drives running evacuations."""
+
+    def __init__(self, conf, engine, transport=None):
+        super().__init__()
+        self.conf = conf
+        self.engine = engine
+        self.transport = transport or messaging.get_rpc_transport(conf)
+        self.rpc_server = None
+        self.executors = {}
+
+    def start(self):
+        super().start()
+        target = messaging.Target(topic=rpcapi.TOPIC,
+                                  server=self.conf.evacuator.name)
+        self.rpc_server = messaging.get_rpc_server(
+            self.transport, target, [EvacuatorEndpoint(self.engine)],
+            executor='threading')
+        self.rpc_server.start()
+        self.tg.add_timer(self.conf.evacuator.poll_interval, self.drive)
+        LOG.info('Evacuator %s started', self.conf.evacuator.name)
+
+    def drive(self):
+        """One pass over every evacuation that needs driving."""
+        for evacuation in self.engine.store.list_evacuations():
+            tasks_active = evacuation.state in (states.RUNNING,
+                                                states.PAUSED) or any(
+                t.state in states.TASK_ACTIVE
+                for t in self.engine.store.tasks(evacuation.id))
+            if not tasks_active:
+                continue
+            executor = self.executors.get(evacuation.id)
+            if executor is None:
+                executor = self.engine.executor(evacuation.id)
+                self.executors[evacuation.id] = executor
+            try:
+                executor.tick()
+            except Exception:
+                LOG.exception('Pass over evacuation %s failed; trying '
+                              'again next time', evacuation.id)
+
+    def stop(self, graceful=False):
+        if self.rpc_server is not None:
+            self.rpc_server.stop()
+            self.rpc_server.wait()
+        super().stop(graceful)
