@@ -58,6 +58,8 @@ stestr_step() {  # stestr_step NAME SECONDS TEST_PATH [FILTER...]
 step pep8 300 "$PY" -m flake8 nova_migration_ext nova tests tools
 step genconfig 120 "$VENV/bin/oslo-config-generator" \
     --config-file etc/oslo-config-generator/nova-migration-ext.conf
+step genconfig-evacuator 120 "$VENV/bin/oslo-config-generator" \
+    --config-file etc/oslo-config-generator/nova-migration-evacuator.conf
 step releasenotes 120 "$VENV/bin/reno" lint
 stestr_step unit 600 ./tests/unit
 stestr_step functional 900 ./tests/functional tests.functional.test_

@@ -26,8 +26,9 @@ TIMEOUT = 120
 class EvacuatorAPI:
     """Talk to the ``nova-migration-evacuator`` service.
 
-    :param conf: an oslo.config object with ``transport_url`` set (the
-        same RabbitMQ as the evacuator).
+    :param conf: the global ``oslo_config.cfg.CONF`` (oslo.messaging
+        registers some of its options there only) with ``transport_url``
+        set to the evacuator's RabbitMQ.
     """
 
     def __init__(self, conf, transport=None, timeout=TIMEOUT):
