@@ -65,6 +65,9 @@ stestr_step unit 600 ./tests/unit
 stestr_step functional 900 ./tests/functional tests.functional.test_
 stestr_step nova-functional 900 ./tests/functional tests.functional.nova_suite
 step precheck-messages 60 "$PY" tools/show_precheck_messages.py
+# The README's main job, so CI proves it works: exits non-zero if a VM is
+# lost or left in a transitional state.
+step demo 600 tools/demo.sh
 
 echo
 echo "total: $passed passed, $failed failed"
