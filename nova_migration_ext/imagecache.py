@@ -79,12 +79,16 @@ class BaseImageSeeder:
         self.storage = storage
         self.transport = transport or SshTransport()
 
+    def _remote_path(self, name, remote_instances_path):
+        """Where *host* keeps ``_base/<name>`` (same layout as here)."""
+        return os.path.join(
+            remote_instances_path or self.storage.instances_path,
+            os.path.basename(self.storage.base_dir), name)
+
     def push(self, host, name, remote_instances_path=None):
         """Copy ``_base/<name>`` to *host* unless it is there already."""
         local = self.storage.base_image_path(name)
-        remote = os.path.join(
-            remote_instances_path or self.storage.instances_path,
-            os.path.basename(self.storage.base_dir), name)
+        remote = self._remote_path(name, remote_instances_path)
         LOG.info('Seeding base image %s on %s before the migration',
                  name, host)
         self.transport.push(host, local, remote)
@@ -94,9 +98,7 @@ class BaseImageSeeder:
         local = self.storage.base_image_path(name)
         if os.path.exists(local):
             return
-        remote = os.path.join(
-            remote_instances_path or self.storage.instances_path,
-            os.path.basename(self.storage.base_dir), name)
+        remote = self._remote_path(name, remote_instances_path)
         LOG.info('Seeding base image %s from %s before the migration',
                  name, host)
         self.transport.pull(host, remote, local)

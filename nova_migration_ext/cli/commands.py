@@ -209,13 +209,15 @@ class SkipServer(_OneServer):
     operation = 'skip'
 
 
-class ListTasks(lister.Lister):
-    """List the VMs of an evacuation with state, attempts and errors."""
-
+class _EvacuationLister(lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('evacuation', metavar='<evacuation-id>')
         return parser
+
+
+class ListTasks(_EvacuationLister):
+    """List the VMs of an evacuation with state, attempts and errors."""
 
     def take_action(self, args):
         info = _check(_api(self).show(args.evacuation))
@@ -227,13 +229,8 @@ class ListTasks(lister.Lister):
                  'Attempts', 'Remedy / last error'), rows)
 
 
-class RecoverEvacuation(lister.Lister):
+class RecoverEvacuation(_EvacuationLister):
     """Show the VMs left for the operator and what to do about each."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('evacuation', metavar='<evacuation-id>')
-        return parser
 
     def take_action(self, args):
         info = _check(_api(self).show(args.evacuation))
@@ -245,13 +242,8 @@ class RecoverEvacuation(lister.Lister):
         return (('Server', 'ID', 'On', 'State', 'Why', 'Then'), rows)
 
 
-class AuditLog(lister.Lister):
+class AuditLog(_EvacuationLister):
     """Show who did what, when and why."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('evacuation', metavar='<evacuation-id>')
-        return parser
 
     def take_action(self, args):
         info = _check(_api(self).show(args.evacuation, with_audit=True))
