@@ -19,16 +19,19 @@ application credential, which renew their token by themselves).
 
 import sys
 
-from oslo_config import cfg
-from oslo_log import log as logging
 from oslo_service import backend
-from oslo_service import service as os_service
-
-from nova_migration_ext.evacuation import service
 
 
 def main(argv=None):
+    # The backend must be chosen before oslo.service's modules are
+    # imported: they select the default (eventlet) one on import.
     backend.init_backend(backend.BackendType.THREADING)
+    from oslo_config import cfg
+    from oslo_log import log as logging
+    from oslo_service import service as os_service
+
+    from nova_migration_ext.evacuation import service
+
     conf = cfg.CONF
     logging.register_options(conf)
     service.register_opts(conf)

@@ -21,6 +21,8 @@ import oslo_messaging as messaging
 TOPIC = 'nova-migration-evacuator'
 VERSION = '1.0'
 TIMEOUT = 120
+READ_TIMEOUT = 30
+READ_ATTEMPTS = 3
 
 
 class EvacuatorAPI:
@@ -40,6 +42,20 @@ class EvacuatorAPI:
     def _call(self, method, **kwargs):
         return self.client.prepare().call({}, method, **kwargs)
 
+    def _read(self, method, **kwargs):
+        """A read-only call, asked again if it times out.
+
+        The evacuator that took it may have died before answering while
+        another one serves the topic.
+        """
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self.client.prepare(timeout=READ_TIMEOUT).call(
+                    {}, method, **kwargs)
+            except messaging.MessagingTimeout:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+
     def plan(self, sources, targets=None, policy=None, name='',
              actor='admin', dry_run=False):
         return self._call('plan', sources=list(sources),
@@ -48,10 +64,10 @@ class EvacuatorAPI:
                           dry_run=dry_run)
 
     def list(self):
-        return self._call('list')
+        return self._read('list')
 
     def show(self, evacuation_id, with_audit=False):
-        return self._call('show', evacuation_id=evacuation_id,
+        return self._read('show', evacuation_id=evacuation_id,
                           with_audit=with_audit)
 
     def start(self, evacuation_id, actor='admin'):

@@ -65,12 +65,29 @@ class Store:
                                           expire_on_commit=False)
 
     def upgrade(self):
-        """Bring the schema to the newest alembic revision."""
+        """Bring the schema to the newest alembic revision.
+
+        Several evacuators may start at once on one MariaDB/MySQL: a named
+        lock makes them upgrade one after the other.
+        """
         cfg = alembic_config.Config()
         cfg.set_main_option('script_location', MIGRATIONS)
-        with self.engine.begin() as connection:
-            cfg.attributes['connection'] = connection
-            alembic_command.upgrade(cfg, 'head')
+        mysql = self.engine.dialect.name == 'mysql'
+        with self.engine.connect() as connection:
+            if mysql:
+                # A session-level lock: it outlives the commit below.
+                connection.execute(sa.text(
+                    "SELECT GET_LOCK('nova_migration_ext_upgrade', 300)"))
+                connection.commit()
+            try:
+                with connection.begin():
+                    cfg.attributes['connection'] = connection
+                    alembic_command.upgrade(cfg, 'head')
+            finally:
+                if mysql:
+                    connection.execute(sa.text(
+                        "SELECT RELEASE_LOCK('nova_migration_ext_upgrade')"))
+                    connection.commit()
 
     @contextlib.contextmanager
     def session(self):

@@ -1,0 +1,216 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The evacuator as separate processes over RabbitMQ, state in MariaDB.
+
+This test process hosts the embedded cloud and serves nova's API on a
+real local port; ``nova-migration-evacuator`` and ``nova-evacuation`` run
+as their own processes, exactly as in production, and talk over the
+RabbitMQ and MariaDB this machine runs. One evacuator is killed with
+SIGKILL mid-evacuation; another finishes the job, moving every VM exactly
+once.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+
+import sqlalchemy as sa
+import testtools.content
+
+from nova_migration_ext.evacuation import states
+from tests.functional import test_evacuation
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MYSQL = os.environ.get('NOVA_MIGRATION_EXT_TEST_MYSQL_URL',
+                       'mysql+pymysql://root@127.0.0.1')
+RABBIT = os.environ.get('NOVA_MIGRATION_EXT_TEST_RABBIT_URL',
+                        'rabbit://guest:guest@127.0.0.1:5672/')
+
+
+def _subprocess():
+    """subprocess that yields to nova's green threads while it waits.
+
+    Imported late: eventlet must be patched by nova first.
+    """
+    from eventlet.green import subprocess
+    return subprocess
+
+
+def _reachable(host, port):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+class HeaderAuthMiddleware:
+    """Turn a token 'admin' into the headers the harness' API expects."""
+
+    def __init__(self, app, project_id):
+        self.app = app
+        self.project_id = project_id
+
+    def __call__(self, environ, start_response):
+        environ['HTTP_X_AUTH_USER'] = 'admin'
+        environ['HTTP_X_AUTH_PROJECT_ID'] = self.project_id
+        environ['HTTP_X_ROLES'] = 'admin,member,reader'
+        return self.app(environ, start_response)
+
+
+class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
+
+    def setUp(self):
+        if not _reachable('127.0.0.1', 5672) or \
+                not _reachable('127.0.0.1', 3306):
+            self.skipTest('needs RabbitMQ on 5672 and MariaDB on 3306')
+        super().setUp()
+        self.db_url = self._database()
+        self.endpoint = self._serve_api()
+        self.workdir = self.useFixture(
+            __import__('fixtures').TempDir()).path
+        self.processes = {}
+
+    def _database(self):
+        name = 'nme_evac_%s' % uuid.uuid4().hex[:12]
+        server = sa.create_engine(MYSQL)
+        with server.begin() as conn:
+            conn.execute(sa.text('CREATE DATABASE %s' % name))
+
+        def drop():
+            with server.begin() as conn:
+                conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % name))
+            server.dispose()
+        self.addCleanup(drop)
+        return '%s/%s' % (MYSQL, name)
+
+    def _serve_api(self):
+        """Serve nova's API on a local port, in a green thread.
+
+        (A threading server would block eventlet's hub in select.poll.)
+        """
+        import eventlet
+        from eventlet import wsgi
+        app = HeaderAuthMiddleware(self.api_fixture.app(),
+                                   self.api.project_id)
+        sock = eventlet.listen(('127.0.0.1', 0))
+        thread = eventlet.spawn(wsgi.server, sock, app,
+                                log=open(os.devnull, 'w'))
+
+        def stop():
+            thread.kill()
+            sock.close()
+        self.addCleanup(stop)
+        return 'http://127.0.0.1:%d/v2.1' % sock.getsockname()[1]
+
+    def _config(self, name):
+        path = os.path.join(self.workdir, '%s.conf' % name)
+        with open(path, 'w') as f:
+            f.write('[DEFAULT]\ntransport_url = %s\n\n'
+                    '[evacuator]\nconnection = %s\nname = %s\n'
+                    'poll_interval = 0.5\nlease_seconds = 4\n'
+                    'retry_base = 0.5\nstuck_after = 120\n'
+                    'endpoint_override = %s\n\n'
+                    '[nova]\nauth_type = admin_token\nendpoint = %s\n'
+                    'token = admin\n'
+                    % (RABBIT, self.db_url, name, self.endpoint,
+                       self.endpoint))
+        return path
+
+    def start_evacuator(self, name):
+        log = open(os.path.join(self.workdir, '%s.log' % name), 'w')
+        subprocess = _subprocess()
+        process = subprocess.Popen(
+            [sys.executable, '-m', 'nova_migration_ext.cmd.evacuator',
+             '--config-file', self._config(name)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=ROOT))
+        self.processes[name] = process
+
+        def stop():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            log.close()
+            with open(log.name) as f:
+                self.addDetail('%s.log' % name,
+                               testtools.content.text_content(
+                                   f.read()[-6000:]))
+        self.addCleanup(stop)
+        return process
+
+    def cli(self, *args):
+        result = _subprocess().run(
+            [sys.executable, '-m', 'nova_migration_ext.cli.app',
+             '--config-file', self._config('cli')] + list(args) +
+            ['-f', 'json'],
+            cwd=ROOT, capture_output=True, text=True, timeout=180,
+            env=dict(os.environ, PYTHONPATH=ROOT))
+        if result.returncode:
+            self.fail('nova-evacuation %s failed: %s%s'
+                      % (' '.join(args), result.stdout, result.stderr))
+        return json.loads(result.stdout)
+
+    def wait_for(self, evacuation_id, predicate, timeout=150):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            info = self.cli('show', evacuation_id)
+            if predicate(info):
+                return info
+            time.sleep(1)
+        self.fail('timed out; last: %s' % info)
+
+    def _done(self, info):
+        return int(dict(part.rsplit(' ', 1) for part in
+                        info['tasks'].split(', ') if part).get('done', 0))
+
+    def _kill_and_finish(self, survivors):
+        servers = self.boot_many(4, 'old1') + self.boot_many(4, 'old2')
+        plan = self.cli('plan', 'old1', 'old2', '--target', 'new1',
+                        '--target', 'new2', '--target', 'new3',
+                        '--max-total', '1', '--name', 'kill test')
+        evacuation_id = plan['id']
+        self.assertEqual('planned', plan['state'])
+        self.cli('start', evacuation_id)
+        info = self.wait_for(evacuation_id, lambda i: self._done(i) >= 2)
+        victim = info['driven by']
+        self.assertIn(victim, self.processes)
+        self.processes[victim].send_signal(signal.SIGKILL)
+        self.processes[victim].wait()
+        for name in survivors:
+            if name not in self.processes:
+                self.start_evacuator(name)
+        info = self.wait_for(evacuation_id,
+                             lambda i: i['state'] == states.COMPLETED)
+        self.assertEqual(8, self._done(info))
+        self.assertNotEqual(victim, info['driven by'])
+        self.assert_drained(servers)
+        for server in servers:
+            self.assertEqual(1, self.moves[server['id']], server['name'])
+        audit = self.cli('audit', evacuation_id)
+        takeovers = [row for row in audit if row['Action'] == 'take-over']
+        self.assertGreaterEqual(len(takeovers), 2)
+        return info
+
+    def test_sigkill_then_restart_moves_every_vm_once(self):
+        self.start_evacuator('ev1')
+        self._kill_and_finish(survivors=['ev1-restarted'])
+
+    def test_second_evacuator_takes_over(self):
+        self.start_evacuator('ev1')
+        self.start_evacuator('ev2')
+        self._kill_and_finish(survivors=[])
