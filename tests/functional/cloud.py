@@ -236,10 +236,15 @@ class Faults:
         get_server = gateway.get_server
 
         def get_server_after_sync(server_id):
-            if down.pop(server_id, False):
+            if down.get(server_id):
                 ctxt = nova_context.get_admin_context()
                 instance = objects.Instance.get_by_uuid(ctxt, server_id)
-                compute.manager._sync_instance_power_state(
-                    ctxt, instance, power_state.SHUTDOWN)
+                # nova's sync skips an instance with a task under way, and
+                # finish_migration returns before nova clears resize_finish:
+                # sync once nova has settled the instance in VERIFY_RESIZE.
+                if instance.task_state is None:
+                    compute.manager._sync_instance_power_state(
+                        ctxt, instance, power_state.SHUTDOWN)
+                    down.pop(server_id)
             return get_server(server_id)
         gateway.get_server = get_server_after_sync
