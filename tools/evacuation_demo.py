@@ -73,7 +73,8 @@ class Demo(cloud.EmbeddedCloudTestBase):
         self.store.upgrade()
         self.engine = engine_mod.Engine(
             self.store, self.gateway(), owner='demo-evacuator',
-            retry_base=1.0, stuck_after=8)
+            retry_base=1.0, stuck_after=8,
+            settle_seconds=3)
 
     def seed(self):
         """40 VMs on the old hosts, as in the operators' report."""

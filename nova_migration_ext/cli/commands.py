@@ -61,6 +61,7 @@ def _summary(info):
               ('vms', info.get('vms', 0)), ('tasks', counts),
               ('progress', progress_bar(info.get('progress', 0.0))),
               ('eta', duration(info.get('eta_seconds'))),
+              ('window', info.get('window') or ''),
               ('driven by', info.get('owner') or '')]
     plan = info.get('plan') or {}
     for item in plan.get('unplaceable') or ():

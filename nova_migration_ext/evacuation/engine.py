@@ -23,6 +23,17 @@ from nova_migration_ext.evacuation import planner as planner_mod
 from nova_migration_ext.evacuation import states
 
 
+def _window_text(policy, state):
+    """The policy's start window, and whether it holds new moves back."""
+    if not policy.window:
+        return ''
+    text = '%s-%s UTC' % tuple(policy.window)
+    if state == states.RUNNING and not policy.in_window(
+            executor_mod.utcnow()):
+        text += ': outside it, no new migration starts'
+    return text
+
+
 class Engine:
     """Operations on evacuations, over a store and a nova gateway."""
 
@@ -184,6 +195,7 @@ class Engine:
             t.state != states.NEEDS_OPERATOR]
         info.update({
             'counts': counts, 'vms': len(tasks),
+            'window': _window_text(policy, info['state']),
             'progress': round(100.0 * done / total, 1),
             'eta_seconds': round(planner_mod.estimate_makespan(
                 remaining, policy)),

@@ -41,16 +41,6 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def _in_window(window, now):
-    if not window:
-        return True
-    start, end = window
-    current = now.strftime('%H:%M')
-    if start <= end:
-        return start <= current < end
-    return current >= start or current < end
-
-
 class Executor:
     """Drive one evacuation.
 
@@ -60,11 +50,14 @@ class Executor:
     :param stuck_after: seconds without progress after which a migrating
         VM is considered stuck.
     :param retry_base: first retry delay in seconds (doubles each attempt).
+    :param settle_seconds: how long a VM must rest on its source, with no
+        task under way, before a failed attempt is closed: nova may still
+        set it to ERROR after rolling a migration back.
     """
 
     def __init__(self, store, gateway, evacuation_id, owner='evacuator',
                  stuck_after=600, retry_base=5.0, lease_seconds=60,
-                 clock=utcnow):
+                 settle_seconds=10.0, clock=utcnow):
         self.store = store
         self.gateway = gateway
         self.evacuation_id = evacuation_id
@@ -72,8 +65,10 @@ class Executor:
         self.stuck_after = stuck_after
         self.retry_base = retry_base
         self.lease_seconds = lease_seconds
+        self.settle_seconds = settle_seconds
         self.clock = clock
         self._progress_seen = {}
+        self._resting_since = {}
 
     # -- the loop -------------------------------------------------------------
 
@@ -95,8 +90,7 @@ class Executor:
             if task.state in states.TASK_ACTIVE:
                 self._watch(task, policy)
         tasks = self.store.tasks(self.evacuation_id)
-        if state == states.RUNNING and _in_window(policy.window,
-                                                  self.clock()):
+        if state == states.RUNNING and policy.in_window(self.clock()):
             self._fill(tasks, policy)
             tasks = self.store.tasks(self.evacuation_id)
         if state == states.RUNNING and not any(
@@ -138,28 +132,46 @@ class Executor:
                 states.CANCELLED
 
     def _settled(self, task):
-        """The VM rests on its source with no task under way.
+        """The VM has rested on its source for ``settle_seconds``.
 
-        A VM that nova left in ERROR on its source after a failed attempt,
-        with its guest still running there, is reset to ACTIVE first.
+        Resting means ACTIVE or SHUTOFF with no task under way. Nova may
+        set a VM to ERROR seconds after it rolled a migration back (when
+        libvirt's migrate call returns after the rollback), so one look is
+        not enough. A VM left in ERROR on its source with its guest still
+        running there is reset to ACTIVE, and its rest starts again.
         """
         try:
             server = self.gateway.get_server(task.server_id)
         except Exception:
             return False
-        if getattr(server, 'OS-EXT-STS:task_state', None) is not None:
+        now = self.clock()
+        if getattr(server, 'OS-EXT-STS:task_state', None) is None and \
+                server.status in ('ACTIVE', 'SHUTOFF'):
+            since = self._resting_since.setdefault(task.id, now)
+            if (now - since).total_seconds() >= self.settle_seconds:
+                del self._resting_since[task.id]
+                return True
             return False
-        if server.status in ('ACTIVE', 'SHUTOFF'):
-            return True
-        host = getattr(server, 'OS-EXT-SRV-ATTR:host', None)
-        if server.status == 'ERROR' and host == task.source_host and \
-                self._guest_state(server) == 'running':
-            self.gateway.reset_state(task.server_id, 'active')
-            self.store.audit(self.evacuation_id, self.owner, 'reset-state',
-                             '%s ERROR on its source after a failed '
-                             'attempt, guest running: reset to ACTIVE'
-                             % task.server_id, task.id)
+        self._resting_since.pop(task.id, None)
+        if getattr(server, 'OS-EXT-STS:task_state', None) is None:
+            self._reset_error_on_source(task, server, 'a failed attempt')
         return False
+
+    def _reset_error_on_source(self, task, server, after):
+        """Reset to ACTIVE a VM in ERROR on its source, guest running.
+
+        Returns whether it was reset.
+        """
+        if server.status != 'ERROR' or \
+                getattr(server, 'OS-EXT-SRV-ATTR:host', None) != \
+                task.source_host or self._guest_state(server) != 'running':
+            return False
+        self.gateway.reset_state(task.server_id, 'active')
+        self.store.audit(self.evacuation_id, self.owner, 'reset-state',
+                         '%s ERROR on its source after %s, guest running: '
+                         'reset to ACTIVE' % (task.server_id, after),
+                         task.id)
+        return True
 
     def _guest_state(self, server):
         """The guest's state from its hypervisor, else nova's power state."""
@@ -369,14 +381,9 @@ class Executor:
                                    finished_at=self.clock())
             return
         error = self._error_text(task)
-        if host == task.source_host and last in FAILED_MIGRATION and \
-                power == POWER_RUNNING:
+        if last in FAILED_MIGRATION and self._reset_error_on_source(
+                task, server, 'a failed migration'):
             # The move never happened and the guest still runs here.
-            self.gateway.reset_state(task.server_id, 'active')
-            self.store.audit(self.evacuation_id, self.owner, 'reset-state',
-                             '%s ERROR on its source after a failed '
-                             'migration, guest running: reset to ACTIVE'
-                             % task.server_id, task.id)
             self._failed(task, error or 'migration failed', policy,
                          transient=nova_gateway.is_transient(error))
             return

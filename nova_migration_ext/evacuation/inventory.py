@@ -25,6 +25,25 @@ METHOD_BLOCK = 'block'    # live migration copying local disks
 METHOD_COLD = 'cold'      # cold migration (the VM is down meanwhile)
 
 
+def _validate_window(window):
+    """Check a (start, end) pair of zero-padded UTC ``HH:MM`` times."""
+    example = 'for example 22:00 and 06:00 for nights'
+    if len(window) != 2:
+        raise ValueError('window takes a start and an end time (%s), not '
+                         '%r.' % (example, window))
+    for value in window:
+        hours, sep, minutes = str(value).partition(':')
+        if not (sep and len(hours) == 2 and len(minutes) == 2 and
+                hours.isdigit() and minutes.isdigit() and
+                int(hours) < 24 and int(minutes) < 60):
+            raise ValueError('window times are UTC HH:MM from 00:00 to '
+                             '23:59 (%s); %r is not one.' % (example, value))
+    if window[0] == window[1]:
+        raise ValueError('window %s-%s is empty: nothing would ever start. '
+                         'Leave the window out to allow any time.'
+                         % tuple(window))
+
+
 @dataclasses.dataclass
 class Host:
     """A compute host as nova reports it.
@@ -126,9 +145,21 @@ class Policy:
             raise ValueError('bandwidth_mb_per_s must be positive.')
         if self.max_attempts <= 0:
             raise ValueError('max_attempts must be at least 1.')
+        if self.window is not None:
+            _validate_window(self.window)
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def in_window(self, now):
+        """Whether new migrations may start at *now* (UTC)."""
+        if not self.window:
+            return True
+        start, end = self.window
+        current = now.strftime('%H:%M')
+        if start <= end:
+            return start <= current < end
+        return current >= start or current < end     # across midnight
 
     @classmethod
     def from_dict(cls, data):

@@ -60,6 +60,13 @@ OPTS = [
     cfg.FloatOpt('retry_base', default=30.0, min=0.0,
                  help='First retry delay in seconds; doubles with each '
                       'attempt.'),
+    cfg.FloatOpt('settle_time', default=10.0, min=0.0,
+                 help='Seconds a VM must rest on its source, with no task '
+                      'under way, before a failed or cancelled attempt is '
+                      'closed. Nova may set a VM to ERROR a few seconds '
+                      'after it rolled a migration back; the evacuator '
+                      'resets such a VM to ACTIVE when its guest still '
+                      'runs there.'),
     cfg.StrOpt('endpoint_override',
                help='Nova API endpoint to use instead of the catalog\'s.'),
 ]
@@ -162,6 +169,7 @@ def build_engine(conf, session=None):
         store, gateway, owner=conf.evacuator.name,
         stuck_after=conf.evacuator.stuck_after,
         retry_base=conf.evacuator.retry_base,
+        settle_seconds=conf.evacuator.settle_time,
         lease_seconds=conf.evacuator.lease_seconds)
 
 

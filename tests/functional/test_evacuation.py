@@ -44,7 +44,8 @@ class EvacuationTestBase(cloud.EmbeddedCloudTestBase):
         self.store.upgrade()
         self.engine = engine_mod.Engine(self.store, self.gateway(),
                                         owner='test-evacuator',
-                                        retry_base=0.1, stuck_after=30)
+                                        retry_base=0.1, stuck_after=30,
+                                        settle_seconds=4)
 
     def boot_many(self, count, host, **kwargs):
         servers = []

@@ -12,6 +12,7 @@
 """Tests of the planner on small, hand-built inventories."""
 
 import collections
+import datetime
 import json
 
 from nova_migration_ext.evacuation import inventory
@@ -567,6 +568,19 @@ class TestValidation(PlannerTestCase):
         self.assertPlanError('max_attempts must be at least 1.',
                              max_attempts=0)
 
+    def test_window_errors(self):
+        example = 'for example 22:00 and 06:00 for nights'
+        for bad in ('9:00', '24:00', '22:60', '22h00', '', None):
+            self.assertPlanError(
+                'window times are UTC HH:MM from 00:00 to 23:59 (%s); %r '
+                'is not one.' % (example, bad), window=('06:00', bad))
+        self.assertPlanError(
+            "window takes a start and an end time (%s), not ('22:00',)."
+            % example, window=('22:00',))
+        self.assertPlanError(
+            'window 22:00-22:00 is empty: nothing would ever start. Leave '
+            'the window out to allow any time.', window=('22:00', '22:00'))
+
     def test_no_source(self):
         self.assertPlanError('Name at least one source host.', sources=[])
 
@@ -654,3 +668,37 @@ class TestPlan(PlannerTestCase):
         move, = plan.moves
         self.assertEqual('fail', dict(
             (v[0], v[1]) for v in move.verdicts)['disk_fit'])
+
+
+class TestWindow(utils.TestCase):
+
+    def at(self, hhmm):
+        hours, minutes = map(int, hhmm.split(':'))
+        return datetime.datetime(2026, 11, 26, hours, minutes, 30)
+
+    def assertOpen(self, window, open_at, closed_at):
+        policy = inventory.Policy(window=window)
+        policy.validate()
+        for hhmm in open_at:
+            self.assertTrue(policy.in_window(self.at(hhmm)), hhmm)
+        for hhmm in closed_at:
+            self.assertFalse(policy.in_window(self.at(hhmm)), hhmm)
+
+    def test_no_window_is_always_open(self):
+        self.assertOpen(None, ['00:00', '12:00', '23:59'], [])
+
+    def test_day_window(self):
+        # The start is in the window, the end is not.
+        self.assertOpen(('09:00', '17:30'), ['09:00', '12:00', '17:29'],
+                        ['08:59', '17:30', '23:00', '00:00'])
+
+    def test_window_across_midnight(self):
+        self.assertOpen(('22:00', '06:00'), ['22:00', '23:59', '00:00',
+                                             '05:59'],
+                        ['06:00', '12:00', '21:59'])
+
+    def test_window_survives_the_database(self):
+        policy = inventory.Policy.from_dict(json.loads(json.dumps(
+            inventory.Policy(window=('22:00', '06:00')).to_dict())))
+        self.assertEqual(('22:00', '06:00'), policy.window)
+        self.assertTrue(policy.in_window(self.at('23:00')))
