@@ -223,11 +223,12 @@ class ListTasks(_EvacuationLister):
     def take_action(self, args):
         info = _check(_api(self).show(args.evacuation))
         rows = [(t['name'], t['server_id'], t['source'], t['target'],
-                 t['method'], t['state'], t['attempts'],
+                 t['method'], t['state'], t.get('phase', ''),
+                 '%.0f%%' % t.get('progress', 0.0), t['attempts'],
                  t['remedy'] or t['last_error'] or '')
                 for t in info['tasks']]
-        return (('Server', 'ID', 'From', 'To', 'Method', 'State',
-                 'Attempts', 'Remedy / last error'), rows)
+        return (('Server', 'ID', 'From', 'To', 'Method', 'State', 'Phase',
+                 'Progress', 'Attempts', 'Remedy / last error'), rows)
 
 
 class RecoverEvacuation(_EvacuationLister):

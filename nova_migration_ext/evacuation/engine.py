@@ -23,6 +23,15 @@ from nova_migration_ext.evacuation import planner as planner_mod
 from nova_migration_ext.evacuation import states
 
 
+def _fraction_done(task):
+    """How much of a task's bytes have moved, from 0.0 to 1.0."""
+    if task.state == states.DONE:
+        return 1.0
+    if not task.bytes_total:
+        return 0.0
+    return min(task.bytes_done, task.bytes_total) / task.bytes_total
+
+
 def _window_text(policy, state):
     """The policy's start window, and whether it holds new moves back."""
     if not policy.window:
@@ -185,12 +194,14 @@ class Engine:
         for task in tasks:
             counts[task.state] = counts.get(task.state, 0) + 1
         total = sum(t.bytes_total for t in tasks) or 1
-        done = sum(t.bytes_total if t.state == states.DONE else
-                   min(t.bytes_done, t.bytes_total) for t in tasks)
+        done = sum(t.bytes_total * _fraction_done(t) for t in tasks)
+        # Moves under way hold their slots first, for what they have left.
         remaining = [planner_mod.Move(
             t.server_id, t.server_name, t.project_id, t.source_host,
             t.original_status, t.method, t.target_host, t.bytes_total,
-            t.expected_seconds, []) for t in tasks
+            t.expected_seconds * (1.0 - _fraction_done(t)), [])
+            for t in sorted(tasks, key=lambda t: t.state not in
+                            states.TASK_ACTIVE)
             if t.state not in states.TASK_FINAL and
             t.state != states.NEEDS_OPERATOR]
         info.update({
@@ -202,6 +213,8 @@ class Engine:
             'tasks': [{'server_id': t.server_id, 'name': t.server_name,
                        'source': t.source_host, 'target': t.target_host,
                        'method': t.method, 'state': t.state,
+                       'phase': t.phase or '',
+                       'progress': round(100.0 * _fraction_done(t), 1),
                        'attempts': t.attempts, 'last_error': t.last_error,
                        'remedy': t.remedy} for t in tasks],
         })

@@ -81,7 +81,8 @@ class Task(Base):
                                             autoincrement=True)
     evacuation_id: orm.Mapped[str] = orm.mapped_column(
         sa.ForeignKey('evacuations.id', ondelete='CASCADE'), index=True)
-    server_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    server_id: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                   index=True)
     server_name: orm.Mapped[str] = orm.mapped_column(sa.String(255),
                                                      default='')
     project_id: orm.Mapped[str] = orm.mapped_column(sa.String(255),
@@ -101,6 +102,8 @@ class Task(Base):
     expected_seconds: orm.Mapped[float] = orm.mapped_column(default=0.0)
     verdicts: orm.Mapped[list | None] = orm.mapped_column(sa.JSON)
     migration_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    # Where nova is in the move, from its versioned notifications.
+    phase: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
     last_error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     remedy: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     not_before: orm.Mapped[datetime.datetime | None]

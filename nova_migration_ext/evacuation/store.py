@@ -189,6 +189,13 @@ class Store:
             session.expunge(task)
             return task
 
+    def latest_task_for_server(self, server_id):
+        """The newest task that moves *server_id*, or None."""
+        with self.session() as session:
+            return session.scalars(sa.select(models.Task).where(
+                models.Task.server_id == server_id).order_by(
+                    models.Task.id.desc()).limit(1)).first()
+
     def tasks(self, evacuation_id):
         with self.session() as session:
             return list(session.scalars(sa.select(models.Task).where(

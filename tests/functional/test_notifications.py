@@ -1,0 +1,158 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Nova's own versioned notifications, over RabbitMQ, feed the phases.
+
+The embedded cloud's notifications (captured by nova's test fixture) are
+published on the RabbitMQ this machine runs, under a topic of this test's
+own; the evacuator's notification listener consumes them there, as it
+would consume nova's ``versioned_notifications`` in production.
+"""
+
+import collections
+import socket
+import time
+import uuid
+
+import fixtures
+import kombu
+from nova.tests.fixtures import notifications as nova_notifications
+from oslo_config import cfg
+import oslo_messaging as messaging
+import testtools.content
+
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import notifications
+from nova_migration_ext.evacuation import states
+from tests.functional import test_evacuation
+from tests.functional import test_evacuator_service
+
+LIVE_EVENTS = ['instance.live_migration_pre.start',
+               'instance.live_migration_pre.end',
+               'instance.live_migration_post.start',
+               'instance.live_migration_post.end']
+COLD_EVENTS = ['instance.resize_prep.start', 'instance.resize.start',
+               'instance.resize.end', 'instance.resize_finish.end',
+               'instance.resize_confirm.end']
+
+
+def _subsequence(wanted, seen):
+    """Whether *wanted* appears in *seen* in that order."""
+    events = iter(seen)
+    return all(any(e == w for e in events) for w in wanted)
+
+
+class NotificationPhaseTest(test_evacuation.EvacuationTestBase):
+
+    def setUp(self):
+        try:
+            socket.create_connection(('127.0.0.1', 5672), timeout=2).close()
+        except OSError:
+            self.skipTest('needs RabbitMQ on 127.0.0.1:5672')
+        super().setUp()
+        self.seen = collections.defaultdict(list)
+        record = notifications.MigrationEventEndpoint._record
+
+        def recording(endpoint, event_type, payload):
+            self.seen[notifications.server_of(payload)].append(event_type)
+            return record(endpoint, event_type, payload)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migration_ext.evacuation.notifications.'
+            'MigrationEventEndpoint._record', recording))
+        run = uuid.uuid4().hex[:8]
+        topic = 'versioned_notifications_test_%s' % run
+        pool = 'nova-migration-evacuator-notifications-test-%s' % run
+        transport = messaging.get_notification_transport(
+            cfg.CONF, url=test_evacuator_service.RABBIT)
+        self.addCleanup(transport.cleanup)
+        self.addCleanup(self._delete_queues, pool, topic + '.info',
+                        topic + '.error')
+        listener = notifications.get_listener(
+            cfg.CONF, self.store, [topic], pool,
+            exchange=cfg.CONF.control_exchange, transport=transport)
+        listener.start()
+        self.addCleanup(listener.wait)
+        self.addCleanup(listener.stop)
+        self._publish_nova_notifications(transport, topic)
+
+    def _delete_queues(self, *names):
+        """This test's queues go with it (the publisher declares some)."""
+        with kombu.Connection(test_evacuator_service.RABBIT.replace(
+                'rabbit://', 'amqp://')) as connection:
+            channel = connection.channel()
+            for name in names:
+                channel.queue_delete(name)
+
+    def _publish_nova_notifications(self, transport, topic):
+        """Send what nova emits to RabbitMQ too, as nova would."""
+        publisher = messaging.Notifier(transport, driver='messagingv2',
+                                       topics=[topic])
+        capture = nova_notifications.FakeVersionedNotifier._notify
+
+        def publish(notifier, priority, ctxt, event_type, payload):
+            capture(notifier, priority, ctxt, event_type, payload)
+            getattr(publisher.prepare(publisher_id=notifier.publisher_id),
+                    priority.lower())({}, event_type, payload)
+        # nova's notifiers are prepare()d copies: patch their class.
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.notifications.FakeVersionedNotifier.'
+            '_notify', publish))
+
+    def wait_for_event(self, server_id, event_type, timeout=30):
+        deadline = time.monotonic() + timeout
+        while event_type not in self.seen[server_id]:
+            if time.monotonic() > deadline:
+                self.fail('no %s for %s; seen: %s'
+                          % (event_type, server_id, self.seen[server_id]))
+            time.sleep(0.1)
+
+    def test_phases_of_a_live_and_a_cold_migration(self):
+        live = self.boot('old1', name='live')
+        cold = self.boot('old1', name='cold')
+        self.api.post_server_action(cold['id'], {'os-stop': None})
+        self._wait_for_state_change(cold, 'SHUTOFF')
+        phases_seen = collections.defaultdict(list)
+
+        def on_tick(info):
+            for task in info['tasks']:
+                if task['phase'] and task['state'] in states.TASK_ACTIVE \
+                        and task['phase'] not in phases_seen[task['name']]:
+                    phases_seen[task['name']].append(task['phase'])
+        evacuation_id, _plan = self.engine.plan(
+            test_evacuation.OLD, test_evacuation.NEW, inventory.Policy())
+        self.engine.start(evacuation_id)
+        state = self.engine.run(evacuation_id, poll_interval=0.2,
+                                timeout=120, on_tick=on_tick)
+        self.assertEqual(states.COMPLETED, state)
+        self.assert_drained([live, cold])
+        self.wait_for_event(live['id'], LIVE_EVENTS[-1])
+        self.wait_for_event(cold['id'], COLD_EVENTS[-1])
+        self.addDetail('events', testtools.content.text_content(
+            '\n'.join('%s: %s' % kv for kv in self.seen.items())))
+        self.addDetail('phases-while-active', testtools.content.text_content(
+            '\n'.join('%s: %s' % kv for kv in phases_seen.items())))
+
+        # nova's own notifications, in nova's order, reached the listener.
+        self.assertTrue(_subsequence(LIVE_EVENTS, self.seen[live['id']]),
+                        self.seen[live['id']])
+        self.assertTrue(_subsequence(COLD_EVENTS, self.seen[cold['id']]),
+                        self.seen[cold['id']])
+        info = self.engine.show(evacuation_id)
+        methods = {t['name']: t['method'] for t in info['tasks']}
+        self.assertEqual({'live': 'block', 'cold': 'cold'}, methods)
+        # Each task names the last step nova reported for it.
+        last = {t['name']: t['phase'] for t in info['tasks']}
+        self.assertEqual(
+            {'live': notifications.EVENTS[
+                self.seen[live['id']][-1]][0],
+             'cold': notifications.EVENTS[
+                self.seen[cold['id']][-1]][0]}, last)
+        self.assertEqual(100.0, info['progress'])
