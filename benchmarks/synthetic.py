@@ -14,6 +14,7 @@
 import random
 
 from nova_migration_ext.evacuation import inventory
+from nova_migration_ext import orphans
 
 GiB = inventory.GiB
 
@@ -33,8 +34,8 @@ def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None):
             disk_free_bytes=rng.choice((2, 4, 8)) * 1024 * GiB,
             cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
             libvirt_version=8000000, qemu_version=6002000,
-            base_images=frozenset('img-%d' % rng.randrange(50)
-                                  for _ in range(10))))
+            base_images=frozenset(orphans.cache_name(
+                'img-%d' % rng.randrange(50)) for _ in range(10))))
     flavors = [(1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160),
                (16, 65536, 320)]
     servers = []

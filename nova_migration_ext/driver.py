@@ -35,6 +35,7 @@ cold migration and resize     ``migrate_disk_and_power_off`` (source,
 import dataclasses
 
 import nova.conf
+from nova import context as nova_context
 from nova import exception
 from nova.image import glance
 from nova import objects
@@ -45,6 +46,7 @@ from oslo_serialization import jsonutils
 
 from nova_migration_ext import conf as ext_conf
 from nova_migration_ext import facts
+from nova_migration_ext import host_stats
 from nova_migration_ext import imagecache
 from nova_migration_ext import notifier as ext_notifier
 from nova_migration_ext.prechecks import base
@@ -71,12 +73,14 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._volume_guard = shared_volumes.SharedVolumes(CONF)
         self._tokens = tokens.ServiceTokenGuard(CONF)
         self._seeder = imagecache.BaseImageSeeder(self._storage)
+        self._notifier = None
 
     # -- start-up and facts -------------------------------------------------
 
     def init_host(self, host):
         self._ext_host = host
-        self._prechecks.notifier = ext_notifier.get_notifier(host)
+        self._notifier = ext_notifier.get_notifier(host)
+        self._prechecks.notifier = self._notifier
         super().init_host(host)
         self._tokens.check_at_startup()
         LOG.info('nova-migration-ext prechecks enabled: %s',
@@ -100,12 +104,31 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         data = super().get_available_resource(nodename)
         stats = dict(data.get('stats') or {})
         try:
-            stats.update(facts.to_stats(self._local_facts()))
+            measured = host_stats.to_stats(self._local_facts())
         except OSError as exc:
             LOG.warning('Cannot measure %s: %s', self._storage.instances_path,
                         exc)
+        else:
+            stats.update(measured)
+            self._publish_facts(measured)
         data['stats'] = stats
         return data
+
+    def _publish_facts(self, stats):
+        """Send the facts to the evacuator, which cannot read stats.
+
+        Event ``migration_ext.host.facts``, once per resource-tracker
+        period; its payload is ``{'host': ..., 'stats': ...}`` in the
+        encoding of :mod:`nova_migration_ext.host_stats`.
+        """
+        if self._notifier is None:
+            return
+        try:
+            self._notifier.info(nova_context.get_admin_context(),
+                                host_stats.FACTS_EVENT,
+                                {'host': self._ext_host, 'stats': stats})
+        except Exception:
+            LOG.exception('Could not emit %s', host_stats.FACTS_EVENT)
 
     # -- building precheck input -------------------------------------------
 
@@ -193,7 +216,7 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
                                            src_compute_info, dst_compute_info,
                                            block_migration=False,
                                            disk_over_commit=False):
-        source = facts.from_stats(
+        source = host_stats.from_stats(
             instance.host, src_compute_info.get('stats'),
             src_compute_info.get('hypervisor_version'))
         destination = self._local_facts()

@@ -18,23 +18,15 @@ them in its ComputeNode ``stats``, refreshed by the resource tracker every
 call is needed.
 """
 
-import json
 import os
 
 from nova import objects
 from oslo_log import log as logging
 
+from nova_migration_ext import host_stats
 from nova_migration_ext.prechecks import base
 
 LOG = logging.getLogger(__name__)
-
-STATS_PREFIX = 'migration_ext_'
-_FREE = STATS_PREFIX + 'free_bytes'
-_RESERVED = STATS_PREFIX + 'reserved_bytes'
-_BASES = STATS_PREFIX + 'base_images'
-_LIBVIRT = STATS_PREFIX + 'libvirt_version'
-_QEMU = STATS_PREFIX + 'qemu_version'
-_PATH = STATS_PREFIX + 'instances_path'
 
 
 class LocalStorage:
@@ -84,40 +76,6 @@ def local_facts(host, storage, reserved_bytes, libvirt_version=None,
         qemu_version=qemu_version)
 
 
-def to_stats(facts):
-    """Encode facts as ComputeNode stats (a dict of strings)."""
-    stats = {_FREE: str(facts.free_bytes), _RESERVED: str(
-        facts.reserved_bytes), _PATH: facts.instances_path,
-        _BASES: json.dumps(dict(sorted((facts.base_images or {}).items())))}
-    if facts.libvirt_version is not None:
-        stats[_LIBVIRT] = str(facts.libvirt_version)
-    if facts.qemu_version is not None:
-        stats[_QEMU] = str(facts.qemu_version)
-    return stats
-
-
-def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def from_stats(host, stats, hypervisor_version=None):
-    """Decode the facts a peer published; missing ones stay None."""
-    stats = stats or {}
-    if isinstance(stats, str):
-        stats = json.loads(stats)
-    bases = stats.get(_BASES)
-    return base.HostFacts(
-        host=host, instances_path=stats.get(_PATH),
-        free_bytes=_int_or_none(stats.get(_FREE)),
-        reserved_bytes=_int_or_none(stats.get(_RESERVED)) or 0,
-        base_images=json.loads(bases) if bases else None,
-        libvirt_version=_int_or_none(stats.get(_LIBVIRT)),
-        qemu_version=_int_or_none(stats.get(_QEMU, hypervisor_version)))
-
-
 def remote_facts(context, host):
     """Facts that *host* published, or bare facts when it published none."""
     try:
@@ -127,7 +85,7 @@ def remote_facts(context, host):
         LOG.warning('No compute node record for %s (%s); its facts are '
                     'unknown.', host, exc)
         return base.HostFacts(host=host)
-    return from_stats(host, node.stats, node.hypervisor_version)
+    return host_stats.from_stats(host, node.stats, node.hypervisor_version)
 
 
 def domain_disks(guest_disks, block_device_info, disk_info):

@@ -44,12 +44,19 @@ def _window_text(policy, state):
 
 
 class Engine:
-    """Operations on evacuations, over a store and a nova gateway."""
+    """Operations on evacuations, over a store and a nova gateway.
 
-    def __init__(self, store, gateway, owner='evacuator', **executor_args):
+    :param facts_max_age: seconds after which the facts a compute published
+        (image cache, real free disk) are too old for the planner.
+    :param executor_args: passed to each :class:`~.executor.Executor`.
+    """
+
+    def __init__(self, store, gateway, owner='evacuator', facts_max_age=900,
+                 **executor_args):
         self.store = store
         self.gateway = gateway
         self.owner = owner
+        self.facts_max_age = facts_max_age
         self.executor_args = executor_args
 
     def _busy_hosts(self):
@@ -63,7 +70,8 @@ class Engine:
     def dry_run(self, sources, targets=None, policy=None):
         """Plan without storing anything."""
         policy = policy or inventory.Policy()
-        hosts = self.gateway.hosts()
+        hosts = inventory.with_facts(
+            self.gateway.hosts(), self.store.host_facts(self.facts_max_age))
         servers = self.gateway.servers_on(
             [s for s in sources if s in {h.name for h in hosts}])
         return planner_mod.Planner(hosts, servers, policy).plan(

@@ -16,6 +16,10 @@ directly by tests and benchmarks.
 """
 
 import dataclasses
+import functools
+
+from nova_migration_ext import host_stats
+from nova_migration_ext import orphans
 
 MiB = 1024 ** 2
 GiB = 1024 ** 3
@@ -62,7 +66,7 @@ class Host:
     ram_allocation_ratio: float = 1.0
     enabled: bool = True
     up: bool = True
-    base_images: frozenset = frozenset()
+    base_images: frozenset = frozenset()   # file names in its image cache
     libvirt_version: int | None = None
     qemu_version: int | None = None
     shared_storage: str | None = None
@@ -91,6 +95,11 @@ class Server:
     volumes: tuple = ()
     server_groups: tuple = ()
     task_state: str | None = None
+
+    @functools.cached_property
+    def base_image(self):
+        """File name of its image in a host's image cache, or None."""
+        return orphans.cache_name(self.image_id) if self.image_id else None
 
 
 @dataclasses.dataclass
@@ -168,3 +177,33 @@ class Policy:
         if isinstance(values.get('window'), list):
             values['window'] = tuple(values['window'])
         return cls(**values)
+
+
+def with_facts(hosts, facts_by_host):
+    """*hosts* completed with the facts their computes published.
+
+    :param facts_by_host: host name -> stats in the encoding of
+        :mod:`nova_migration_ext.host_stats` (the driver's
+        ``migration_ext.host.facts`` notifications). A host without facts
+        keeps what nova's API says. With facts, its image cache is known
+        and its free disk is the smaller of nova's figure and the real free
+        space on its instances path (minus the reserved space), which is
+        what the disk_fit precheck will check.
+    """
+    completed = []
+    for host in hosts:
+        stats = facts_by_host.get(host.name)
+        if not stats:
+            completed.append(host)
+            continue
+        facts = host_stats.from_stats(host.name, stats)
+        changes = {'base_images': frozenset(facts.base_images or ())}
+        if facts.free_bytes is not None:
+            changes['disk_free_bytes'] = max(min(
+                host.disk_free_bytes,
+                facts.free_bytes - facts.reserved_bytes), 0)
+        for name in ('libvirt_version', 'qemu_version'):
+            if getattr(facts, name) is not None:
+                changes[name] = getattr(facts, name)
+        completed.append(dataclasses.replace(host, **changes))
+    return completed

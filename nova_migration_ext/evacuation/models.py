@@ -130,3 +130,19 @@ class AuditEntry(Base):
     actor: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     action: orm.Mapped[str] = orm.mapped_column(sa.String(64))
     detail: orm.Mapped[str] = orm.mapped_column(sa.Text, default='')
+
+
+class HostFacts(Base):
+    """What a compute last published of itself (free disk, image cache).
+
+    Filled from the driver's ``migration_ext.host.facts`` notifications;
+    nova's API does not show them.
+    """
+
+    __tablename__ = 'host_facts'
+
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255),
+                                              primary_key=True)
+    stats: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        default=_now, onupdate=_now)

@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Follow migrations through nova's versioned notifications.
+"""Follow migrations and hosts through nova's notifications.
 
 Nova emits a versioned notification at each step of a move
 (``instance.live_migration_pre.start`` … ``instance.resize_confirm.end``).
@@ -20,14 +20,23 @@ between two polls of the API. A cold migration reports no bytes in nova's
 API: the end of its disk copy (``instance.resize.end``) counts it as
 copied.
 
+:class:`HostFactsEndpoint` keeps the facts our driver publishes of each
+compute (``migration_ext.host.facts``: image cache, real free disk), which
+nova's API does not show, for the planner.
+
 Nova must send them: ``[notifications] notification_format = versioned``
-(or ``both``) and ``[oslo_messaging_notifications] driver = messagingv2``.
+(or ``both``) and ``[oslo_messaging_notifications] driver = messagingv2``;
+the versioned ones go to ``versioned_notifications``, the driver's to
+``notifications`` (``[oslo_messaging_notifications] topics``).
 """
+
+import re
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from nova_migration_ext.evacuation import states
+from nova_migration_ext import host_stats
 
 LOG = logging.getLogger(__name__)
 
@@ -99,6 +108,31 @@ class MigrationEventEndpoint:
         return self._record(event_type, payload)
 
 
+class HostFactsEndpoint:
+    """Keep the facts computes publish (``migration_ext.host.facts``).
+
+    Nova's API does not show what is in a host's image cache nor the real
+    free space of its instances path; the driver sends them once per
+    resource-tracker period and the planner reads them back.
+    """
+
+    filter_rule = messaging.NotificationFilter(
+        event_type='^%s$' % re.escape(host_stats.FACTS_EVENT))
+
+    def __init__(self, store):
+        self.store = store
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        host = (payload or {}).get('host')
+        stats = (payload or {}).get('stats')
+        if not host or not isinstance(stats, dict):
+            LOG.warning('Ignoring %s from %s without host or stats',
+                        event_type, publisher_id)
+            return None
+        self.store.save_host_facts(host, stats)
+        return messaging.NotificationResult.HANDLED
+
+
 def get_listener(conf, store, topics, pool, exchange='nova',
                  transport=None):
     """A notification listener on nova's versioned notification topics.
@@ -112,5 +146,6 @@ def get_listener(conf, store, topics, pool, exchange='nova',
     targets = [messaging.Target(topic=topic, exchange=exchange)
                for topic in topics]
     return messaging.get_notification_listener(
-        transport, targets, [MigrationEventEndpoint(store)],
+        transport, targets,
+        [MigrationEventEndpoint(store), HostFactsEndpoint(store)],
         executor='threading', pool=pool)

@@ -313,8 +313,7 @@ class Planner:
 
     @staticmethod
     def _has_base(server, target):
-        return bool(server.image_id) and \
-            server.image_id in target.host.base_images
+        return server.base_image in target.host.base_images
 
     def _no_target_reason(self, server, pool):
         best = max(pool.values(), key=lambda t: t.free_ram, default=None)

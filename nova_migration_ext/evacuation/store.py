@@ -233,3 +233,29 @@ class Store:
             evacuation.lease_until = now + datetime.timedelta(
                 seconds=seconds)
             return True
+
+    # -- host facts ----------------------------------------------------------
+
+    def save_host_facts(self, host, stats):
+        """Keep what *host* last published of itself."""
+        try:
+            with self.session() as session:
+                row = session.get(models.HostFacts, host,
+                                  with_for_update=True)
+                if row is None:
+                    session.add(models.HostFacts(host=host, stats=stats))
+                else:
+                    row.stats = stats
+                    row.updated_at = _now()
+        except sa.exc.IntegrityError:
+            # Another evacuator added the same host just now: theirs is
+            # as fresh as ours.
+            pass
+
+    def host_facts(self, max_age):
+        """Host name -> stats published in the last *max_age* seconds."""
+        oldest = _now() - datetime.timedelta(seconds=max_age)
+        with self.session() as session:
+            return {row.host: row.stats for row in session.scalars(
+                sa.select(models.HostFacts).where(
+                    models.HostFacts.updated_at >= oldest))}

@@ -18,6 +18,8 @@ would consume nova's ``versioned_notifications`` in production.
 """
 
 import collections
+import json
+import os
 import socket
 import time
 import uuid
@@ -27,11 +29,14 @@ import kombu
 from nova.tests.fixtures import notifications as nova_notifications
 from oslo_config import cfg
 import oslo_messaging as messaging
+from oslo_messaging.notify import _impl_test as test_notifier
 import testtools.content
 
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import states
+from nova_migration_ext import facts
+from nova_migration_ext import orphans
 from tests.functional import test_evacuation
 from tests.functional import test_evacuator_service
 
@@ -50,7 +55,8 @@ def _subsequence(wanted, seen):
     return all(any(e == w for e in events) for w in wanted)
 
 
-class NotificationPhaseTest(test_evacuation.EvacuationTestBase):
+class RabbitNotificationsTestBase(test_evacuation.EvacuationTestBase):
+    """The embedded cloud's notifications reach a listener over RabbitMQ."""
 
     def setUp(self):
         try:
@@ -68,20 +74,24 @@ class NotificationPhaseTest(test_evacuation.EvacuationTestBase):
             'nova_migration_ext.evacuation.notifications.'
             'MigrationEventEndpoint._record', recording))
         run = uuid.uuid4().hex[:8]
-        topic = 'versioned_notifications_test_%s' % run
+        # nova's versioned notifications, and the driver's own.
+        versioned = 'versioned_notifications_test_%s' % run
+        legacy = 'notifications_test_%s' % run
         pool = 'nova-migration-evacuator-notifications-test-%s' % run
         transport = messaging.get_notification_transport(
             cfg.CONF, url=test_evacuator_service.RABBIT)
         self.addCleanup(transport.cleanup)
-        self.addCleanup(self._delete_queues, pool, topic + '.info',
-                        topic + '.error')
+        self.addCleanup(self._delete_queues, pool, *[
+            '%s.%s' % (topic, priority) for topic in (versioned, legacy)
+            for priority in ('info', 'warn', 'error')])
         listener = notifications.get_listener(
-            cfg.CONF, self.store, [topic], pool,
+            cfg.CONF, self.store, [versioned, legacy], pool,
             exchange=cfg.CONF.control_exchange, transport=transport)
         listener.start()
         self.addCleanup(listener.wait)
         self.addCleanup(listener.stop)
-        self._publish_nova_notifications(transport, topic)
+        self._publish_nova_notifications(transport, versioned)
+        self._publish_driver_notifications(transport, legacy)
 
     def _delete_queues(self, *names):
         """This test's queues go with it (the publisher declares some)."""
@@ -106,6 +116,20 @@ class NotificationPhaseTest(test_evacuation.EvacuationTestBase):
             'nova.tests.fixtures.notifications.FakeVersionedNotifier.'
             '_notify', publish))
 
+    def _publish_driver_notifications(self, transport, topic):
+        """Send what the driver emits (oslo's test driver) to RabbitMQ."""
+        publisher = messaging.Notifier(transport, driver='messagingv2',
+                                       topics=[topic])
+        capture = test_notifier.TestDriver.notify
+
+        def publish(driver, ctxt, message, priority, retry):
+            capture(driver, ctxt, message, priority, retry)
+            getattr(publisher.prepare(
+                publisher_id=message['publisher_id']), priority.lower())(
+                {}, message['event_type'], message['payload'])
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging.notify._impl_test.TestDriver.notify', publish))
+
     def wait_for_event(self, server_id, event_type, timeout=30):
         deadline = time.monotonic() + timeout
         while event_type not in self.seen[server_id]:
@@ -113,6 +137,9 @@ class NotificationPhaseTest(test_evacuation.EvacuationTestBase):
                 self.fail('no %s for %s; seen: %s'
                           % (event_type, server_id, self.seen[server_id]))
             time.sleep(0.1)
+
+
+class NotificationPhaseTest(RabbitNotificationsTestBase):
 
     def test_phases_of_a_live_and_a_cold_migration(self):
         live = self.boot('old1', name='live')
@@ -156,3 +183,50 @@ class NotificationPhaseTest(test_evacuation.EvacuationTestBase):
              'cold': notifications.EVENTS[
                 self.seen[cold['id']][-1]][0]}, last)
         self.assertEqual(100.0, info['progress'])
+
+
+class HostFactsTest(RabbitNotificationsTestBase):
+
+    def wait_for_facts(self, hosts, predicate=lambda stats: True,
+                       timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            facts = self.store.host_facts(max_age=600)
+            if all(h in facts and predicate(facts[h]) for h in hosts):
+                return facts
+            if time.monotonic() > deadline:
+                self.fail('no facts for %s; have %s' % (hosts, facts))
+            time.sleep(0.1)
+
+    def test_planner_prefers_the_host_that_has_the_base_image(self):
+        server = self.boot('old1', name='vm')
+        cache_name = orphans.cache_name(server['image']['id'])
+        # Every compute publishes its facts at each resource-tracker pass.
+        self._run_periodics()
+        self.wait_for_facts(test_evacuation.OLD + test_evacuation.NEW)
+        [move] = self.engine.dry_run(['old1'], test_evacuation.NEW).moves
+        self.assertEqual('new1', move.target)   # all alike: the first
+
+        # The embedded cloud's hosts share one instances path (which holds
+        # the VM's base image); give the new hosts image caches of their
+        # own, and new2 the VM's base image. Their next resource-tracker
+        # pass publishes them.
+        for host in test_evacuation.NEW:
+            own = facts.LocalStorage(
+                self.useFixture(fixtures.TempDir()).path)
+            os.makedirs(own.base_dir)
+            self.computes[host].driver._storage = own
+        with open(self.computes['new2'].driver._storage.base_image_path(
+                cache_name), 'wb') as f:
+            f.write(b'\0' * 4096)
+        self._run_periodics()
+
+        def cached(stats):
+            return json.loads(stats['migration_ext_base_images'])
+        self.wait_for_facts(['new2'], lambda stats: cache_name in cached(
+            stats))
+        self.wait_for_facts(['new1', 'new3'], lambda stats: not cached(
+            stats))
+
+        [move] = self.engine.dry_run(['old1'], test_evacuation.NEW).moves
+        self.assertEqual('new2', move.target)

@@ -21,6 +21,7 @@ import oslo_messaging as messaging
 from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import states
 from nova_migration_ext.evacuation import store
+from nova_migration_ext import host_stats
 from tests.unit.evacuation import test_store
 from tests.unit import utils
 
@@ -155,3 +156,42 @@ class TestMigrationEventEndpoint(utils.TestCase):
                 break
             time.sleep(0.05)
         self.assertTask('live-vm', 'copying memory and disks', 0)
+
+
+class TestHostFactsEndpoint(utils.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.FakeLogger(name='alembic'))
+        path = self.useFixture(fixtures.TempDir()).path
+        self.store = store.Store('sqlite:///%s' % os.path.join(path,
+                                                               'f.sqlite'))
+        self.addCleanup(self.store.engine.dispose)
+        self.store.upgrade()
+        self.endpoint = notifications.HostFactsEndpoint(self.store)
+
+    def test_facts_are_kept(self):
+        stats = {'migration_ext_free_bytes': '1000',
+                 'migration_ext_base_images': '{"abc": 10}'}
+        self.assertEqual(messaging.NotificationResult.HANDLED,
+                         self.endpoint.info({}, 'migration_ext.cmp-1',
+                                            host_stats.FACTS_EVENT,
+                                            {'host': 'cmp-1',
+                                             'stats': stats}, {}))
+        self.assertEqual({'cmp-1': stats}, self.store.host_facts(60))
+
+    def test_malformed_facts_are_ignored(self):
+        for payload in ({}, {'host': 'cmp-1'}, {'stats': {}},
+                        {'host': 'cmp-1', 'stats': 'x'}, None):
+            self.assertIsNone(self.endpoint.info(
+                {}, 'migration_ext.cmp-1', host_stats.FACTS_EVENT, payload,
+                {}))
+        self.assertEqual({}, self.store.host_facts(60))
+
+    def test_filter(self):
+        rule = self.endpoint.filter_rule
+        self.assertTrue(rule.match({}, 'p', 'migration_ext.host.facts', {},
+                                   {}))
+        for event_type in ('migration_ext.host.factsX',
+                           'migration_ext.precheck.warn', 'instance.update'):
+            self.assertFalse(rule.match({}, 'p', event_type, {}, {}))

@@ -18,10 +18,14 @@ import json
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import models
 from nova_migration_ext.evacuation import planner
+from nova_migration_ext import host_stats
+from nova_migration_ext import orphans
+from nova_migration_ext.prechecks import base
 from tests.unit.evacuation import fakes
 from tests.unit import utils
 
 GiB = fakes.GiB
+IMG_1 = frozenset([orphans.cache_name('img-1')])   # its file in _base
 MiB = fakes.MiB
 host = fakes.host
 server = fakes.server
@@ -464,26 +468,27 @@ class TestChoice(PlannerTestCase):
         hosts = [host('src'), host('t1'), host('t2')]
         plan = self.plan(hosts, [server('a', image_id='img-1')])
         self.assertPlaced({'a': 't1'}, plan)
-        hosts[2].base_images = frozenset(['img-0', 'img-1'])
+        hosts[2].base_images = frozenset([orphans.cache_name('img-0'),
+                                          orphans.cache_name('img-1')])
         plan = self.plan(hosts, [server('a', image_id='img-1')])
         self.assertPlaced({'a': 't2'}, plan)
 
     def test_base_image_among_fitting_targets_only(self):
         plan = self.plan([host('src'), host('t1'),
                           host('t2', memory_mb=2048,
-                               base_images=frozenset(['img-1']))],
+                               base_images=IMG_1)],
                          [server('a', image_id='img-1')])
         self.assertPlaced({'a': 't1'}, plan)
         plan = self.plan([host('src', libvirt_version=fakes.LIBVIRT),
                           host('t1'),
                           host('t2', libvirt_version=fakes.LIBVIRT - 1,
-                               base_images=frozenset(['img-1']))],
+                               base_images=IMG_1)],
                          [server('a', image_id='img-1')])
         self.assertPlaced({'a': 't1'}, plan)
 
     def test_base_image_beats_a_busier_host(self):
         plan = self.plan([host('src'), host('t1'),
-                          busy_host('t2', base_images=frozenset(['img-1']))],
+                          busy_host('t2', base_images=IMG_1)],
                          [server('a', image_id='img-1'), server('b')])
         self.assertPlaced({'a': 't2', 'b': 't1'}, plan)
 
@@ -702,3 +707,41 @@ class TestWindow(utils.TestCase):
             inventory.Policy(window=('22:00', '06:00')).to_dict())))
         self.assertEqual(('22:00', '06:00'), policy.window)
         self.assertTrue(policy.in_window(self.at('23:00')))
+
+
+class TestWithFacts(utils.TestCase):
+
+    def stats(self, free, reserved=0, bases=(), libvirt=None):
+        return host_stats.to_stats(base.HostFacts(
+            host='x', instances_path='/var/lib/nova/instances',
+            free_bytes=free, reserved_bytes=reserved,
+            base_images={name: GiB for name in bases},
+            libvirt_version=libvirt))
+
+    def test_facts_complete_nova_figures(self):
+        hosts = [host('t1', disk_free_bytes=500 * GiB),
+                 host('t2', disk_free_bytes=500 * GiB), host('t3')]
+        completed = inventory.with_facts(hosts, {
+            't1': self.stats(120 * GiB, reserved=20 * GiB,
+                             bases=[orphans.cache_name('img-1')],
+                             libvirt=fakes.LIBVIRT + 1),
+            't2': self.stats(900 * GiB)})
+        t1, t2, t3 = completed
+        # Real free space, minus the reserved part, when it is smaller.
+        self.assertEqual(100 * GiB, t1.disk_free_bytes)
+        self.assertEqual(500 * GiB, t2.disk_free_bytes)
+        self.assertEqual(IMG_1, t1.base_images)
+        self.assertEqual(frozenset(), t2.base_images)
+        self.assertEqual(fakes.LIBVIRT + 1, t1.libvirt_version)
+        self.assertEqual(hosts[2], t3)      # no facts: nova's figures
+        self.assertEqual(500 * GiB, hosts[0].disk_free_bytes)  # untouched
+
+    def test_planner_uses_published_base_images(self):
+        hosts = inventory.with_facts(
+            [host('src'), host('t1'), host('t2')],
+            {'t2': self.stats(900 * GiB,
+                              bases=[orphans.cache_name('img-1')])})
+        plan = planner.Planner(hosts, [server('a', image_id='img-1')],
+                               inventory.Policy()).plan(['src'])
+        self.assertEqual({'vm-a': 't2'},
+                         {m.server_name: m.target for m in plan.moves})

@@ -36,7 +36,8 @@ from tests.unit import utils
 
 MYSQL_SERVER_URL = os.environ.get('NOVA_MIGRATION_EXT_TEST_MYSQL_URL',
                                   'mysql+pymysql://root@127.0.0.1')
-TABLES = ('alembic_version', 'audit_log', 'evacuations', 'tasks')
+TABLES = ('alembic_version', 'audit_log', 'evacuations', 'host_facts',
+          'tasks')
 POLICY = {'method': 'auto', 'allow_downtime': False, 'max_per_source': 2}
 
 
@@ -113,6 +114,28 @@ class StoreTests:
             evacuation = self.store.get(session, evacuation_id)
             evacuation.lease_until = models._now() - datetime.timedelta(
                 minutes=1)
+
+    # -- host facts --------------------------------------------------------
+
+    def test_host_facts_kept_and_refreshed(self):
+        self.assertEqual({}, self.store.host_facts(max_age=600))
+        self.store.save_host_facts('cmp-1', {'migration_ext_free_bytes': '1'})
+        self.store.save_host_facts('cmp-2', {'migration_ext_free_bytes': '2'})
+        self.store.save_host_facts('cmp-1', {'migration_ext_free_bytes': '3'})
+        self.assertEqual({'cmp-1': {'migration_ext_free_bytes': '3'},
+                          'cmp-2': {'migration_ext_free_bytes': '2'}},
+                         self.store.host_facts(max_age=600))
+
+    def test_old_host_facts_are_ignored(self):
+        self.store.save_host_facts('cmp-1', {'migration_ext_free_bytes': '1'})
+        self.store.save_host_facts('cmp-2', {'migration_ext_free_bytes': '2'})
+        with self.store.session() as session:
+            session.get(models.HostFacts, 'cmp-1').updated_at = \
+                models._now() - datetime.timedelta(minutes=20)
+        self.assertEqual(['cmp-2'],
+                         list(self.store.host_facts(max_age=600)))
+        self.assertEqual(['cmp-1', 'cmp-2'],
+                         sorted(self.store.host_facts(max_age=3600)))
 
     # -- schema ------------------------------------------------------------
 

@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Initial schema: evacuations, tasks, audit log.
+"""Initial schema: evacuations, tasks, audit log, host facts.
 
 Revision ID: 0001
 Revises:
@@ -85,4 +85,10 @@ def upgrade():
         sa.Column('actor', sa.String(255), nullable=False),
         sa.Column('action', sa.String(64), nullable=False),
         sa.Column('detail', sa.Text, nullable=False),
+        mysql_engine='InnoDB', mysql_charset='utf8mb4')
+    op.create_table(
+        'host_facts',
+        sa.Column('host', sa.String(255), primary_key=True),
+        sa.Column('stats', sa.JSON, nullable=False),
+        sa.Column('updated_at', sa.DateTime, nullable=False),
         mysql_engine='InnoDB', mysql_charset='utf8mb4')
