@@ -52,6 +52,7 @@ from nova_migration_ext import notifier as ext_notifier
 from nova_migration_ext.prechecks import base
 from nova_migration_ext.prechecks import runner
 from nova_migration_ext.prechecks import shared_volumes
+from nova_migration_ext import throttle
 from nova_migration_ext import tokens
 
 LOG = logging.getLogger(__name__)
@@ -356,6 +357,19 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
             self._tokens.wrap(recover_method, 'live-migration rollback'),
             block_migration, migrate_data)
 
+    def _live_migration_operation(self, context, instance, dest,
+                                  block_migration, migrate_data, guest,
+                                  device_names):
+        """Start the migration at the evacuation's bandwidth cap, if any."""
+        cap = throttle.bandwidth_cap(instance.metadata)
+        if cap is not None:
+            guest = _CappedGuest(guest, cap)
+            LOG.info('Live migration capped at %d MiB/s by %s', cap,
+                     throttle.BANDWIDTH_KEY, instance=instance)
+        return super()._live_migration_operation(
+            context, instance, dest, block_migration, migrate_data, guest,
+            device_names)
+
     def _refuse_volume_copy(self, context, instance, dest, migrate_data):
         """Check the disk list libvirt would get; return why it is unsafe.
 
@@ -485,3 +499,20 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
                          len(extra))
                 all_instances = list(all_instances) + extra
         return super().manage_image_cache(context, all_instances)
+
+
+class _CappedGuest:
+    """A libvirt guest whose migrations never exceed *cap* MiB/s."""
+
+    def __init__(self, guest, cap):
+        self._guest = guest
+        self._cap = cap
+
+    def __getattr__(self, name):
+        return getattr(self._guest, name)
+
+    def migrate(self, *args, bandwidth=0, **kwargs):
+        # 0 is libvirt's "no limit": the cap wins; a smaller
+        # [libvirt] live_migration_bandwidth wins over the cap.
+        limit = min(bandwidth, self._cap) if bandwidth else self._cap
+        return self._guest.migrate(*args, bandwidth=limit, **kwargs)

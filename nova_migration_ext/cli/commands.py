@@ -90,7 +90,13 @@ class PlanEvacuation(show.ShowOne):
         parser.add_argument('--max-per-target', type=int, default=2)
         parser.add_argument('--max-total', type=int, default=8)
         parser.add_argument('--bandwidth', type=float, default=100.0,
-                            metavar='<MB/s>')
+                            metavar='<MB/s>',
+                            help='Expected copy rate of one migration, for '
+                                 'the estimates.')
+        parser.add_argument('--max-bandwidth', type=int,
+                            metavar='<MiB/s>',
+                            help='Cap on each live migration, applied by '
+                                 'the driver on the source host.')
         parser.add_argument('--window', metavar='<HH:MM-HH:MM>',
                             help='UTC window in which migrations may start.')
         parser.add_argument('--dry-run', action='store_true')
@@ -102,7 +108,8 @@ class PlanEvacuation(show.ShowOne):
                   'max_per_source': args.max_per_source,
                   'max_per_target': args.max_per_target,
                   'max_total': args.max_total,
-                  'bandwidth_mb_per_s': args.bandwidth}
+                  'bandwidth_mb_per_s': args.bandwidth,
+                  'max_bandwidth_mib_per_s': args.max_bandwidth}
         if args.window:
             start, _sep, end = args.window.partition('-')
             if not (start and end):

@@ -122,7 +122,8 @@ class Engine:
         cold migrations finish so nothing is half-moved.
         """
         self.store.set_state(evacuation_id, states.CANCELLED, actor)
-        for task in self.store.tasks(evacuation_id):
+        tasks = self.store.tasks(evacuation_id)
+        for task in tasks:
             if task.state in (states.PENDING, states.RETRY_WAIT):
                 self.store.update_task(task.id, actor,
                                        states.TASK_CANCELLED, 'cancelled')
@@ -141,6 +142,10 @@ class Engine:
                         self.store.audit(evacuation_id, actor, 'abort',
                                          'could not abort %s: %s'
                                          % (task.server_id, exc), task.id)
+        with self.store.session() as session:
+            policy = inventory.Policy.from_dict(
+                self.store.get(session, evacuation_id).policy)
+        executor_mod.release_bandwidth_caps(self.gateway, tasks, policy)
 
     def _task(self, evacuation_id, server_id):
         for task in self.store.tasks(evacuation_id):

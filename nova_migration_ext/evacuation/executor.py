@@ -26,6 +26,7 @@ from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import nova_gateway
 from nova_migration_ext.evacuation import slots as slots_mod
 from nova_migration_ext.evacuation import states
+from nova_migration_ext import throttle
 
 LOG = logging.getLogger(__name__)
 
@@ -35,6 +36,20 @@ POWER_STATES = {POWER_RUNNING: 'running', POWER_SHUTDOWN: 'shutdown'}
 LIVE_METHODS = (inventory.METHOD_LIVE, inventory.METHOD_BLOCK)
 FAILED_MIGRATION = ('error', 'failed', 'cancelled')
 IN_PROGRESS_MIGRATION = ('queued', 'preparing', 'running', 'post-migrating')
+
+
+def release_bandwidth_caps(gateway, tasks, policy):
+    """Remove the bandwidth cap the evacuation put on its VMs."""
+    if not policy.max_bandwidth_mib_per_s:
+        return
+    for task in tasks:
+        if task.method in LIVE_METHODS and task.attempts:
+            try:
+                gateway.delete_metadata(task.server_id,
+                                        [throttle.BANDWIDTH_KEY])
+            except Exception as exc:
+                LOG.warning('Could not remove %s from %s: %s',
+                            throttle.BANDWIDTH_KEY, task.server_id, exc)
 
 
 def utcnow():
@@ -97,6 +112,7 @@ class Executor:
                 t.state in states.TASK_ACTIVE or t.state in (
                     states.PENDING, states.RETRY_WAIT) for t in tasks):
             left = [t for t in tasks if t.state == states.NEEDS_OPERATOR]
+            release_bandwidth_caps(self.gateway, tasks, policy)
             self.store.set_state(
                 self.evacuation_id, states.COMPLETED, self.owner,
                 '%d VM(s) left for the operator' % len(left) if left
@@ -192,6 +208,10 @@ class Executor:
             not_before=None)
         try:
             if task.method in LIVE_METHODS:
+                if policy.max_bandwidth_mib_per_s:
+                    self.gateway.set_metadata(task.server_id, {
+                        throttle.BANDWIDTH_KEY:
+                            str(policy.max_bandwidth_mib_per_s)})
                 self.gateway.live_migrate(task.server_id, task.target_host)
             else:
                 self.gateway.cold_migrate(task.server_id, task.target_host)

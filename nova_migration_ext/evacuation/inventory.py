@@ -115,7 +115,9 @@ class Policy:
     :param max_per_target: migrations at once onto one target host.
     :param max_total: migrations at once in the whole evacuation.
     :param bandwidth_mb_per_s: copy rate of one migration stream (MB/s),
-        for estimates, and the cap passed to nova when set.
+        for estimates.
+    :param max_bandwidth_mib_per_s: optional cap on each live migration
+        (MiB/s, as libvirt counts), applied by the driver on the source.
     :param window: optional (``HH:MM``, ``HH:MM``) UTC window in which new
         migrations may start.
     """
@@ -128,6 +130,7 @@ class Policy:
     max_per_target: int = 2
     max_total: int = 8
     bandwidth_mb_per_s: float = 100.0
+    max_bandwidth_mib_per_s: int | None = None
     live_failures_before_cold: int = 2
     max_attempts: int = 3
     window: tuple | None = None
@@ -152,6 +155,14 @@ class Policy:
                                  % (name, getattr(self, name)))
         if self.bandwidth_mb_per_s <= 0:
             raise ValueError('bandwidth_mb_per_s must be positive.')
+        if self.max_bandwidth_mib_per_s is not None and (
+                int(self.max_bandwidth_mib_per_s) !=
+                self.max_bandwidth_mib_per_s or
+                self.max_bandwidth_mib_per_s <= 0):
+            raise ValueError('max_bandwidth_mib_per_s must be a whole '
+                             'number of MiB/s above 0 (got %s); leave it '
+                             'out for no cap.'
+                             % self.max_bandwidth_mib_per_s)
         if self.max_attempts <= 0:
             raise ValueError('max_attempts must be at least 1.')
         if self.window is not None:
@@ -159,6 +170,13 @@ class Policy:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def copy_rate(self, method):
+        """Bytes per second one migration of *method* is expected to copy."""
+        rate = self.bandwidth_mb_per_s * 1e6
+        if self.max_bandwidth_mib_per_s and method != METHOD_COLD:
+            rate = min(rate, self.max_bandwidth_mib_per_s * MiB)
+        return rate
 
     def in_window(self, now):
         """Whether new migrations may start at *now* (UTC)."""

@@ -143,6 +143,17 @@ class NovaGateway:
     def live_migrate(self, server_id, host, block_migration='auto'):
         self.nova.servers.live_migrate(server_id, host, block_migration)
 
+    def set_metadata(self, server_id, metadata):
+        self.nova.servers.set_meta(server_id, metadata)
+
+    def delete_metadata(self, server_id, keys):
+        """Remove *keys* from the server's metadata; absent ones are fine."""
+        for key in keys:
+            try:
+                self.nova.servers.delete_meta(server_id, [key])
+            except nova_exc.NotFound:
+                pass
+
     def cold_migrate(self, server_id, host):
         self.nova.servers.migrate(server_id, host=host)
 

@@ -338,8 +338,7 @@ class Planner:
             copied = memory + server.disk_bytes
         else:
             copied = server.disk_bytes
-        rate = self.policy.bandwidth_mb_per_s * 1e6
-        seconds = OVERHEAD_SECONDS + copied / rate
+        seconds = OVERHEAD_SECONDS + copied / self.policy.copy_rate(method)
         return Move(server.id, server.name, server.project_id, server.host,
                     server.status, method, target.name, copied,
                     round(seconds, 1),

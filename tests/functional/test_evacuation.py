@@ -26,6 +26,7 @@ from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import planner
 from nova_migration_ext.evacuation import states
 from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext import throttle
 from tests.functional import cloud
 
 OLD = ['old1', 'old2']
@@ -158,6 +159,34 @@ class DrainTest(EvacuationTestBase):
                          'transient error, retry 2 of 3' in d])
         for task in tasks:
             self.assertEqual(1, self.moves[task.server_id])
+
+
+class BandwidthCapTest(EvacuationTestBase):
+    """The policy's cap reaches libvirt on every live migration."""
+
+    def setUp(self):
+        super().setUp()
+        self.bandwidths = []
+
+    def _migrate_stub(self, domain, destination, params, flags):
+        self.bandwidths.append(params.get('bandwidth'))
+        return super()._migrate_stub(domain, destination, params, flags)
+
+    def test_cap_applied_then_removed(self):
+        servers = self.boot_many(2, 'old1') + self.boot_many(1, 'old2')
+        evacuation_id, plan, state = self.drain(
+            inventory.Policy(max_bandwidth_mib_per_s=50))
+        self.assertEqual(states.COMPLETED, state)
+        self.assert_drained(servers)
+        self.assertEqual([50, 50, 50], self.bandwidths)
+        for move in plan.moves:
+            self.assertEqual(
+                round(planner.OVERHEAD_SECONDS + move.bytes_total /
+                      (50 * inventory.MiB), 1), move.expected_seconds)
+        # The key was only for the evacuation.
+        for server in servers:
+            self.assertNotIn(throttle.BANDWIDTH_KEY, self.api.get_server(
+                server['id'])['metadata'])
 
 
 class BadInputTest(EvacuationTestBase):

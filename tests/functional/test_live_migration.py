@@ -13,6 +13,7 @@
 
 from nova.tests import fixtures as nova_fixtures
 
+from nova_migration_ext import throttle
 from tests.functional import base
 
 
@@ -58,3 +59,39 @@ class SharedStorageLiveMigrationTest(base.MigrationExtTestBase):
         self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
         self.assertEqual('ACTIVE', server['status'])
         self.assertTrue(self.migrate_stub_ran)
+
+
+class BandwidthCapTest(base.MigrationExtTestBase):
+    """The evacuation's cap, in the server's metadata, reaches libvirt."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = self.computes[self.start_compute('src')]
+        self.dest = self.computes[self.start_compute('dest')]
+        self.bandwidths = []
+
+    def _migrate_stub(self, domain, destination, params, flags):
+        self.bandwidths.append(params.get('bandwidth'))
+        super()._migrate_stub(domain, destination, params, flags)
+
+    def migrate(self, metadata=None):
+        self.server = self.boot('src')
+        if metadata:
+            self.api.post_server_metadata(self.server['id'], metadata)
+        server = self.live_migrate(self.server, 'dest')
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual('ACTIVE', server['status'])
+        return self.bandwidths.pop()
+
+    def test_cap_from_metadata(self):
+        self.assertEqual(40, self.migrate({throttle.BANDWIDTH_KEY: '40'}))
+
+    def test_no_cap_is_nova_default(self):
+        self.assertEqual(0, self.migrate())
+        self.assertEqual(0, self.migrate({throttle.BANDWIDTH_KEY: 'fast'}))
+
+    def test_smaller_host_limit_wins(self):
+        self.flags(live_migration_bandwidth=20, group='libvirt')
+        self.assertEqual(20, self.migrate({throttle.BANDWIDTH_KEY: '40'}))
+        self.flags(live_migration_bandwidth=80, group='libvirt')
+        self.assertEqual(40, self.migrate({throttle.BANDWIDTH_KEY: '40'}))

@@ -22,6 +22,7 @@ from tests.unit import utils
 MODULES = (
     'nova_migration_ext.conf',
     'nova_migration_ext.host_stats',
+    'nova_migration_ext.throttle',
     'nova_migration_ext.prechecks',
     'nova_migration_ext.prechecks.base',
     'nova_migration_ext.prechecks.disk_fit',

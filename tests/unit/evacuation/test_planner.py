@@ -573,6 +573,22 @@ class TestValidation(PlannerTestCase):
         self.assertPlanError('max_attempts must be at least 1.',
                              max_attempts=0)
 
+    def test_bandwidth_cap_errors(self):
+        for bad in (0, -5, 2.5):
+            self.assertPlanError(
+                'max_bandwidth_mib_per_s must be a whole number of MiB/s '
+                'above 0 (got %s); leave it out for no cap.' % bad,
+                max_bandwidth_mib_per_s=bad)
+
+    def test_bandwidth_cap_slows_live_estimates_only(self):
+        policy = inventory.Policy(bandwidth_mb_per_s=100,
+                                  max_bandwidth_mib_per_s=10)
+        self.assertEqual(10 * MiB, policy.copy_rate(inventory.METHOD_BLOCK))
+        self.assertEqual(10 * MiB, policy.copy_rate(inventory.METHOD_LIVE))
+        self.assertEqual(100e6, policy.copy_rate(inventory.METHOD_COLD))
+        self.assertEqual(100e6, inventory.Policy().copy_rate(
+            inventory.METHOD_BLOCK))
+
     def test_window_errors(self):
         example = 'for example 22:00 and 06:00 for nights'
         for bad in ('9:00', '24:00', '22:60', '22h00', '', None):
