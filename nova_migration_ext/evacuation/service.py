@@ -28,6 +28,7 @@ from oslo_service import service as os_service
 
 from nova_migration_ext.evacuation import engine as engine_mod
 from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import nova_gateway
 from nova_migration_ext.evacuation import planner
 from nova_migration_ext.evacuation import rpcapi
@@ -67,6 +68,31 @@ OPTS = [
                       'after it rolled a migration back; the evacuator '
                       'resets such a VM to ACTIVE when its guest still '
                       'runs there.'),
+    cfg.BoolOpt('listen_notifications', default=True,
+                help='Follow moves and collect host facts through nova\'s '
+                     'notifications, on the transport of '
+                     '[oslo_messaging_notifications] transport_url (nova\'s '
+                     'RabbitMQ). Nova needs [notifications] '
+                     'notification_format = versioned or both, and '
+                     '[oslo_messaging_notifications] driver = messagingv2.'),
+    cfg.ListOpt('notification_topics',
+                default=['versioned_notifications', 'notifications'],
+                help='Topics to listen on: nova\'s versioned notifications '
+                     '(the phases of each move) and the topic of '
+                     '[oslo_messaging_notifications] topics on the computes '
+                     '(the driver\'s migration_ext.host.facts).'),
+    cfg.StrOpt('notification_exchange', default='nova',
+               help='Exchange nova publishes its notifications on (its '
+                    'control_exchange).'),
+    cfg.StrOpt('notification_pool',
+               default='nova-migration-evacuator-notifications',
+               help='Queue of the evacuators beside other consumers of the '
+                    'same topics; evacuators sharing it share the work. It '
+                    'must not be the RPC topic, %s.' % rpcapi.TOPIC),
+    cfg.IntOpt('host_facts_max_age', default=900, min=1,
+               help='Seconds after which the facts a compute published '
+                    '(image cache, real free disk) are too old for the '
+                    'planner, which then uses nova\'s figures alone.'),
     cfg.StrOpt('endpoint_override',
                help='Nova API endpoint to use instead of the catalog\'s.'),
 ]
@@ -170,6 +196,7 @@ def build_engine(conf, session=None):
         stuck_after=conf.evacuator.stuck_after,
         retry_base=conf.evacuator.retry_base,
         settle_seconds=conf.evacuator.settle_time,
+        facts_max_age=conf.evacuator.host_facts_max_age,
         lease_seconds=conf.evacuator.lease_seconds)
 
 
@@ -182,6 +209,7 @@ class EvacuatorService(os_service.Service):
         self.engine = engine
         self.transport = transport or messaging.get_rpc_transport(conf)
         self.rpc_server = None
+        self.listener = None
         self.executors = {}
 
     def start(self):
@@ -192,8 +220,23 @@ class EvacuatorService(os_service.Service):
             self.transport, target, [EvacuatorEndpoint(self.engine)],
             executor='threading')
         self.rpc_server.start()
+        if self.conf.evacuator.listen_notifications:
+            self.listener = self._notification_listener()
+            self.listener.start()
         self.tg.add_timer(self.conf.evacuator.poll_interval, self.drive)
         LOG.info('Evacuator %s started', self.conf.evacuator.name)
+
+    def _notification_listener(self):
+        evacuator = self.conf.evacuator
+        if evacuator.notification_pool == rpcapi.TOPIC:
+            raise ValueError(
+                '[evacuator] notification_pool must not be %s, the RPC '
+                'topic: notifications and RPC calls would share a queue. '
+                'Leave it unset or choose another name.' % rpcapi.TOPIC)
+        return notifications.get_listener(
+            self.conf, self.engine.store, evacuator.notification_topics,
+            evacuator.notification_pool,
+            exchange=evacuator.notification_exchange)
 
     def drive(self):
         """One pass over every evacuation that needs driving."""
@@ -215,6 +258,9 @@ class EvacuatorService(os_service.Service):
                               'again next time', evacuation.id)
 
     def stop(self, graceful=False):
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener.wait()
         if self.rpc_server is not None:
             self.rpc_server.stop()
             self.rpc_server.wait()

@@ -21,6 +21,7 @@ import testtools
 import yaml
 
 from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.evacuation import service
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -84,7 +85,7 @@ class ReadmeTest(testtools.TestCase):
 
     def test_every_option_documented(self):
         readme = _read('README.md')
-        for _group, opts in ext_conf.list_opts():
+        for _group, opts in ext_conf.list_opts() + service.list_opts():
             for opt in opts:
                 self.assertIn('`%s`' % opt.name, readme,
                               'option %s is not in README.md' % opt.name)
