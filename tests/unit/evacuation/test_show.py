@@ -1,0 +1,88 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tests of what ``show`` computes: progress, phase and ETA."""
+
+import os
+
+import fixtures
+
+from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import states
+from nova_migration_ext.evacuation import store
+from tests.unit.evacuation import test_store
+from tests.unit import utils
+
+GiB = 1024 ** 3
+
+
+class TestShow(utils.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.FakeLogger(name='alembic'))
+        path = self.useFixture(fixtures.TempDir()).path
+        self.store = store.Store('sqlite:///%s' % os.path.join(path,
+                                                               's.sqlite'))
+        self.addCleanup(self.store.engine.dispose)
+        self.store.upgrade()
+        # One source, one target, one migration at a time: the drain is
+        # the sum of what each VM has left.
+        policy = dict(test_store.POLICY, max_per_source=1, max_per_target=1,
+                      max_total=1)
+        self.evacuation_id = self.store.create_evacuation(
+            source_hosts=['cmp-1'], policy=policy, actor='alice',
+            tasks=[test_store.task(name, bytes_total=4 * GiB,
+                                   expected_seconds=100.0)
+                   for name in ('a', 'b', 'c')])
+        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
+        self.engine = engine_mod.Engine(self.store, gateway=None)
+        self.tasks = {t.server_id: t
+                      for t in self.store.tasks(self.evacuation_id)}
+
+    def move(self, server_id, *path, **fields):
+        for state in path:
+            self.store.update_task(self.tasks[server_id].id, 'ev', state,
+                                   **fields)
+
+    def test_nothing_moved_yet(self):
+        info = self.engine.show(self.evacuation_id)
+        self.assertEqual(0.0, info['progress'])
+        self.assertEqual(300, info['eta_seconds'])
+        self.assertEqual([0.0] * 3, [t['progress'] for t in info['tasks']])
+
+    def test_progress_phase_and_eta(self):
+        self.move('a', states.SUBMITTING, states.MIGRATING, states.DONE)
+        self.move('b', states.SUBMITTING, states.MIGRATING, bytes_done=GiB,
+                  phase='copying memory and disks')
+        info = self.engine.show(self.evacuation_id)
+        by_id = {t['server_id']: t for t in info['tasks']}
+        self.assertEqual((100.0, ''), (by_id['a']['progress'],
+                                       by_id['a']['phase']))
+        self.assertEqual((25.0, 'copying memory and disks'),
+                         (by_id['b']['progress'], by_id['b']['phase']))
+        self.assertEqual(0.0, by_id['c']['progress'])
+        # 4 + 1 of 12 GiB moved.
+        self.assertEqual(round(100.0 * 5 / 12, 1), info['progress'])
+        # b has three quarters of its 100 s left, then c its 100 s.
+        self.assertEqual(175, info['eta_seconds'])
+
+    def test_vms_left_for_the_operator_count_no_time(self):
+        self.move('a', states.SUBMITTING, states.NEEDS_OPERATOR)
+        self.assertEqual(200, self.engine.show(
+            self.evacuation_id)['eta_seconds'])
+
+    def test_estimate_runs_moves_under_way_first(self):
+        # c is under way although planned last: it holds the only slot.
+        self.move('c', states.SUBMITTING, states.MIGRATING,
+                  bytes_done=2 * GiB)
+        self.assertEqual(250, self.engine.show(
+            self.evacuation_id)['eta_seconds'])
