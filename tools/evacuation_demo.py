@@ -33,6 +33,8 @@ import time
 
 import fixtures
 from nova.tests import fixtures as nova_fixtures
+from oslo_config import cfg
+import oslo_messaging
 import testtools
 
 from nova_migration_ext.evacuation import engine as engine_mod
@@ -75,6 +77,12 @@ class Demo(cloud.EmbeddedCloudTestBase):
             self.store, self.gateway(), owner='demo-evacuator',
             retry_base=1.0, stuck_after=8,
             settle_seconds=3)
+        # The evacuator's notification listener, on an in-process
+        # transport (RabbitMQ in production): the phase of each move.
+        transport = oslo_messaging.get_notification_transport(
+            cfg.CONF, url='fake:/')
+        self.addCleanup(transport.cleanup)
+        self.listen_to_notifications(self.store, transport, 'demo')
 
     def seed(self):
         """40 VMs on the old hosts, as in the operators' report."""
@@ -240,6 +248,13 @@ class ProgressLine:
             time.monotonic() - self.started, info['state'],
             info['progress'], info['eta_seconds'],
             ' '.join('%s=%d' % kv for kv in sorted(counts.items()))))
+        # Where the moves under way are, from nova's notifications.
+        phases = collections.Counter(
+            t['phase'] for t in info['tasks']
+            if t['state'] in states.TASK_ACTIVE and t['phase'])
+        if phases:
+            line += '  | ' + ', '.join('%s: %d' % kv
+                                       for kv in sorted(phases.items()))
         key = (info['state'], tuple(sorted(counts.items())))
         if key != self.last:
             self.last = key

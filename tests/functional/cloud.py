@@ -18,6 +18,7 @@ python-novaclient.
 import collections
 import time
 import urllib.parse
+import uuid
 
 import fixtures
 from keystoneauth1 import exceptions as ks_exceptions
@@ -28,8 +29,12 @@ from nova.compute import power_state
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import notifications as nova_notifications
+from oslo_config import cfg
 import oslo_messaging
+from oslo_messaging.notify import _impl_test as test_notifier
 
+from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import nova_gateway
 from tests.functional import base
 
@@ -65,6 +70,49 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
         # Net number of times each VM really moved (live or cold, a
         # reverted resize counting back), to prove none moved twice.
         self.moves = collections.Counter()
+
+    def listen_to_notifications(self, store, transport, pool):
+        """Start the evacuator's listener on what this cloud emits.
+
+        nova's versioned notifications (captured by nova's fixture) and
+        the driver's own (oslo's test driver) are also published on
+        *transport*, under topics of this run, as nova would publish
+        them on its RabbitMQ. Returns the topics.
+        """
+        run = uuid.uuid4().hex[:8]
+        topics = ('versioned_notifications_%s' % run,
+                  'notifications_%s' % run)
+        listener = notifications.get_listener(
+            cfg.CONF, store, topics, pool,
+            exchange=cfg.CONF.control_exchange, transport=transport)
+        listener.start()
+        self.addCleanup(listener.wait)
+        self.addCleanup(listener.stop)
+        versioned, legacy = (
+            oslo_messaging.Notifier(transport, driver='messagingv2',
+                                    topics=[topic]) for topic in topics)
+        capture_versioned = nova_notifications.FakeVersionedNotifier._notify
+        capture_legacy = test_notifier.TestDriver.notify
+
+        def publish_versioned(notifier, priority, ctxt, event_type,
+                              payload):
+            capture_versioned(notifier, priority, ctxt, event_type, payload)
+            getattr(versioned.prepare(publisher_id=notifier.publisher_id),
+                    priority.lower())({}, event_type, payload)
+
+        def publish_legacy(driver, ctxt, message, priority, retry):
+            capture_legacy(driver, ctxt, message, priority, retry)
+            getattr(legacy.prepare(publisher_id=message['publisher_id']),
+                    priority.lower())({}, message['event_type'],
+                                      message['payload'])
+        # nova's notifiers are prepare()d copies: patch the classes.
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.notifications.FakeVersionedNotifier.'
+            '_notify', publish_versioned))
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging.notify._impl_test.TestDriver.notify',
+            publish_legacy))
+        return topics
 
     def _count_cold_moves(self, driver):
         finish = driver.finish_migration

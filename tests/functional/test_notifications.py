@@ -26,10 +26,8 @@ import uuid
 
 import fixtures
 import kombu
-from nova.tests.fixtures import notifications as nova_notifications
 from oslo_config import cfg
 import oslo_messaging as messaging
-from oslo_messaging.notify import _impl_test as test_notifier
 import testtools.content
 
 from nova_migration_ext.evacuation import inventory
@@ -73,62 +71,27 @@ class RabbitNotificationsTestBase(test_evacuation.EvacuationTestBase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova_migration_ext.evacuation.notifications.'
             'MigrationEventEndpoint._record', recording))
-        run = uuid.uuid4().hex[:8]
-        # nova's versioned notifications, and the driver's own.
-        versioned = 'versioned_notifications_test_%s' % run
-        legacy = 'notifications_test_%s' % run
-        pool = 'nova-migration-evacuator-notifications-test-%s' % run
+        pool = 'nova-migration-evacuator-notifications-test-%s' % (
+            uuid.uuid4().hex[:8])
         transport = messaging.get_notification_transport(
             cfg.CONF, url=test_evacuator_service.RABBIT)
         self.addCleanup(transport.cleanup)
-        self.addCleanup(self._delete_queues, pool, *[
-            '%s.%s' % (topic, priority) for topic in (versioned, legacy)
-            for priority in ('info', 'warn', 'error')])
-        listener = notifications.get_listener(
-            cfg.CONF, self.store, [versioned, legacy], pool,
-            exchange=cfg.CONF.control_exchange, transport=transport)
-        listener.start()
-        self.addCleanup(listener.wait)
-        self.addCleanup(listener.stop)
-        self._publish_nova_notifications(transport, versioned)
-        self._publish_driver_notifications(transport, legacy)
+        topics = []
+        # Registered before the listener's own cleanups, so it runs after
+        # them: the queues go once the listener has stopped.
+        self.addCleanup(lambda: self._delete_queues(pool, *[
+            '%s.%s' % (topic, priority) for topic in topics
+            for priority in ('info', 'warn', 'error')]))
+        topics.extend(self.listen_to_notifications(self.store, transport,
+                                                   pool))
 
     def _delete_queues(self, *names):
-        """This test's queues go with it (the publisher declares some)."""
+        """This test's queues go with it (the publishers declare some)."""
         with kombu.Connection(test_evacuator_service.RABBIT.replace(
                 'rabbit://', 'amqp://')) as connection:
             channel = connection.channel()
             for name in names:
                 channel.queue_delete(name)
-
-    def _publish_nova_notifications(self, transport, topic):
-        """Send what nova emits to RabbitMQ too, as nova would."""
-        publisher = messaging.Notifier(transport, driver='messagingv2',
-                                       topics=[topic])
-        capture = nova_notifications.FakeVersionedNotifier._notify
-
-        def publish(notifier, priority, ctxt, event_type, payload):
-            capture(notifier, priority, ctxt, event_type, payload)
-            getattr(publisher.prepare(publisher_id=notifier.publisher_id),
-                    priority.lower())({}, event_type, payload)
-        # nova's notifiers are prepare()d copies: patch their class.
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.notifications.FakeVersionedNotifier.'
-            '_notify', publish))
-
-    def _publish_driver_notifications(self, transport, topic):
-        """Send what the driver emits (oslo's test driver) to RabbitMQ."""
-        publisher = messaging.Notifier(transport, driver='messagingv2',
-                                       topics=[topic])
-        capture = test_notifier.TestDriver.notify
-
-        def publish(driver, ctxt, message, priority, retry):
-            capture(driver, ctxt, message, priority, retry)
-            getattr(publisher.prepare(
-                publisher_id=message['publisher_id']), priority.lower())(
-                {}, message['event_type'], message['payload'])
-        self.useFixture(fixtures.MonkeyPatch(
-            'oslo_messaging.notify._impl_test.TestDriver.notify', publish))
 
     def wait_for_event(self, server_id, event_type, timeout=30):
         deadline = time.monotonic() + timeout
