@@ -9,9 +9,14 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Builders of small inventories for the planner and store tests."""
+"""Builders of small inventories and stores for the unit tests."""
+
+import os
+
+import fixtures
 
 from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import store as store_mod
 
 GiB = inventory.GiB
 MiB = inventory.MiB
@@ -34,3 +39,14 @@ def server(server_id, host='src', status='ACTIVE', **kwargs):
     fields.update(kwargs)
     return inventory.Server(id=server_id, host=host, status=status,
                             **fields)
+
+
+def sqlite_store(test):
+    """An upgraded store on a new SQLite file, closed when *test* ends."""
+    test.useFixture(fixtures.FakeLogger(name='alembic'))
+    path = test.useFixture(fixtures.TempDir()).path
+    store = store_mod.Store('sqlite:///%s' % os.path.join(
+        path, 'evacuator.sqlite'))
+    test.addCleanup(store.engine.dispose)
+    store.upgrade()
+    return store

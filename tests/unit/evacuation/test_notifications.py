@@ -11,10 +11,8 @@
 # under the License.
 """Tests of the endpoint that follows moves through nova's notifications."""
 
-import os
 import time
 
-import fixtures
 from oslo_config import cfg
 import oslo_messaging as messaging
 
@@ -22,8 +20,8 @@ from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import rpcapi
 from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store
 from nova_migration_ext import host_stats
+from tests.unit.evacuation import fakes
 from tests.unit.evacuation import test_store
 from tests.unit import utils
 
@@ -44,12 +42,7 @@ class TestMigrationEventEndpoint(utils.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.FakeLogger(name='alembic'))
-        path = self.useFixture(fixtures.TempDir()).path
-        self.store = store.Store('sqlite:///%s' % os.path.join(path,
-                                                               'e.sqlite'))
-        self.addCleanup(self.store.engine.dispose)
-        self.store.upgrade()
+        self.store = fakes.sqlite_store(self)
         self.evacuation_id = self.store.create_evacuation(
             source_hosts=['cmp-1'], policy=test_store.POLICY, actor='alice',
             tasks=[test_store.task('live-vm'),
@@ -164,12 +157,7 @@ class TestHostFactsEndpoint(utils.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.FakeLogger(name='alembic'))
-        path = self.useFixture(fixtures.TempDir()).path
-        self.store = store.Store('sqlite:///%s' % os.path.join(path,
-                                                               'f.sqlite'))
-        self.addCleanup(self.store.engine.dispose)
-        self.store.upgrade()
+        self.store = fakes.sqlite_store(self)
         self.endpoint = notifications.HostFactsEndpoint(self.store)
 
     def test_facts_are_kept(self):

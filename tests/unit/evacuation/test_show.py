@@ -11,13 +11,9 @@
 # under the License.
 """Tests of what ``show`` computes: progress, phase and ETA."""
 
-import os
-
-import fixtures
-
 from nova_migration_ext.evacuation import engine as engine_mod
 from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store
+from tests.unit.evacuation import fakes
 from tests.unit.evacuation import test_store
 from tests.unit import utils
 
@@ -28,12 +24,7 @@ class TestShow(utils.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.FakeLogger(name='alembic'))
-        path = self.useFixture(fixtures.TempDir()).path
-        self.store = store.Store('sqlite:///%s' % os.path.join(path,
-                                                               's.sqlite'))
-        self.addCleanup(self.store.engine.dispose)
-        self.store.upgrade()
+        self.store = fakes.sqlite_store(self)
         # One source, one target, one migration at a time: the drain is
         # the sum of what each VM has left.
         policy = dict(test_store.POLICY, max_per_source=1, max_per_target=1,
