@@ -160,16 +160,16 @@ class Executor:
             server = self.gateway.get_server(task.server_id)
         except Exception:
             return False
-        now = self.clock()
-        if getattr(server, 'OS-EXT-STS:task_state', None) is None and \
-                server.status in ('ACTIVE', 'SHUTOFF'):
+        task_state = getattr(server, 'OS-EXT-STS:task_state', None)
+        if task_state is None and server.status in ('ACTIVE', 'SHUTOFF'):
+            now = self.clock()
             since = self._resting_since.setdefault(task.id, now)
             if (now - since).total_seconds() >= self.settle_seconds:
                 del self._resting_since[task.id]
                 return True
             return False
         self._resting_since.pop(task.id, None)
-        if getattr(server, 'OS-EXT-STS:task_state', None) is None:
+        if task_state is None:
             self._reset_error_on_source(task, server, 'a failed attempt')
         return False
 
