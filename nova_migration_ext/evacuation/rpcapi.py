@@ -16,6 +16,7 @@ oslo.config, so Horizon's environment can use it. Every call returns
 plain JSON-compatible data.
 """
 
+from oslo_config import cfg
 import oslo_messaging as messaging
 
 TOPIC = 'nova-migration-evacuator'
@@ -23,6 +24,24 @@ VERSION = '1.0'
 TIMEOUT = 120
 READ_TIMEOUT = 30
 READ_ATTEMPTS = 3
+GROUP = 'evacuator'
+
+TOPIC_OPT = cfg.StrOpt(
+    'rpc_topic', sample_default=TOPIC,
+    help='RPC topic the evacuators serve and the CLI and Horizon call; '
+         'it names their queues on RabbitMQ (default: %s). The queues of '
+         'a topic are shared by everything on the same virtual host, so '
+         'two sets of evacuators on one RabbitMQ virtual host (two '
+         'regions, a staging and a production cloud) need different '
+         'topics, or they answer each other\'s calls from the wrong '
+         'database. Clients must use the same topic as their evacuators.'
+         % TOPIC)
+
+
+def topic(conf):
+    """The RPC topic configured on *conf*, registering its option."""
+    conf.register_opt(TOPIC_OPT, group=GROUP)
+    return conf[GROUP].rpc_topic or TOPIC
 
 
 class EvacuatorAPI:
@@ -30,12 +49,13 @@ class EvacuatorAPI:
 
     :param conf: the global ``oslo_config.cfg.CONF`` (oslo.messaging
         registers some of its options there only) with ``transport_url``
-        set to the evacuator's RabbitMQ.
+        set to the evacuator's RabbitMQ and, when the evacuators use
+        another one than the default, ``[evacuator] rpc_topic``.
     """
 
     def __init__(self, conf, transport=None, timeout=TIMEOUT):
         self.transport = transport or messaging.get_rpc_transport(conf)
-        target = messaging.Target(topic=TOPIC, version=VERSION)
+        target = messaging.Target(topic=topic(conf), version=VERSION)
         self.client = messaging.get_rpc_client(self.transport, target,
                                                timeout=timeout)
 

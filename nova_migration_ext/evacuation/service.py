@@ -95,6 +95,7 @@ OPTS = [
                     'planner, which then uses nova\'s figures alone.'),
     cfg.StrOpt('endpoint_override',
                help='Nova API endpoint to use instead of the catalog\'s.'),
+    rpcapi.TOPIC_OPT,
 ]
 
 
@@ -214,7 +215,7 @@ class EvacuatorService(os_service.Service):
 
     def start(self):
         super().start()
-        target = messaging.Target(topic=rpcapi.TOPIC,
+        target = messaging.Target(topic=rpcapi.topic(self.conf),
                                   server=self.conf.evacuator.name)
         self.rpc_server = messaging.get_rpc_server(
             self.transport, target, [EvacuatorEndpoint(self.engine)],
@@ -228,11 +229,12 @@ class EvacuatorService(os_service.Service):
 
     def _notification_listener(self):
         evacuator = self.conf.evacuator
-        if evacuator.notification_pool == rpcapi.TOPIC:
+        topic = rpcapi.topic(self.conf)
+        if evacuator.notification_pool == topic:
             raise ValueError(
                 '[evacuator] notification_pool must not be %s, the RPC '
                 'topic: notifications and RPC calls would share a queue. '
-                'Leave it unset or choose another name.' % rpcapi.TOPIC)
+                'Leave it unset or choose another name.' % topic)
         return notifications.get_listener(
             self.conf, self.engine.store, evacuator.notification_topics,
             evacuator.notification_pool,
