@@ -430,34 +430,46 @@ class Executor:
             return ''
 
     def _failed(self, task, error, policy, transient):
-        """A migration failed and the VM is still on its source."""
+        """A migration failed and the VM is still on its source.
+
+        A transient error is retried with the same method, up to
+        ``max_attempts``. A live migration goes cold instead, when the
+        policy allows this VM downtime, once it failed
+        ``live_failures_before_cold`` times or with an error that another
+        live attempt would meet again. Otherwise the operator gets it.
+        """
         attempts = task.attempts
         fields = {'last_error': error}
         if self._cancelled():
             self.store.update_task(task.id, self.owner, states.TASK_CANCELLED,
                                    'evacuation cancelled', **fields)
             return
+        can_go_cold = False
         if task.method in LIVE_METHODS:
             fields['live_failures'] = task.live_failures + 1
-        if transient and attempts < policy.max_attempts:
+            can_go_cold = policy.method == 'auto' and \
+                policy.downtime_allowed(inventory.Server(
+                    id=task.server_id, name=task.server_name,
+                    host=task.source_host, status=task.original_status,
+                    vcpus=0, memory_mb=0, disk_bytes=0,
+                    project_id=task.project_id))
+        go_cold = can_go_cold and (
+            not transient or attempts >= policy.max_attempts or
+            fields['live_failures'] >= policy.live_failures_before_cold)
+        if transient and attempts < policy.max_attempts and not go_cold:
             self.store.update_task(
                 task.id, self.owner, states.RETRY_WAIT,
                 'transient error, retry %d of %d'
                 % (attempts + 1, policy.max_attempts),
                 not_before=self._backoff(task), **fields)
             return
-        server = inventory.Server(id=task.server_id, name=task.server_name,
-                                  host=task.source_host,
-                                  status=task.original_status, vcpus=0,
-                                  memory_mb=0, disk_bytes=0,
-                                  project_id=task.project_id)
-        if (task.method in LIVE_METHODS and policy.method == 'auto' and
-                fields['live_failures'] >= policy.live_failures_before_cold
-                and policy.downtime_allowed(server)):
+        if go_cold:
             self.store.update_task(
                 task.id, self.owner, states.RETRY_WAIT,
-                'live migration failed %d times: falling back to cold '
-                'migration' % fields['live_failures'],
+                'live migration failed %d time(s)%s: falling back to cold '
+                'migration' % (fields['live_failures'],
+                               '' if transient else ' with an error a '
+                               'retry would meet again'),
                 method=inventory.METHOD_COLD, attempts=0,
                 not_before=self._backoff(task), **fields)
             return

@@ -27,6 +27,7 @@ from keystoneauth1 import session as ks_session
 from lxml import etree
 from nova.compute import power_state
 from nova import context as nova_context
+from nova import exception
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import notifications as nova_notifications
@@ -200,6 +201,15 @@ class Faults:
         self._once('network filter not found',
                    self.test.computes[host].driver,
                    '_live_migration_operation', fail)
+
+    def live_precheck_refused(self, host):
+        """The source refuses a live migration, as a precheck does."""
+        def fail(original, *args, **kwargs):
+            raise exception.MigrationPreCheckError(
+                reason='this guest cannot be live-migrated (test)')
+        self._once('live migration refused',
+                   self.test.computes[host].manager,
+                   'check_can_live_migrate_source', fail)
 
     def rpc_timeout(self, host):
         """The destination's precheck never answers (RabbitMQ overload)."""

@@ -252,6 +252,44 @@ class RecoveryTest(EvacuationTestBase):
         self.assertEqual(2, task.attempts)
         self.assertIn('No valid host was found', task.last_error)
 
+    def test_refused_live_migration_falls_back_to_cold(self):
+        # A refusal would meet the next live attempt again: go cold now.
+        self.faults.live_precheck_refused('old1')
+        task, log = self.drain_one()
+        self.assertEqual(1, self.faults.fired['live migration refused'])
+        self.assertEqual((inventory.METHOD_COLD, 1, 1),
+                         (task.method, task.live_failures, task.attempts))
+        self.assertIn('live migration failed 1 time(s) with an error a '
+                      'retry would meet again: falling back to cold '
+                      'migration', [d.split(' -> retry_wait: ')[-1]
+                                    for _a, d in log])
+
+    def test_repeated_live_failures_fall_back_to_cold(self):
+        self.faults.network_filter_not_found('old1')
+        self.faults.network_filter_not_found('old1')
+        task, log = self.drain_one(live_failures_before_cold=2)
+        self.assertEqual(2, self.faults.fired['network filter not found'])
+        self.assertEqual((inventory.METHOD_COLD, 2),
+                         (task.method, task.live_failures))
+        self.assertIn('live migration failed 2 time(s): falling back to '
+                      'cold migration', [d.split(' -> retry_wait: ')[-1]
+                                         for _a, d in log])
+
+    def test_refused_live_migration_without_downtime_waits(self):
+        server = self.boot('old1', name='vm')
+        self.faults.live_precheck_refused('old1')
+        evacuation_id, _plan, state = self.drain(
+            inventory.Policy(allow_downtime=False))
+        self.assertEqual(states.COMPLETED, state)
+        [task] = self.store.tasks(evacuation_id)
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertIn('left on old1', task.remedy)
+        self.assertIn('MigrationPreCheckError', task.last_error)
+        server = self.api.get_server(server['id'])
+        self.assertEqual(('old1', 'ACTIVE'), (
+            server['OS-EXT-SRV-ATTR:host'], server['status']))
+        self.assertEqual(0, self.moves[server['id']])
+
     def test_error_after_successful_move_is_reset(self):
         for host in NEW:
             self.faults.token_expired_after_move(host)
