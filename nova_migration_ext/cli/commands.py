@@ -77,10 +77,14 @@ class PlanEvacuation(show.ShowOne):
         parser = super().get_parser(prog_name)
         parser.add_argument('sources', nargs='+', metavar='<host>',
                             help='Hosts to empty.')
-        parser.add_argument('--target', action='append', dest='targets',
-                            metavar='<host>',
-                            help='Allowed target host (repeat); default: '
-                                 'every other enabled host.')
+        targets = parser.add_mutually_exclusive_group()
+        targets.add_argument('--target', action='append', dest='targets',
+                             metavar='<host>',
+                             help='Allowed target host (repeat); default: '
+                                  'every other enabled host.')
+        targets.add_argument('--target-aggregate', metavar='<aggregate>',
+                             help='Allowed targets: the hosts of this host '
+                                  'aggregate (the sources left out).')
         parser.add_argument('--name', default='')
         parser.add_argument('--method', choices=('auto', 'live', 'cold'),
                             default='auto')
@@ -118,7 +122,7 @@ class PlanEvacuation(show.ShowOne):
             policy['window'] = [start, end]
         result = _check(_api(self).plan(
             args.sources, args.targets, policy, name=args.name,
-            dry_run=args.dry_run))
+            dry_run=args.dry_run, target_aggregate=args.target_aggregate))
         if args.dry_run:
             plan = result['plan']
             fields = [('id', '(dry run: nothing stored)'),

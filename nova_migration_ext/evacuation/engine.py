@@ -67,9 +67,41 @@ class Engine:
                 busy.update(evacuation.source_hosts)
         return busy
 
-    def dry_run(self, sources, targets=None, policy=None):
-        """Plan without storing anything."""
+    def _targets(self, sources, targets, target_aggregate):
+        """The allowed targets: the hosts given, or the aggregate's.
+
+        An aggregate's hosts that are also sources are left out (an
+        aggregate often spans a whole zone).
+        """
+        if not target_aggregate:
+            return targets
+        if targets:
+            raise planner_mod.PlanError(
+                'Give target hosts or a target aggregate, not both.')
+        aggregates = self.gateway.aggregates()
+        if target_aggregate not in aggregates:
+            raise planner_mod.PlanError(
+                'Unknown host aggregate %s. Known aggregates: %s.'
+                % (target_aggregate, ', '.join(sorted(aggregates)) or
+                   'none'))
+        hosts = [h for h in aggregates[target_aggregate]
+                 if h not in sources]
+        if not hosts:
+            raise planner_mod.PlanError(
+                'Host aggregate %s has no host besides the sources; add '
+                'hosts to it or name target hosts.' % target_aggregate)
+        return hosts
+
+    def dry_run(self, sources, targets=None, policy=None,
+                target_aggregate=None):
+        """Plan without storing anything.
+
+        :param targets: allowed target hosts; or
+        :param target_aggregate: name of the host aggregate whose hosts
+            are the allowed targets. Default: every other enabled host.
+        """
         policy = policy or inventory.Policy()
+        targets = self._targets(sources, targets, target_aggregate)
         hosts = inventory.with_facts(
             self.gateway.hosts(), self.store.host_facts(self.facts_max_age))
         servers = self.gateway.servers_on(
@@ -78,9 +110,10 @@ class Engine:
             sources, targets, busy_hosts=self._busy_hosts())
 
     def plan(self, sources, targets=None, policy=None, actor='admin',
-             name=''):
+             name='', target_aggregate=None):
         """Plan and store an evacuation; returns (id, plan)."""
         policy = policy or inventory.Policy()
+        targets = self._targets(sources, targets, target_aggregate)
         plan = self.dry_run(sources, targets, policy)
         totals = plan.totals()
         totals['unplaceable'] = [
@@ -90,7 +123,8 @@ class Engine:
         tasks = [m.task_fields() for m in plan.moves]
         evacuation_id = self.store.create_evacuation(
             source_hosts=sources, target_hosts=targets,
-            policy=policy.to_dict(), tasks=tasks, actor=actor, name=name,
+            target_aggregate=target_aggregate, policy=policy.to_dict(),
+            tasks=tasks, actor=actor, name=name,
             plan_summary=totals)
         return evacuation_id, plan
 

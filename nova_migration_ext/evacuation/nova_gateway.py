@@ -90,6 +90,11 @@ class NovaGateway:
                 qemu_version=getattr(hyp, 'hypervisor_version', None)))
         return hosts
 
+    def aggregates(self):
+        """Host aggregate name -> its hosts."""
+        return {agg.name: list(agg.hosts)
+                for agg in self.nova.aggregates.list()}
+
     def servers_on(self, hosts):
         groups = {}
         for group in self.nova.server_groups.list(all_projects=True):

@@ -20,7 +20,8 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 
 TOPIC = 'nova-migration-evacuator'
-VERSION = '1.0'
+# 1.0: the first API. 1.1: plan(target_aggregate=...).
+VERSION = '1.1'
 TIMEOUT = 120
 READ_TIMEOUT = 30
 READ_ATTEMPTS = 3
@@ -55,12 +56,16 @@ class EvacuatorAPI:
 
     def __init__(self, conf, transport=None, timeout=TIMEOUT):
         self.transport = transport or messaging.get_rpc_transport(conf)
-        target = messaging.Target(topic=topic(conf), version=VERSION)
+        # Calls ask for the oldest version that has what they send, so a
+        # newer client works with evacuators not yet upgraded.
+        target = messaging.Target(topic=topic(conf), version='1.0')
         self.client = messaging.get_rpc_client(self.transport, target,
                                                timeout=timeout)
 
-    def _call(self, method, **kwargs):
-        return self.client.prepare().call({}, method, **kwargs)
+    def _call(self, method, version=None, **kwargs):
+        client = self.client.prepare(version=version) if version \
+            else self.client
+        return client.call({}, method, **kwargs)
 
     def _read(self, method, **kwargs):
         """A read-only call, asked again if it times out.
@@ -77,11 +82,14 @@ class EvacuatorAPI:
                     raise
 
     def plan(self, sources, targets=None, policy=None, name='',
-             actor='admin', dry_run=False):
+             actor='admin', dry_run=False, target_aggregate=None):
+        kwargs = {}
+        if target_aggregate:
+            kwargs = {'version': '1.1', 'target_aggregate': target_aggregate}
         return self._call('plan', sources=list(sources),
                           targets=list(targets) if targets else None,
                           policy=policy or {}, name=name, actor=actor,
-                          dry_run=dry_run)
+                          dry_run=dry_run, **kwargs)
 
     def list(self):
         return self._read('list')

@@ -128,17 +128,20 @@ class EvacuatorEndpoint:
     def __init__(self, engine):
         self.engine = engine
 
-    def plan(self, ctxt, sources, targets, policy, name, actor, dry_run):
+    def plan(self, ctxt, sources, targets, policy, name, actor, dry_run,
+             target_aggregate=None):
         try:
             policy = inventory.Policy.from_dict(policy)
             if dry_run:
-                plan = self.engine.dry_run(sources, targets, policy)
+                plan = self.engine.dry_run(sources, targets, policy,
+                                           target_aggregate)
                 return {'id': None, 'plan': plan.totals(),
                         'moves': [m.task_fields() for m in plan.moves],
                         'unplaceable': [u.__dict__
                                         for u in plan.unplaceable]}
             evacuation_id, plan = self.engine.plan(
-                sources, targets, policy, actor=actor, name=name)
+                sources, targets, policy, actor=actor, name=name,
+                target_aggregate=target_aggregate)
         except (planner.PlanError, TypeError) as exc:
             return {'error': str(exc)}
         return _show(self.engine, evacuation_id)

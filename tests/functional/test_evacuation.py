@@ -216,6 +216,49 @@ class BadInputTest(EvacuationTestBase):
         self.assertEqual(states.PLANNED, self.engine.show(
             evacuation_id)['state'])
 
+    def test_bad_target_aggregates_change_nothing(self):
+        self.boot_many(1, 'old1')
+        self.admin_api.add_host_to_aggregate(
+            self._create_aggregate('old-racks'), 'old1')
+        cases = [
+            ({'target_aggregate': 'nope'},
+             'Unknown host aggregate nope. Known aggregates: old-racks.'),
+            ({'target_aggregate': 'old-racks'},
+             'Host aggregate old-racks has no host besides the sources; '
+             'add hosts to it or name target hosts.'),
+            ({'target_aggregate': 'old-racks', 'targets': NEW},
+             'Give target hosts or a target aggregate, not both.'),
+        ]
+        for kwargs, message in cases:
+            error = self.assertRaises(planner.PlanError, self.engine.plan,
+                                      ['old1'], **kwargs)
+            self.assertEqual(message, str(error))
+        self.assertEqual([], self.store.list_evacuations())
+
+
+class AggregateTargetTest(EvacuationTestBase):
+
+    def test_targets_are_the_aggregate_hosts(self):
+        servers = self.boot_many(4, 'old1')
+        aggregate = self._create_aggregate('c7-racks')
+        for host in ('new2', 'new3', 'old1'):   # old1 is left out
+            self.admin_api.add_host_to_aggregate(aggregate, host)
+        evacuation_id, plan = self.engine.plan(
+            ['old1'], target_aggregate='c7-racks')
+        self.assertEqual({'new2', 'new3'}, {m.target for m in plan.moves})
+        with self.store.session() as session:
+            stored = self.store.get(session, evacuation_id)
+            self.assertEqual(('c7-racks', ['new2', 'new3']),
+                             (stored.target_aggregate,
+                              sorted(stored.target_hosts)))
+        self.engine.start(evacuation_id)
+        self.assertEqual(states.COMPLETED, self.engine.run(
+            evacuation_id, poll_interval=0.2, timeout=120))
+        for server in servers:
+            self.assertIn(self.api.get_server(server['id'])[
+                'OS-EXT-SRV-ATTR:host'], ('new2', 'new3'))
+            self.assertEqual(1, self.moves[server['id']])
+
 
 class RecoveryTest(EvacuationTestBase):
     """Each stuck state of the operators' report, injected and repaired."""

@@ -52,6 +52,9 @@ class InventoryOnly:
                                  10 * GiB) for i in range(3)
                 if 'old1' in hosts]
 
+    def aggregates(self):
+        return {'new-racks': ['new2']}
+
     def __getattr__(self, name):
         raise AssertionError('the RPC tests must not reach nova (%s)'
                              % name)
@@ -124,6 +127,19 @@ class EvacuatorRPCTest(testtools.TestCase):
         return rc, out.getvalue(), err.getvalue()
 
     def test_cli_json_and_table(self):
+        # An aggregate names the targets (RPC API 1.1); a dry run.
+        rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
+                                    'new-racks', '--dry-run', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        plan = json.loads(out)
+        self.assertEqual(3, plan['moves'])
+        self.assertEqual({'old1 -> new2 (block)'}, {
+            plan['vm%d' % i] for i in range(3)})
+        rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
+                                    'nope')
+        self.assertEqual(1, rc)
+        self.assertIn('Unknown host aggregate nope. Known aggregates: '
+                      'new-racks.', err)
         rc, out, err = self.run_cli('plan', 'old1', '--target', 'new1',
                                     '--target', 'new2', '-f', 'json')
         self.assertEqual(0, rc, err)
