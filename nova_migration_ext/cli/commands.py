@@ -37,6 +37,17 @@ def _check(result):
     return result
 
 
+def _overrides(allowed, denied):
+    """{id: True/False} from the --allow/--deny-downtime-… lists."""
+    both = sorted(set(allowed) & set(denied))
+    if both:
+        raise CommandError('Downtime both allowed and refused for %s; say '
+                           'one or the other.' % ', '.join(both))
+    overrides = dict.fromkeys(allowed, True)
+    overrides.update(dict.fromkeys(denied, False))
+    return overrides
+
+
 def progress_bar(percent):
     filled = int(round(BAR_WIDTH * percent / 100.0))
     return '[%s%s] %5.1f%%' % ('#' * filled, '.' * (BAR_WIDTH - filled),
@@ -90,6 +101,14 @@ class PlanEvacuation(show.ShowOne):
                             default='auto')
         parser.add_argument('--allow-downtime', action='store_true',
                             help='Allow cold migration of running VMs.')
+        for verb, allowed in (('allow', 'Allow'), ('deny', 'Refuse')):
+            for kind in ('project', 'server'):
+                parser.add_argument(
+                    '--%s-downtime-%s' % (verb, kind), action='append',
+                    default=[], metavar='<%s-id>' % kind,
+                    help='%s cold migration of the running VMs of this '
+                         '%s, whatever --allow-downtime says (repeat; a '
+                         'server overrides its project).' % (allowed, kind))
         parser.add_argument('--max-per-source', type=int, default=2)
         parser.add_argument('--max-per-target', type=int, default=2)
         parser.add_argument('--max-total', type=int, default=8)
@@ -113,7 +132,13 @@ class PlanEvacuation(show.ShowOne):
                   'max_per_target': args.max_per_target,
                   'max_total': args.max_total,
                   'bandwidth_mb_per_s': args.bandwidth,
-                  'max_bandwidth_mib_per_s': args.max_bandwidth}
+                  'max_bandwidth_mib_per_s': args.max_bandwidth,
+                  'downtime_projects': _overrides(
+                      args.allow_downtime_project,
+                      args.deny_downtime_project),
+                  'downtime_servers': _overrides(
+                      args.allow_downtime_server,
+                      args.deny_downtime_server)}
         if args.window:
             start, _sep, end = args.window.partition('-')
             if not (start and end):

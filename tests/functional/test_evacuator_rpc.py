@@ -126,6 +126,27 @@ class EvacuatorRPCTest(testtools.TestCase):
         rc = app.run(list(argv))
         return rc, out.getvalue(), err.getvalue()
 
+    def test_cli_downtime_overrides(self):
+        sent = []
+        plan = self.api.plan
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migration_ext.evacuation.rpcapi.EvacuatorAPI.plan',
+            lambda api, *a, **kw: sent.append(a[2]) or plan(*a, **kw)))
+        rc, out, err = self.run_cli(
+            'plan', 'old1', '--dry-run', '--allow-downtime-project', 'p1',
+            '--deny-downtime-server', 'vm-a', '--allow-downtime-server',
+            'vm-b', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        self.assertEqual(({'p1': True}, {'vm-a': False, 'vm-b': True}),
+                         (sent[0]['downtime_projects'],
+                          sent[0]['downtime_servers']))
+        rc, out, err = self.run_cli(
+            'plan', 'old1', '--allow-downtime-project', 'p1',
+            '--deny-downtime-project', 'p1')
+        self.assertEqual(1, rc)
+        self.assertIn('Downtime both allowed and refused for p1; say one '
+                      'or the other.', err)
+
     def test_cli_json_and_table(self):
         # An aggregate names the targets (RPC API 1.1); a dry run.
         rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
