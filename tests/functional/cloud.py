@@ -16,6 +16,7 @@ python-novaclient.
 """
 
 import collections
+import os
 import time
 import urllib.parse
 import uuid
@@ -71,6 +72,26 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
         # Net number of times each VM really moved (live or cold, a
         # reverted resize counting back), to prove none moved twice.
         self.moves = collections.Counter()
+
+    def serve_api(self, wrap):
+        """Serve nova's API on a local port, in a green thread.
+
+        *wrap* puts the authentication middleware around nova's app (a
+        threading server would block eventlet's hub in select.poll).
+        Returns the endpoint.
+        """
+        import eventlet
+        from eventlet import wsgi
+        sock = eventlet.listen(('127.0.0.1', 0))
+        thread = eventlet.spawn(wsgi.server, sock,
+                                wrap(self.api_fixture.app()),
+                                log=open(os.devnull, 'w'))
+
+        def stop():
+            thread.kill()
+            sock.close()
+        self.addCleanup(stop)
+        return 'http://127.0.0.1:%d/v2.1' % sock.getsockname()[1]
 
     def listen_to_notifications(self, store, transport, pool):
         """Start the evacuator's listener on what this cloud emits.

@@ -85,7 +85,8 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
             self.skipTest('needs RabbitMQ on 5672 and MariaDB on 3306')
         super().setUp()
         self.db_url = self._database()
-        self.endpoint = self._serve_api()
+        self.endpoint = self.serve_api(lambda app: HeaderAuthMiddleware(
+            app, self.api.project_id))
         self.workdir = self.useFixture(
             __import__('fixtures').TempDir()).path
         self.processes = {}
@@ -114,25 +115,6 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
             server.dispose()
         self.addCleanup(drop)
         return '%s/%s' % (MYSQL, name)
-
-    def _serve_api(self):
-        """Serve nova's API on a local port, in a green thread.
-
-        (A threading server would block eventlet's hub in select.poll.)
-        """
-        import eventlet
-        from eventlet import wsgi
-        app = HeaderAuthMiddleware(self.api_fixture.app(),
-                                   self.api.project_id)
-        sock = eventlet.listen(('127.0.0.1', 0))
-        thread = eventlet.spawn(wsgi.server, sock, app,
-                                log=open(os.devnull, 'w'))
-
-        def stop():
-            thread.kill()
-            sock.close()
-        self.addCleanup(stop)
-        return 'http://127.0.0.1:%d/v2.1' % sock.getsockname()[1]
 
     def _config(self, name):
         path = os.path.join(self.workdir, '%s.conf' % name)
