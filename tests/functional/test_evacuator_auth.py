@@ -30,15 +30,15 @@ from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import states
 from tests.functional import fake_keystone
 from tests.functional import test_evacuation
+from tests.functional import test_evacuator_service
 
 
-class KeystoneMiddleware:
+class KeystoneMiddleware(test_evacuator_service.HeaderAuthMiddleware):
     """Admin headers for a valid token, 401 for any other."""
 
     def __init__(self, app, keystone, project_id):
-        self.app = app
+        super().__init__(app, project_id)
         self.keystone = keystone
-        self.project_id = project_id
         self.rejected = 0
 
     def __call__(self, environ, start_response):
@@ -49,10 +49,7 @@ class KeystoneMiddleware:
             return [json.dumps({'error': {
                 'code': 401, 'message': 'The request you have made '
                 'requires authentication.'}}).encode()]
-        environ['HTTP_X_AUTH_USER'] = 'admin'
-        environ['HTTP_X_AUTH_PROJECT_ID'] = self.project_id
-        environ['HTTP_X_ROLES'] = 'admin,member,reader'
-        return self.app(environ, start_response)
+        return super().__call__(environ, start_response)
 
 
 class EvacuatorCredentialsTest(test_evacuation.EvacuationTestBase):
