@@ -88,7 +88,7 @@ OPTS = [
                default='nova-migration-evacuator-notifications',
                help='Queue of the evacuators beside other consumers of the '
                     'same topics; evacuators sharing it share the work. It '
-                    'must not be the RPC topic, %s.' % rpcapi.TOPIC),
+                    'must not be the RPC topic (rpc_topic).'),
     cfg.IntOpt('host_facts_max_age', default=900, min=1,
                help='Seconds after which the facts a compute published '
                     '(image cache, real free disk) are too old for the '
