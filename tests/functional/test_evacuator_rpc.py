@@ -18,8 +18,6 @@ engine against real nova is in test_evacuation).
 
 import io
 import json
-import os
-import socket
 import uuid
 
 import fixtures
@@ -33,9 +31,9 @@ from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import rpcapi
 from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import store as store_mod
+from tests.functional import rabbit
 
-RABBIT = os.environ.get('NOVA_MIGRATION_EXT_TEST_RABBIT_URL',
-                        'rabbit://guest:guest@127.0.0.1:5672/')
+RABBIT = rabbit.URL
 GiB = inventory.GiB
 
 
@@ -64,11 +62,10 @@ class EvacuatorRPCTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        try:
-            socket.create_connection(('127.0.0.1', 5672), timeout=2).close()
-        except OSError:
+        if not rabbit.reachable():
             self.skipTest('needs RabbitMQ on 127.0.0.1:5672')
         topic = 'nme-test-%s' % uuid.uuid4().hex[:8]
+        self.addCleanup(rabbit.delete_queues, topic, topic + '.rpc-test')
         self.useFixture(fixtures.MonkeyPatch(
             'nova_migration_ext.evacuation.rpcapi.TOPIC', topic))
         # oslo.messaging registers some options on the global object only.

@@ -26,24 +26,22 @@ anything else on this RabbitMQ) must not answer each other's calls.
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
 
-import kombu
 import sqlalchemy as sa
 import testtools.content
 
 from nova_migration_ext.evacuation import states
+from tests.functional import rabbit
 from tests.functional import test_evacuation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 MYSQL = os.environ.get('NOVA_MIGRATION_EXT_TEST_MYSQL_URL',
                        'mysql+pymysql://root@127.0.0.1')
-RABBIT = os.environ.get('NOVA_MIGRATION_EXT_TEST_RABBIT_URL',
-                        'rabbit://guest:guest@127.0.0.1:5672/')
+RABBIT = rabbit.URL
 
 
 def _subprocess():
@@ -53,14 +51,6 @@ def _subprocess():
     """
     from eventlet.green import subprocess
     return subprocess
-
-
-def _reachable(host, port):
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-        return True
-    except OSError:
-        return False
 
 
 class HeaderAuthMiddleware:
@@ -80,8 +70,7 @@ class HeaderAuthMiddleware:
 class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
 
     def setUp(self):
-        if not _reachable('127.0.0.1', 5672) or \
-                not _reachable('127.0.0.1', 3306):
+        if not rabbit.reachable() or not rabbit.reachable(port=3306):
             self.skipTest('needs RabbitMQ on 5672 and MariaDB on 3306')
         super().setUp()
         self.db_url = self._database()
@@ -96,12 +85,8 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
 
     def _delete_queues(self):
         """This test's queues go with it (oslo.messaging keeps them)."""
-        names = [self.topic, self.pool] + [
-            '%s.%s' % (self.topic, name) for name in self.processes]
-        with kombu.Connection(RABBIT.replace('rabbit://', 'amqp://')) as conn:
-            channel = conn.channel()
-            for name in names:
-                channel.queue_delete(name)
+        rabbit.delete_queues(self.topic, self.pool, *[
+            '%s.%s' % (self.topic, name) for name in self.processes])
 
     def _database(self):
         name = 'nme_evac_%s' % uuid.uuid4().hex[:12]

@@ -20,12 +20,10 @@ would consume nova's ``versioned_notifications`` in production.
 import collections
 import json
 import os
-import socket
 import time
 import uuid
 
 import fixtures
-import kombu
 from oslo_config import cfg
 import oslo_messaging as messaging
 import testtools.content
@@ -35,8 +33,8 @@ from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import states
 from nova_migration_ext import facts
 from nova_migration_ext import orphans
+from tests.functional import rabbit
 from tests.functional import test_evacuation
-from tests.functional import test_evacuator_service
 
 LIVE_EVENTS = ['instance.live_migration_pre.start',
                'instance.live_migration_pre.end',
@@ -57,9 +55,7 @@ class RabbitNotificationsTestBase(test_evacuation.EvacuationTestBase):
     """The embedded cloud's notifications reach a listener over RabbitMQ."""
 
     def setUp(self):
-        try:
-            socket.create_connection(('127.0.0.1', 5672), timeout=2).close()
-        except OSError:
+        if not rabbit.reachable():
             self.skipTest('needs RabbitMQ on 127.0.0.1:5672')
         super().setUp()
         self.seen = collections.defaultdict(list)
@@ -74,24 +70,16 @@ class RabbitNotificationsTestBase(test_evacuation.EvacuationTestBase):
         pool = 'nova-migration-evacuator-notifications-test-%s' % (
             uuid.uuid4().hex[:8])
         transport = messaging.get_notification_transport(
-            cfg.CONF, url=test_evacuator_service.RABBIT)
+            cfg.CONF, url=rabbit.URL)
         self.addCleanup(transport.cleanup)
         topics = []
         # Registered before the listener's own cleanups, so it runs after
         # them: the queues go once the listener has stopped.
-        self.addCleanup(lambda: self._delete_queues(pool, *[
+        self.addCleanup(lambda: rabbit.delete_queues(pool, *[
             '%s.%s' % (topic, priority) for topic in topics
             for priority in ('info', 'warn', 'error')]))
         topics.extend(self.listen_to_notifications(self.store, transport,
                                                    pool))
-
-    def _delete_queues(self, *names):
-        """This test's queues go with it (the publishers declare some)."""
-        with kombu.Connection(test_evacuator_service.RABBIT.replace(
-                'rabbit://', 'amqp://')) as connection:
-            channel = connection.channel()
-            for name in names:
-                channel.queue_delete(name)
 
     def wait_for_event(self, server_id, event_type, timeout=30):
         deadline = time.monotonic() + timeout
