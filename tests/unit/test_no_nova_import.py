@@ -43,6 +43,9 @@ print(json.dumps({
     'file': sys.modules['nova_migration_ext'].__file__,
     'heavy': sorted(name for name in sys.modules
                     if name.split('.')[0] in ('nova', 'django')),
+    'engine': sorted(name for name in sys.modules
+                     if name.startswith('nova_migration_ext.evacuation.') or
+                     name.split('.')[0] in ('sqlalchemy', 'novaclient')),
 }))
 '''
 REPO = os.path.dirname(os.path.dirname(
@@ -64,6 +67,16 @@ class TestNoNovaImport(utils.TestCase):
             os.path.join(REPO, 'nova_migration_ext', '__init__.py'),
             result['file'])
         self.assertEqual([], result['heavy'])
+
+    def test_rpc_client_and_cli_need_neither_nova_nor_the_engine(self):
+        # What Horizon and the CLI import: the RPC client alone.
+        for module in ('nova_migration_ext.evacuation.rpcapi',
+                       'nova_migration_ext.cli.app',
+                       'nova_migration_ext.cli.osc_plugin'):
+            result = self._imports(module)
+            self.assertEqual([], result['heavy'], module)
+            self.assertEqual(['nova_migration_ext.evacuation.rpcapi'],
+                             result['engine'], module)
 
     def test_each_module_alone(self):
         for module in MODULES:
