@@ -284,6 +284,11 @@ class RecoveryTest(EvacuationTestBase):
         log = self.store.audit_log(evacuation_id)
         return task, [(e.action, e.detail) for e in log]
 
+    @staticmethod
+    def retry_reasons(log):
+        """Why each task went to retry_wait, from (action, detail)."""
+        return [d.split(' -> retry_wait: ')[-1] for _a, d in log]
+
     def test_rpc_timeout_is_retried(self):
         # The conductor logs the MessagingTimeout; nova's API only says
         # that no host passed the checks. The VM stays where it was and
@@ -304,8 +309,7 @@ class RecoveryTest(EvacuationTestBase):
                          (task.method, task.live_failures, task.attempts))
         self.assertIn('live migration failed 1 time(s) with an error a '
                       'retry would meet again: falling back to cold '
-                      'migration', [d.split(' -> retry_wait: ')[-1]
-                                    for _a, d in log])
+                      'migration', self.retry_reasons(log))
 
     def test_repeated_live_failures_fall_back_to_cold(self):
         self.faults.network_filter_not_found('old1')
@@ -315,8 +319,7 @@ class RecoveryTest(EvacuationTestBase):
         self.assertEqual((inventory.METHOD_COLD, 2),
                          (task.method, task.live_failures))
         self.assertIn('live migration failed 2 time(s): falling back to '
-                      'cold migration', [d.split(' -> retry_wait: ')[-1]
-                                         for _a, d in log])
+                      'cold migration', self.retry_reasons(log))
 
     def test_refused_live_migration_without_downtime_waits(self):
         server = self.boot('old1', name='vm')
