@@ -83,7 +83,8 @@ def list_orphaned_images(session, region_name=None):
                               region_name=region_name)
     glance = glance_client.Client('2', session=session,
                                   region_name=region_name)
-    servers = nova.servers.list(detailed=True,
+    # limit=-1: every page, not only the first [api] max_limit servers.
+    servers = nova.servers.list(detailed=True, limit=-1,
                                 search_opts={'all_tenants': True})
     return find_orphaned_images(servers, glance_image_exists(glance))
 

@@ -17,6 +17,8 @@ operator's short-lived token is never used. Microversion 2.87 is the
 newest that still reports hypervisor capacity.
 """
 
+import collections
+
 from novaclient import client as nova_client
 from novaclient import exceptions as nova_exc
 
@@ -41,6 +43,21 @@ TRANSIENT_MARKERS = (
     'Timed out waiting for a reply',
     'Network filter not found',
 )
+
+
+def every_page(list_page):
+    """Every item of a list nova returns in pages.
+
+    nova returns at most ``[api] max_limit`` items (1000 by default) per
+    call, whatever limit is asked. *list_page* takes the items read so far
+    and returns the next page; reading stops at an empty page.
+    """
+    items = []
+    while True:
+        page = list_page(items)
+        if not page:
+            return items
+        items.extend(page)
 
 
 def is_transient(error):
@@ -75,7 +92,8 @@ class NovaGateway:
         services = {s.host: s for s in self.nova.services.list(
             binary='nova-compute')}
         hosts = []
-        for hyp in self.nova.hypervisors.list(detailed=True):
+        for hyp in every_page(lambda seen: self.nova.hypervisors.list(
+                detailed=True, marker=seen[-1].id if seen else None)):
             name = hyp.service['host']
             service = services.get(name)
             hosts.append(inventory.Host(
@@ -96,18 +114,25 @@ class NovaGateway:
                 for agg in self.nova.aggregates.list()}
 
     def servers_on(self, hosts):
-        groups = {}
-        for group in self.nova.server_groups.list(all_projects=True):
-            groups[group.id] = group.policy
+        # nova's server list does not say which group a server is in (only
+        # a single server's show does, from 2.71): the groups' members do.
+        memberships = collections.defaultdict(list)
+        for group in every_page(lambda seen: self.nova.server_groups.list(
+                all_projects=True, offset=len(seen))):
+            for member in group.members:
+                memberships[member].append((group.id, group.policy))
         servers = []
         for host in hosts:
-            for srv in self.nova.servers.list(search_opts={
+            # limit=-1: novaclient follows the pages itself.
+            for srv in self.nova.servers.list(limit=-1, search_opts={
                     'all_tenants': True, 'host': host}):
-                servers.append(self.to_inventory(srv, groups))
+                servers.append(self.to_inventory(
+                    srv, memberships.get(srv.id, ())))
         return servers
 
     @staticmethod
-    def to_inventory(srv, groups=None):
+    def to_inventory(srv, server_groups=()):
+        """*srv* as the planner sees it; *server_groups* as in Server."""
         flavor = srv.flavor
         disk = (flavor.get('disk', 0) + flavor.get('ephemeral', 0)) * GiB + \
             flavor.get('swap', 0) * inventory.MiB
@@ -120,8 +145,7 @@ class NovaGateway:
             project_id=srv.tenant_id, image_id=image.get('id'),
             volumes=tuple(v['id'] for v in getattr(
                 srv, 'os-extended-volumes:volumes_attached', [])),
-            server_groups=tuple((g, (groups or {}).get(g))
-                                for g in getattr(srv, 'server_groups', [])),
+            server_groups=tuple(server_groups),
             task_state=getattr(srv, 'OS-EXT-STS:task_state', None))
 
     # -- services -------------------------------------------------------------

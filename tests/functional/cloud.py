@@ -73,25 +73,30 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
         # reverted resize counting back), to prove none moved twice.
         self.moves = collections.Counter()
 
-    def serve_api(self, wrap):
-        """Serve nova's API on a local port, in a green thread.
+    def serve(self, app):
+        """Serve a WSGI *app* on a local port, in a green thread.
 
-        *wrap* puts the authentication middleware around nova's app (a
-        threading server would block eventlet's hub in select.poll).
-        Returns the endpoint.
+        (A threading server would block eventlet's hub in select.poll.)
+        Returns its root URL.
         """
         import eventlet
         from eventlet import wsgi
         sock = eventlet.listen(('127.0.0.1', 0))
-        thread = eventlet.spawn(wsgi.server, sock,
-                                wrap(self.api_fixture.app()),
+        thread = eventlet.spawn(wsgi.server, sock, app,
                                 log=open(os.devnull, 'w'))
 
         def stop():
             thread.kill()
             sock.close()
         self.addCleanup(stop)
-        return 'http://127.0.0.1:%d/v2.1' % sock.getsockname()[1]
+        return 'http://127.0.0.1:%d' % sock.getsockname()[1]
+
+    def serve_api(self, wrap):
+        """Serve nova's API on a local port; returns the endpoint.
+
+        *wrap* puts the authentication middleware around nova's app.
+        """
+        return self.serve(wrap(self.api_fixture.app())) + '/v2.1'
 
     def listen_to_notifications(self, store, transport, pool):
         """Start the evacuator's listener on what this cloud emits.

@@ -16,7 +16,8 @@ so every other HTTP call of the test (placement through wsgi-intercept)
 goes on untouched. keystoneauth's real plugins talk to it: version
 discovery, then ``POST /v3/auth/tokens``, which gives the service user a
 token valid for ``lifetime`` seconds. :meth:`FakeKeystone.user_token`
-stands for the tokens API users bring. :meth:`FakeKeystone.expire_all`
+stands for the tokens API users bring; ``catalog`` gives the endpoints
+the tokens carry. :meth:`FakeKeystone.expire_all`
 jumps the server's clock past every token known so far; clients keep
 the expiry they were told, as with a token that runs out while a long
 migration is in flight.
@@ -40,9 +41,11 @@ class FakeKeystone(fixtures.Fixture):
     """Issues and validates tokens for one service user."""
 
     def __init__(self, username='nova', password='secret',
-                 project_name='service', lifetime=3600):
+                 project_name='service', lifetime=3600, catalog=None):
         super().__init__()
         self.url = URL
+        # Service type: public URL; filled in later by some tests.
+        self.catalog = {} if catalog is None else catalog
         self.username = username
         self.password = password
         self.project_name = project_name
@@ -77,6 +80,9 @@ class FakeKeystone(fixtures.Fixture):
             user_domain_name='Default', project_name=self.project_name,
             project_domain_name='Default', methods=['password'])
         token.add_role(name='service')
+        for service_type, url in self.catalog.items():
+            token.add_service(service_type).add_standard_endpoints(
+                public=url, region='RegionOne')
         self.tokens[token_id] = expires
         self.issued.append((token_id, self.clock_jumps))
         context.status_code = 201

@@ -161,6 +161,33 @@ class DrainTest(EvacuationTestBase):
             self.assertEqual(1, self.moves[task.server_id])
 
 
+class PagedInventoryTest(EvacuationTestBase):
+    """nova returns lists in pages of ``[api] max_limit`` items."""
+
+    def test_inventory_reads_every_page(self):
+        self.flags(max_limit=1, group='api')
+        groups = [self.api.post_server_groups(
+            {'name': 'group%d' % i, 'policy': policy})
+            for i, policy in enumerate(['affinity', 'soft-affinity',
+                                        'anti-affinity'])]
+        self.use_host_paths('old1')
+        body = {'server': self._build_server(name='in-last-group',
+                                             host='old1', networks='none'),
+                'os:scheduler_hints': {'group': groups[-1]['id']}}
+        grouped = self._wait_for_state_change(
+            self.api.post_server(body), 'ACTIVE')
+        others = self.boot_many(2, 'old1')
+        gateway = self.gateway()
+
+        self.assertEqual(sorted(OLD + NEW),
+                         sorted(h.name for h in gateway.hosts()))
+        servers = {s.id: s for s in gateway.servers_on(['old1'])}
+        self.assertEqual(sorted([grouped['id']] + [s['id'] for s in others]),
+                         sorted(servers))
+        self.assertEqual(((groups[-1]['id'], 'anti-affinity'),),
+                         servers[grouped['id']].server_groups)
+
+
 class BandwidthCapTest(EvacuationTestBase):
     """The policy's cap reaches libvirt on every live migration."""
 
