@@ -6,7 +6,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+VENV_HORIZON=${VENV_HORIZON:-.venv-horizon}
+export VENV VENV_HORIZON
 tools/setup-env.sh || exit 1
+tools/setup-horizon-env.sh || exit 1
 PY="$VENV/bin/python"
 export PATH="$PWD/$VENV/bin:$PATH"
 
@@ -55,7 +58,27 @@ stestr_step() {  # stestr_step NAME SECONDS TEST_PATH [FILTER...]
     failed=$((failed + $(echo "$summary" | awk '/Failed/ {print $3}')))
 }
 
-step pep8 300 "$PY" -m flake8 nova_migration_ext nova tests tools
+horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
+    local name=$1 seconds=$2 log
+    log=$(mktemp)
+    step "$name" "$seconds" "$VENV_HORIZON/bin/python" -m django test \
+        --settings=tests.horizon.settings tests.horizon >"$log" 2>&1
+    local rc=$?
+    grep -E '^(===|---|Ran |OK|FAILED)' "$log"
+    [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200
+    local ran bad
+    ran=$(awk '/^Ran [0-9]+ test/ {print $2}' "$log")
+    bad=$(grep -oE '(failures|errors)=[0-9]+' "$log" \
+          | awk -F= '{n += $2} END {print n + 0}')
+    [ -n "$ran" ] || { ran=0; bad=1; }
+    bad=${bad:-0}
+    passed=$((passed + ran - bad))
+    failed=$((failed + bad))
+    rm -f "$log"
+}
+
+step pep8 300 "$PY" -m flake8 nova_migration_ext nova horizon_panel tests \
+    tools
 step genconfig 120 "$VENV/bin/oslo-config-generator" \
     --config-file etc/oslo-config-generator/nova-migration-ext.conf
 step genconfig-evacuator 120 "$VENV/bin/oslo-config-generator" \
@@ -64,6 +87,7 @@ step releasenotes 120 "$VENV/bin/reno" lint
 stestr_step unit 600 ./tests/unit
 stestr_step functional 900 ./tests/functional tests.functional.test_
 stestr_step nova-functional 900 ./tests/functional tests.functional.nova_suite
+horizon_step horizon 600
 step precheck-messages 60 "$PY" tools/show_precheck_messages.py
 # The README's main job, so CI proves it works: exits non-zero if a VM is
 # lost or left in a transitional state.

@@ -20,6 +20,8 @@ openstack client. Table output by default, ``-f json`` for scripts.
 from cliff import lister
 from cliff import show
 
+from nova_migration_ext.evacuation import inventory
+
 BAR_WIDTH = 30
 
 
@@ -139,12 +141,12 @@ class PlanEvacuation(show.ShowOne):
                   'downtime_servers': _overrides(
                       args.allow_downtime_server,
                       args.deny_downtime_server)}
-        if args.window:
-            start, _sep, end = args.window.partition('-')
-            if not (start and end):
-                raise CommandError('--window takes HH:MM-HH:MM, for '
-                                   'example 22:00-06:00.')
-            policy['window'] = [start, end]
+        try:
+            window = inventory.parse_window(args.window)
+        except ValueError as exc:
+            raise CommandError('--window: %s' % exc)
+        if window:
+            policy['window'] = window
         result = _check(_api(self).plan(
             args.sources, args.targets, policy, name=args.name,
             dry_run=args.dry_run, target_aggregate=args.target_aggregate))

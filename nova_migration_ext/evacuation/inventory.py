@@ -48,6 +48,25 @@ def _validate_window(window):
                          % tuple(window))
 
 
+def parse_window(text):
+    """``['HH:MM', 'HH:MM']`` from ``'HH:MM-HH:MM'``; None when empty.
+
+    What the CLI's ``--window`` and Horizon's form take.
+
+    :raises ValueError: saying how to write a usable window.
+    """
+    if not text or not text.strip():
+        return None
+    start, sep, end = text.strip().partition('-')
+    if not (sep and start.strip() and end.strip()):
+        raise ValueError('Give the window as HH:MM-HH:MM in UTC, for '
+                         'example 22:00-06:00 for nights; %r is not one.'
+                         % text)
+    window = [start.strip(), end.strip()]
+    _validate_window(window)
+    return window
+
+
 @dataclasses.dataclass
 class Host:
     """A compute host as nova reports it.

@@ -693,6 +693,19 @@ class TestPlan(PlannerTestCase):
 
 class TestWindow(utils.TestCase):
 
+    def test_parse_window(self):
+        self.assertEqual(['22:00', '06:00'],
+                         inventory.parse_window(' 22:00 - 06:00 '))
+        self.assertIsNone(inventory.parse_window(''))
+        self.assertIsNone(inventory.parse_window(None))
+        for text, words in (('22:00', 'Give the window as HH:MM-HH:MM'),
+                            ('22:00-', 'Give the window as HH:MM-HH:MM'),
+                            ('2:00-06:00', "'2:00' is not one"),
+                            ('06:00-06:00', 'is empty')):
+            error = self.assertRaises(ValueError, inventory.parse_window,
+                                      text)
+            self.assertIn(words, str(error))
+
     def at(self, hhmm):
         hours, minutes = map(int, hhmm.split(':'))
         return datetime.datetime(2026, 11, 26, hours, minutes, 30)

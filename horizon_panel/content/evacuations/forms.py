@@ -1,0 +1,164 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The Plan Evacuation form.
+
+It builds the policy as ``openstack evacuation plan`` does and checks it
+with the evacuator's own :class:`~.inventory.Policy` before sending it,
+so a bad window or limit is refused on the form with the same message.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from horizon import exceptions
+from horizon import forms
+from horizon import messages
+from openstack_dashboard import api
+
+from horizon_panel.api import evacuator
+from nova_migration_ext.evacuation import inventory
+
+METHODS = (
+    ('auto', _("Automatic: live when possible, cold when needed")),
+    ('live', _("Live only (never cold)")),
+    ('cold', _("Cold only (the VMs are down while they move)")),
+)
+DEFAULTS = inventory.Policy()
+
+
+def build_policy(data, window=None):
+    """The policy dict the evacuator takes, as the CLI builds it.
+
+    :raises ValueError: with the evacuator's message for a bad policy.
+    """
+    policy = {'method': data['method'],
+              'allow_downtime': data['allow_downtime'],
+              'max_per_source': data['max_per_source'],
+              'max_per_target': data['max_per_target'],
+              'max_total': data['max_total'],
+              'max_bandwidth_mib_per_s': data.get('max_bandwidth')}
+    if window:
+        policy['window'] = window
+    inventory.Policy.from_dict(policy).validate()
+    return policy
+
+
+def _host_label(service):
+    return '%s (%s, %s)' % (service.host, service.status, service.state)
+
+
+class PlanEvacuationForm(forms.SelfHandlingForm):
+    name = forms.CharField(label=_("Name"), max_length=255, required=False)
+    sources = forms.MultipleChoiceField(
+        label=_("Hosts to Empty"),
+        help_text=_("Compute hosts whose VMs are moved away."))
+    targets = forms.MultipleChoiceField(
+        label=_("Target Hosts"), required=False,
+        help_text=_("Hosts the VMs may go to. Default: every other "
+                    "enabled host (or the aggregate below)."))
+    target_aggregate = forms.ChoiceField(
+        label=_("Target Aggregate"), required=False,
+        help_text=_("The VMs may go to the hosts of this aggregate (the "
+                    "sources left out)."))
+    method = forms.ChoiceField(label=_("Method"), choices=METHODS,
+                               initial=DEFAULTS.method)
+    allow_downtime = forms.BooleanField(
+        label=_("Allow Downtime"), required=False,
+        initial=DEFAULTS.allow_downtime,
+        help_text=_("Allow cold migration of running VMs when they cannot "
+                    "move live."))
+    max_per_source = forms.IntegerField(
+        label=_("Concurrent Migrations per Source Host"), min_value=1,
+        initial=DEFAULTS.max_per_source)
+    max_per_target = forms.IntegerField(
+        label=_("Concurrent Migrations per Target Host"), min_value=1,
+        initial=DEFAULTS.max_per_target)
+    max_total = forms.IntegerField(
+        label=_("Concurrent Migrations in Total"), min_value=1,
+        initial=DEFAULTS.max_total)
+    max_bandwidth = forms.IntegerField(
+        label=_("Bandwidth Cap (MiB/s)"), min_value=1, required=False,
+        help_text=_("Cap on each live migration, applied on the source "
+                    "host. Empty: no cap."))
+    window = forms.CharField(
+        label=_("Time Window (UTC)"), required=False, max_length=11,
+        widget=forms.TextInput(attrs={'placeholder': '22:00-06:00'}),
+        help_text=_("HH:MM-HH:MM: new migrations start only within it. "
+                    "Empty: any time."))
+    dry_run = forms.BooleanField(
+        label=_("Dry Run"), required=False,
+        help_text=_("Show the plan without creating the evacuation."))
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        hosts = self._compute_hosts(request)
+        self.fields['sources'].choices = hosts
+        self.fields['targets'].choices = hosts
+        self.fields['target_aggregate'].choices = (
+            [('', _("None"))] + self._aggregates(request))
+
+    @staticmethod
+    def _compute_hosts(request):
+        try:
+            services = api.nova.service_list(request, binary='nova-compute')
+        except Exception:
+            exceptions.handle(request, _("Unable to list compute hosts."))
+            return []
+        return [(s.host, _host_label(s))
+                for s in sorted(services, key=lambda s: s.host)]
+
+    @staticmethod
+    def _aggregates(request):
+        try:
+            aggregates = api.nova.aggregate_details_list(request)
+        except Exception:
+            exceptions.handle(request, _("Unable to list host aggregates."))
+            return []
+        return sorted((a.name, a.name) for a in aggregates)
+
+    def clean(self):
+        data = super().clean()
+        targets = data.get('targets')
+        if targets and data.get('target_aggregate'):
+            self.add_error('target_aggregate', _(
+                "Give target hosts or a target aggregate, not both."))
+        both = sorted(set(data.get('sources') or ()) & set(targets or ()))
+        if both:
+            self.add_error('targets', _("%s cannot be both emptied and a "
+                                        "target.") % ', '.join(both))
+        try:
+            window = inventory.parse_window(data.get('window'))
+        except ValueError as exc:
+            self.add_error('window', str(exc))
+        if self.errors:
+            return data
+        try:
+            data['policy'] = build_policy(data, window)
+        except ValueError as exc:
+            self.add_error(None, str(exc))
+        return data
+
+    def handle(self, request, data):
+        """The evacuator's answer: the plan, or the evacuation created."""
+        try:
+            result = evacuator.evacuation_plan(
+                request, data['sources'], targets=data['targets'] or None,
+                policy=data['policy'], name=data['name'],
+                dry_run=data['dry_run'],
+                target_aggregate=data['target_aggregate'] or None)
+        except evacuator.EvacuatorError as exc:
+            self.api_error(str(exc))
+            return False
+        if not data['dry_run']:
+            messages.success(request, _(
+                'Planned evacuation "%(name)s" of %(vms)d VMs; start it '
+                'when ready.') % {'name': result.get('name') or result['id'],
+                                  'vms': result.get('vms', 0)})
+        return result

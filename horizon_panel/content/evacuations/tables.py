@@ -1,0 +1,346 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tables of the Evacuations panel: evacuations, their VMs, the audit log.
+
+Rows are the evacuator's JSON dicts. Actions are offered by state, as
+the evacuator's state machine allows them.
+"""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+from horizon import exceptions
+from horizon import tables
+from horizon.utils import filters
+
+from horizon_panel.api import evacuator
+from nova_migration_ext.evacuation import states
+
+EVACUATION_STATES = (
+    (states.PLANNED, _("Planned")),
+    (states.RUNNING, _("Running")),
+    (states.PAUSED, _("Paused")),
+    (states.COMPLETED, _("Completed")),
+    (states.CANCELLED, _("Cancelled")),
+    (states.FAILED, _("Failed")),
+)
+# True: ended well, False: ended badly, None: may still change (polled).
+EVACUATION_STATUS = (
+    (states.PLANNED, None), (states.RUNNING, None), (states.PAUSED, None),
+    (states.COMPLETED, True), (states.CANCELLED, False),
+    (states.FAILED, False),
+)
+TASK_STATES = (
+    (states.PENDING, _("Pending")),
+    (states.SUBMITTING, _("Submitting")),
+    (states.MIGRATING, _("Migrating")),
+    (states.VERIFYING, _("Verifying")),
+    (states.RETRY_WAIT, _("Waiting to retry")),
+    (states.NEEDS_OPERATOR, _("Needs operator")),
+    (states.DONE, _("Done")),
+    (states.SKIPPED, _("Skipped")),
+    (states.TASK_CANCELLED, _("Cancelled")),
+)
+TASK_STATUS = tuple(
+    [(s, None) for s in (states.PENDING, states.SUBMITTING,
+                         states.MIGRATING, states.VERIFYING,
+                         states.RETRY_WAIT)] +
+    [(states.DONE, True), (states.SKIPPED, True),
+     (states.NEEDS_OPERATOR, False), (states.TASK_CANCELLED, False)])
+
+
+class DictTable(tables.DataTable):
+    """A table whose rows are dicts with an ``id`` and a ``name``."""
+
+    def get_object_id(self, datum):
+        return datum['id']
+
+    def get_object_display(self, datum):
+        return datum.get('name') or datum['id']
+
+
+def _report(request):
+    """Show the evacuator's message; tell the batch action it failed."""
+    exceptions.handle(request, details='', escalate=True)
+
+
+# Evacuations -------------------------------------------------------------
+
+class PlanEvacuation(tables.LinkAction):
+    name = 'plan'
+    verbose_name = _("Plan Evacuation")
+    url = 'horizon:admin:evacuations:plan'
+    classes = ('ajax-modal',)
+    icon = 'plus'
+
+
+class EvacuationAction(tables.BatchAction):
+    """Change an evacuation's state when it is in one of *from_states*.
+
+    *operation* names the function of :mod:`horizon_panel.api.evacuator`
+    to call.
+    """
+
+    from_states = ()
+    operation = None
+
+    def allowed(self, request, datum=None):
+        return datum is None or datum['state'] in self.from_states
+
+    def action(self, request, obj_id):
+        try:
+            getattr(evacuator, self.operation)(request, obj_id)
+        except evacuator.EvacuatorError:
+            _report(request)
+
+
+class StartEvacuation(EvacuationAction):
+    name = 'start'
+    from_states = (states.PLANNED,)
+    operation = 'evacuation_start'
+    help_text = _("The source hosts are disabled in nova, then their VMs "
+                  "are moved.")
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Start Evacuation", "Start Evacuations", count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Started Evacuation", "Started Evacuations",
+                             count)
+
+
+class PauseEvacuation(EvacuationAction):
+    name = 'pause'
+    from_states = (states.RUNNING,)
+    operation = 'evacuation_pause'
+    help_text = _("No new migration starts; the running ones finish.")
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Pause Evacuation", "Pause Evacuations", count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Paused Evacuation", "Paused Evacuations",
+                             count)
+
+
+class ResumeEvacuation(EvacuationAction):
+    name = 'resume'
+    from_states = (states.PAUSED,)
+    operation = 'evacuation_resume'
+    help_text = _("New migrations start again, within the window.")
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Resume Evacuation", "Resume Evacuations",
+                             count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Resumed Evacuation", "Resumed Evacuations",
+                             count)
+
+
+class CancelEvacuation(EvacuationAction):
+    name = 'cancel'
+    action_type = 'danger'
+    from_states = tuple(sorted(
+        state for state, allowed in states.EVACUATION_TRANSITIONS.items()
+        if states.CANCELLED in allowed))
+    operation = 'evacuation_cancel'
+    help_text = _("Queued VMs stay where they are and live migrations "
+                  "under way are aborted; cold migrations under way "
+                  "finish.")
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Cancel Evacuation", "Cancel Evacuations",
+                             count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Cancelled Evacuation", "Cancelled Evacuations",
+                             count)
+
+
+class EvacuationRow(tables.Row):
+    ajax = True
+
+    def get_data(self, request, evacuation_id):
+        for evacuation in evacuator.evacuation_list(request):
+            if evacuation['id'] == evacuation_id:
+                return evacuation
+        raise exceptions.NotFound(_("Evacuation %s no longer exists.")
+                                  % evacuation_id)
+
+
+def _hosts(datum):
+    return ', '.join(datum.get('sources') or ())
+
+
+class EvacuationsTable(DictTable):
+    name = tables.WrappingColumn('name', verbose_name=_("Name"),
+                                 link='horizon:admin:evacuations:detail')
+    state = tables.Column('state', verbose_name=_("State"), status=True,
+                          status_choices=EVACUATION_STATUS,
+                          display_choices=EVACUATION_STATES)
+    sources = tables.Column(_hosts, verbose_name=_("Source Hosts"))
+    owner = tables.Column('owner', verbose_name=_("Driven By"),
+                          empty_value='-')
+    created = tables.Column('created_at', verbose_name=_("Created"),
+                            filters=(filters.parse_isotime,))
+
+    class Meta(object):
+        name = 'evacuations'
+        verbose_name = _("Evacuations")
+        status_columns = ['state']
+        row_class = EvacuationRow
+        table_actions = (PlanEvacuation, StartEvacuation, PauseEvacuation,
+                         ResumeEvacuation, CancelEvacuation)
+        row_actions = (StartEvacuation, PauseEvacuation, ResumeEvacuation,
+                       CancelEvacuation)
+
+
+# Tasks (one VM each) -----------------------------------------------------
+
+def _states_leading_to(target, excluded=()):
+    return tuple(sorted(
+        state for state, allowed in states.TASK_TRANSITIONS.items()
+        if target in allowed and state not in excluded))
+
+
+class TaskAction(tables.BatchAction):
+    """Act on one VM of the evacuation shown."""
+
+    from_states = ()
+    operation = None
+
+    def allowed(self, request, datum=None):
+        return datum is None or datum['state'] in self.from_states
+
+    def action(self, request, obj_id):
+        try:
+            getattr(evacuator, self.operation)(
+                request, self.table.kwargs['evacuation_id'], obj_id)
+        except evacuator.EvacuatorError:
+            _report(request)
+
+    def get_success_url(self, request=None):
+        return reverse('horizon:admin:evacuations:detail',
+                       args=[self.table.kwargs['evacuation_id']])
+
+
+class RetryTask(TaskAction):
+    name = 'retry'
+    # Every state a VM can be sent back to pending from, except the
+    # evacuator's own short-lived 'submitting'.
+    from_states = _states_leading_to(states.PENDING,
+                                     excluded=(states.SUBMITTING,))
+    operation = 'task_retry'
+    help_text = _("The VM is queued again with its attempts reset; a "
+                  "completed evacuation is reopened.")
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Retry VM", "Retry VMs", count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Queued VM again", "Queued VMs again", count)
+
+
+class SkipTask(TaskAction):
+    name = 'skip'
+    from_states = _states_leading_to(states.SKIPPED)
+    operation = 'task_skip'
+    help_text = _("The VM stays on its source host.")
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Skip VM", "Skip VMs", count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Skipped VM", "Skipped VMs", count)
+
+
+class TaskRow(tables.Row):
+    ajax = True
+
+    def get_data(self, request, server_id):
+        evacuation_id = self.table.kwargs['evacuation_id']
+        info = evacuator.evacuation_get(request, evacuation_id)
+        for task in task_rows(info):
+            if task['id'] == server_id:
+                return task
+        raise exceptions.NotFound(_("Evacuation %(evacuation)s has no VM "
+                                    "%(server)s.") %
+                                  {'evacuation': evacuation_id,
+                                   'server': server_id})
+
+
+def task_rows(info):
+    """The tasks of a ``show`` answer as rows: id is the server id."""
+    return [dict(task, id=task['server_id']) for task in info['tasks']]
+
+
+def _percent(datum):
+    return '%.0f%%' % (datum.get('progress') or 0.0)
+
+
+def _error_and_remedy(datum):
+    return ' '.join(part for part in (datum.get('last_error'),
+                                      datum.get('remedy')) if part)
+
+
+class TasksTable(DictTable):
+    name = tables.Column('name', verbose_name=_("VM"))
+    source = tables.Column('source', verbose_name=_("From"))
+    target = tables.Column('target', verbose_name=_("To"), empty_value='-')
+    method = tables.Column('method', verbose_name=_("Method"))
+    state = tables.Column('state', verbose_name=_("State"), status=True,
+                          status_choices=TASK_STATUS,
+                          display_choices=TASK_STATES)
+    phase = tables.Column('phase', verbose_name=_("Phase"), empty_value='')
+    progress = tables.Column(_percent, verbose_name=_("Progress"))
+    attempts = tables.Column('attempts', verbose_name=_("Attempts"))
+    problem = tables.WrappingColumn(_error_and_remedy,
+                                    verbose_name=_("Last Error / Remedy"),
+                                    empty_value='')
+
+    class Meta(object):
+        name = 'tasks'
+        verbose_name = _("VMs")
+        status_columns = ['state']
+        row_class = TaskRow
+        table_actions = (RetryTask, SkipTask)
+        row_actions = (RetryTask, SkipTask)
+
+
+# Audit log ---------------------------------------------------------------
+
+class AuditTable(tables.DataTable):
+    at = tables.Column('at', verbose_name=_("At"),
+                       filters=(filters.parse_isotime,))
+    actor = tables.Column('actor', verbose_name=_("Actor"))
+    action = tables.Column('action', verbose_name=_("Action"))
+    detail = tables.WrappingColumn('detail', verbose_name=_("Detail"))
+
+    def get_object_id(self, datum):
+        return datum['id']
+
+    class Meta(object):
+        name = 'audit'
+        verbose_name = _("Audit Log")

@@ -1,0 +1,84 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tabs of an evacuation's page: overview, VMs, audit log."""
+
+from django.utils.translation import gettext_lazy as _
+from horizon import exceptions
+from horizon import tabs
+
+from horizon_panel.api import evacuator
+from horizon_panel.content.evacuations import tables
+
+
+def duration(seconds):
+    """'1h05m' or '4m10s', like the CLI shows an ETA."""
+    seconds = int(seconds or 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return '%dh%02dm' % (hours, minutes)
+    return '%dm%02ds' % (minutes, secs)
+
+
+class OverviewTab(tabs.Tab):
+    name = _("Overview")
+    slug = 'overview'
+    template_name = 'admin/evacuations/_overview.html'
+
+    def get_context_data(self, request):
+        info = self.tab_group.kwargs['evacuation']
+        plan = info.get('plan') or {}
+        return {
+            'evacuation': info,
+            'counts': sorted((info.get('counts') or {}).items()),
+            'eta': duration(info.get('eta_seconds')),
+            'plan': plan,
+            'by_method': sorted((plan.get('by_method') or {}).items()),
+            'estimated': duration(plan.get('estimated_seconds')),
+            'unplaceable': plan.get('unplaceable') or [],
+        }
+
+
+class TasksTab(tabs.TableTab):
+    name = _("VMs")
+    slug = 'tasks'
+    table_classes = (tables.TasksTable,)
+    template_name = 'horizon/common/_detail_table.html'
+    preload = True
+
+    def get_tasks_data(self):
+        return tables.task_rows(self.tab_group.kwargs['evacuation'])
+
+
+class AuditTab(tabs.TableTab):
+    name = _("Audit Log")
+    slug = 'audit'
+    table_classes = (tables.AuditTable,)
+    template_name = 'horizon/common/_detail_table.html'
+    preload = False
+
+    def get_audit_data(self):
+        try:
+            info = evacuator.evacuation_get(
+                self.request, self.tab_group.kwargs['evacuation_id'],
+                with_audit=True)
+        except evacuator.EvacuatorError:
+            exceptions.handle(self.request, details='')
+            return []
+        return [dict(entry, id=str(number))
+                for number, entry in enumerate(info.get('audit') or ())]
+
+
+class EvacuationTabs(tabs.DetailTabsGroup):
+    slug = 'evacuation_details'
+    tabs = (OverviewTab, TasksTab, AuditTab)
+    sticky = True

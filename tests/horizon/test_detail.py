@@ -1,0 +1,130 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""An evacuation's page: overview, VMs with retry and skip, audit log."""
+
+from django.urls import reverse
+from openstack_dashboard.test import helpers as test
+
+from horizon_panel.api import evacuator
+from tests.horizon import fakes
+
+DETAIL_URL = reverse('horizon:admin:evacuations:detail',
+                     args=[fakes.RUNNING_ID])
+INDEX_URL = reverse('horizon:admin:evacuations:index')
+
+
+def task_action_id(server_id, action):
+    return 'tasks__row_%s__action_%s' % (server_id, action)
+
+
+class DetailTests(test.BaseAdminViewTests):
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_overview_shows_progress_eta_window_and_plan(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        self.assertTemplateUsed(res, 'horizon/common/_detail.html')
+        for text in ('rack-b', 'id="evacuation_progress"', '47.5%',
+                     '1h02m', '22:00-06:00 UTC', 'needs_operator 1',
+                     'big-db', 'No target has 64 GiB of RAM free.',
+                     'cold 1, live 2', '10m00s'):
+            self.assertContains(res, text)
+        # The page's own actions, as in the list.
+        self.assertContains(res, 'id="evacuations__row_%s__action_pause"'
+                            % fakes.RUNNING_ID)
+        self.mock_evacuation_get.assert_called_once_with(
+            test.IsHttpRequest(), fakes.RUNNING_ID)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_tasks_with_state_progress_error_and_remedy(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        table = res.context['tab_group'].get_tab('tasks')._tables['tasks']
+        self.assertEqual([fakes.TASK_DONE, fakes.TASK_MIGRATING,
+                          fakes.TASK_STUCK],
+                         [row['id'] for row in table.data])
+        for text in ('web-1', 'web-2', 'db-1', 'live_migration_pre', '42%',
+                     'Needs operator',
+                     'Network filter not found Restart nova-compute on '
+                     'new1, then retry.'):
+            self.assertContains(res, text)
+        self.assertContains(res, 'id="%s"'
+                            % task_action_id(fakes.TASK_STUCK, 'retry'))
+        self.assertContains(res, 'id="%s"'
+                            % task_action_id(fakes.TASK_STUCK, 'skip'))
+        for server in (fakes.TASK_DONE, fakes.TASK_MIGRATING):
+            for action in ('retry', 'skip'):
+                self.assertNotContains(res, task_action_id(server, action))
+        rows = {row.datum['id']: row for row in table.get_rows()}
+        self.assertIsNone(rows[fakes.TASK_MIGRATING].status)
+        self.assertTrue(rows[fakes.TASK_DONE].status)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_task_row_update(self):
+        info = fakes.show()
+        info['tasks'][1].update(state='done', progress=100.0)
+        self.mock_evacuation_get.return_value = info
+        res = self.client.get(
+            DETAIL_URL, {'action': 'row_update', 'table': 'tasks',
+                         'obj_id': fakes.TASK_MIGRATING},
+            HTTP_X_REQUESTED_WITH='XMLHttpRequest')
+        self.assertEqual(200, res.status_code)
+        self.assertContains(res, 'web-2')
+        self.assertContains(res, '100%')
+        self.assertContains(res, 'Done')
+        self.assertNotContains(res, 'web-1')
+
+    @test.create_mocks({evacuator: ['evacuation_get', 'task_retry']})
+    def test_retry(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        self.mock_task_retry.return_value = fakes.show()
+        res = self.client.post(DETAIL_URL, {
+            'action': 'tasks__retry__%s' % fakes.TASK_STUCK})
+        self.assertRedirectsNoFollow(res, DETAIL_URL)
+        self.mock_task_retry.assert_called_once_with(
+            test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK)
+
+    @test.create_mocks({evacuator: ['evacuation_get', 'task_skip']})
+    def test_skip(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        self.mock_task_skip.return_value = fakes.show()
+        res = self.client.post(DETAIL_URL, {
+            'action': 'tasks__skip__%s' % fakes.TASK_STUCK})
+        self.assertRedirectsNoFollow(res, DETAIL_URL)
+        self.mock_task_skip.assert_called_once_with(
+            test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK)
+
+    @test.create_mocks({evacuator: ['evacuation_get', 'task_retry']})
+    def test_retry_not_offered_for_a_vm_that_moved(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        self.client.post(DETAIL_URL, {
+            'action': 'tasks__retry__%s' % fakes.TASK_DONE})
+        self.mock_task_retry.assert_not_called()
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_audit_tab(self):
+        self.mock_evacuation_get.side_effect = [
+            fakes.show(), fakes.show(audit=fakes.AUDIT)]
+        res = self.client.get(DETAIL_URL + '?tab=evacuation_details__audit')
+        for text in ('alice', 'bob', 'planned -&gt; running',
+                     'planned 3 VMs'):
+            self.assertContains(res, text)
+        self.mock_evacuation_get.assert_called_with(
+            test.IsHttpRequest(), fakes.RUNNING_ID, with_audit=True)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_unknown_evacuation_goes_back_to_the_list(self):
+        self.mock_evacuation_get.side_effect = evacuator.EvacuatorError(
+            'No evacuation nope.')
+        res = self.client.get(reverse('horizon:admin:evacuations:detail',
+                                      args=['nope']))
+        self.assertRedirectsNoFollow(res, INDEX_URL)

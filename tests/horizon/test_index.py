@@ -1,0 +1,151 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The list of evacuations, its actions and its row polling."""
+
+from unittest import mock
+
+from django.urls import reverse
+from openstack_dashboard.test import helpers as test
+
+from horizon_panel.api import evacuator
+from tests.horizon import fakes
+
+INDEX_URL = reverse('horizon:admin:evacuations:index')
+
+
+def action_id(evacuation_id, action):
+    return 'evacuations__row_%s__action_%s' % (evacuation_id, action)
+
+
+class IndexTests(test.BaseAdminViewTests):
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_lists_evacuations(self):
+        self.mock_evacuation_list.return_value = fakes.LIST
+        res = self.client.get(INDEX_URL)
+        self.assertTemplateUsed(res, 'admin/evacuations/index.html')
+        self.assertEqual([e['id'] for e in fakes.LIST],
+                         [e['id'] for e in res.context['table'].data])
+        for name in ('rack-a', 'rack-b', 'rack-c', 'rack-d', 'old1, old2',
+                     'evacuator-1'):
+            self.assertContains(res, name)
+        self.assertContains(res, reverse('horizon:admin:evacuations:detail',
+                                         args=[fakes.PLANNED_ID]))
+        self.assertContains(res, 'id="evacuations__action_plan"')
+        self.mock_evacuation_list.assert_called_once_with(test.IsHttpRequest())
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_actions_follow_the_state(self):
+        self.mock_evacuation_list.return_value = fakes.LIST
+        res = self.client.get(INDEX_URL)
+        offered = {
+            fakes.PLANNED_ID: {'start', 'cancel'},
+            fakes.RUNNING_ID: {'pause', 'cancel'},
+            fakes.PAUSED_ID: {'resume', 'cancel'},
+            fakes.DONE_ID: set(),
+        }
+        for evacuation_id, actions in offered.items():
+            for action in ('start', 'pause', 'resume', 'cancel'):
+                html_id = 'id="%s"' % action_id(evacuation_id, action)
+                if action in actions:
+                    self.assertContains(res, html_id, msg_prefix=action)
+                else:
+                    self.assertNotContains(res, html_id, msg_prefix=action)
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_rows_poll_while_the_state_may_change(self):
+        self.mock_evacuation_list.return_value = fakes.LIST
+        res = self.client.get(INDEX_URL)
+        rows = {row.datum['id']: row for row in
+                res.context['table'].get_rows()}
+        self.assertTrue(rows[fakes.RUNNING_ID].ajax)
+        self.assertIsNone(rows[fakes.RUNNING_ID].status)
+        self.assertIsNone(rows[fakes.PLANNED_ID].status)
+        self.assertTrue(rows[fakes.DONE_ID].status)
+        self.assertContains(res, 'class="ajax-update')
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_ajax_row_update(self):
+        changed = fakes.listed(fakes.RUNNING_ID)
+        changed['state'] = 'completed'
+        self.mock_evacuation_list.return_value = [changed]
+        res = self.client.get(
+            INDEX_URL, {'action': 'row_update', 'table': 'evacuations',
+                        'obj_id': fakes.RUNNING_ID},
+            HTTP_X_REQUESTED_WITH='XMLHttpRequest')
+        self.assertEqual(200, res.status_code)
+        self.assertContains(res, 'Completed')
+        self.assertContains(res, 'rack-b')
+        self.assertNotContains(res, action_id(fakes.RUNNING_ID, 'pause'))
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_evacuator_down_shows_its_message(self):
+        self.mock_evacuation_list.side_effect = evacuator.EvacuatorUnavailable(
+            'The evacuator service did not answer within 90 s: check it.')
+        res = self.client.get(INDEX_URL)
+        self.assertEqual(200, res.status_code)
+        self.assertEqual([], res.context['table'].data)
+        self.assertMessageCount(res, error=1)
+        self.assertContains(res, 'did not answer within 90 s: check it.')
+
+
+class ActionTests(test.BaseAdminViewTests):
+
+    def _post(self, action, evacuation_id):
+        return self.client.post(INDEX_URL, {
+            'action': 'evacuations__%s__%s' % (action, evacuation_id)})
+
+    def _check(self, action, evacuation_id, api_name):
+        with mock.patch.object(evacuator, 'evacuation_list',
+                               return_value=fakes.LIST), \
+                mock.patch.object(evacuator, api_name) as call:
+            call.return_value = fakes.show(id=evacuation_id)
+            res = self._post(action, evacuation_id)
+        self.assertNoFormErrors(res)
+        self.assertRedirectsNoFollow(res, INDEX_URL)
+        call.assert_called_once_with(test.IsHttpRequest(), evacuation_id)
+        return res
+
+    def test_start(self):
+        self._check('start', fakes.PLANNED_ID, 'evacuation_start')
+
+    def test_pause(self):
+        self._check('pause', fakes.RUNNING_ID, 'evacuation_pause')
+
+    def test_resume(self):
+        self._check('resume', fakes.PAUSED_ID, 'evacuation_resume')
+
+    def test_cancel(self):
+        self._check('cancel', fakes.RUNNING_ID, 'evacuation_cancel')
+
+    def test_action_not_allowed_in_that_state_is_not_sent(self):
+        with mock.patch.object(evacuator, 'evacuation_list',
+                               return_value=fakes.LIST), \
+                mock.patch.object(evacuator, 'evacuation_start') as call:
+            res = self.client.post(INDEX_URL, {
+                'action': 'evacuations__start__%s' % fakes.RUNNING_ID},
+                follow=True)
+        call.assert_not_called()
+        self.assertContains(res, 'You are not allowed to start evacuation')
+
+    def test_refusal_shows_the_evacuators_message(self):
+        message = ('An evacuation in state planned cannot become paused '
+                   '(allowed: cancelled, running).')
+        with mock.patch.object(evacuator, 'evacuation_list',
+                               return_value=fakes.LIST), \
+                mock.patch.object(evacuator, 'evacuation_start',
+                                  side_effect=evacuator.EvacuatorError(
+                                      message)):
+            res = self.client.post(INDEX_URL, {
+                'action': 'evacuations__start__%s' % fakes.PLANNED_ID},
+                follow=True)
+        self.assertContains(res, message)

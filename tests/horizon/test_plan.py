@@ -1,0 +1,157 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The Plan Evacuation form."""
+
+from django.urls import reverse
+from openstack_dashboard import api
+from openstack_dashboard.test import helpers as test
+
+from horizon_panel.api import evacuator
+from tests.horizon import fakes
+
+PLAN_URL = reverse('horizon:admin:evacuations:plan')
+
+
+class PlanFormTests(test.BaseAdminViewTests):
+
+    def _mock_nova(self):
+        self.mock_service_list.return_value = [
+            s for s in self.services.list() if s.binary == 'nova-compute']
+        self.mock_aggregate_details_list.return_value = \
+            self.aggregates.list()
+
+    def _form(self, **changes):
+        data = {'name': 'rack-2', 'sources': ['devstack002'],
+                'method': 'auto', 'max_per_source': 2,
+                'max_per_target': 3, 'max_total': 6, 'window': '',
+                'max_bandwidth': ''}
+        data.update(changes)
+        return data
+
+    @test.create_mocks({api.nova: ['service_list',
+                                   'aggregate_details_list']})
+    def test_form_offers_compute_hosts_and_aggregates(self):
+        self._mock_nova()
+        res = self.client.get(PLAN_URL)
+        self.assertTemplateUsed(res, 'admin/evacuations/plan.html')
+        form = res.context['form']
+        hosts = [value for value, _label in form.fields['sources'].choices]
+        self.assertEqual(['devstack001', 'devstack002', 'devstack003'],
+                         hosts)
+        self.assertContains(res, 'devstack002 (enabled, down)')
+        self.assertEqual(['', 'bar', 'foo'], [
+            v for v, _label in form.fields['target_aggregate'].choices])
+        for field in ('id_sources', 'id_targets', 'id_target_aggregate',
+                      'id_method', 'id_window', 'id_dry_run'):
+            self.assertContains(res, 'id="%s"' % field)
+        self.mock_service_list.assert_called_once_with(
+            test.IsHttpRequest(), binary='nova-compute')
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_plan_creates_and_redirects_to_the_evacuation(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.show(
+            id=fakes.PLANNED_ID, state='planned')
+        res = self.client.post(PLAN_URL, self._form(
+            targets=['devstack003'], allow_downtime='on', method='live',
+            max_bandwidth='200', window='22:00-06:00'))
+        self.assertNoFormErrors(res)
+        self.assertRedirectsNoFollow(res, reverse(
+            'horizon:admin:evacuations:detail', args=[fakes.PLANNED_ID]))
+        self.mock_evacuation_plan.assert_called_once_with(
+            test.IsHttpRequest(), ['devstack002'], targets=['devstack003'],
+            policy={'method': 'live', 'allow_downtime': True,
+                    'max_per_source': 2, 'max_per_target': 3,
+                    'max_total': 6, 'max_bandwidth_mib_per_s': 200,
+                    'window': ['22:00', '06:00']},
+            name='rack-2', dry_run=False, target_aggregate=None)
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_target_aggregate_is_sent(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.show()
+        res = self.client.post(PLAN_URL, self._form(target_aggregate='foo'))
+        self.assertNoFormErrors(res)
+        kwargs = self.mock_evacuation_plan.call_args.kwargs
+        self.assertEqual(('foo', None), (kwargs['target_aggregate'],
+                                         kwargs['targets']))
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_dry_run_shows_the_plan_and_creates_nothing(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.DRY_RUN
+        res = self.client.post(PLAN_URL, self._form(dry_run='on'))
+        self.assertEqual(200, res.status_code)
+        self.assertNoFormErrors(res)
+        self.assertTemplateUsed(res, 'admin/evacuations/_plan_preview.html')
+        for text in ('id="plan_preview"', 'app-1', 'app-2', 'devstack003',
+                     'huge-1', 'No target has 32 vCPUs free.',
+                     'Dry run: nothing was created'):
+            self.assertContains(res, text)
+        self.mock_evacuation_plan.assert_called_once()
+        self.assertTrue(self.mock_evacuation_plan.call_args.kwargs['dry_run'])
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_evacuator_refusal_is_shown_on_the_form(self):
+        self._mock_nova()
+        message = ('Hosts devstack002 are already being emptied by another '
+                   'evacuation; cancel it first.')
+        self.mock_evacuation_plan.side_effect = evacuator.EvacuatorError(
+            message)
+        res = self.client.post(PLAN_URL, self._form())
+        self.assertEqual(200, res.status_code)
+        self.assertFormErrors(res, 1)
+        self.assertContains(res, message)
+        self.mock_evacuation_plan.assert_called_once()
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_bad_window_is_refused_before_asking_the_evacuator(self):
+        self._mock_nova()
+        for window, words in (
+                ('25:00-06:00', "'25:00' is not one"),
+                ('22:00', 'HH:MM-HH:MM'),
+                ('22:00-22:00', 'is empty: nothing would ever start')):
+            res = self.client.post(PLAN_URL, self._form(window=window))
+            self.assertFormErrors(res, 1)
+            errors = res.context['form'].errors
+            self.assertIn(words, ' '.join(errors['window']))
+        self.mock_evacuation_plan.assert_not_called()
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_contradictions_are_refused(self):
+        self._mock_nova()
+        res = self.client.post(PLAN_URL, self._form(
+            targets=['devstack002'], target_aggregate='foo'))
+        errors = res.context['form'].errors
+        self.assertIn('cannot be both emptied and a target',
+                      ' '.join(errors['targets']))
+        self.assertIn('not both', ' '.join(errors['target_aggregate']))
+        res = self.client.post(PLAN_URL, self._form(max_total=0))
+        self.assertIn('max_total', res.context['form'].errors)
+        self.mock_evacuation_plan.assert_not_called()
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_timeout_is_explained_on_the_form(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.side_effect = \
+            evacuator.EvacuatorUnavailable(
+                'The evacuator service did not answer within 120 s: check '
+                'that nova-migration-evacuator is running.')
+        res = self.client.post(PLAN_URL, self._form())
+        self.assertContains(res, 'did not answer within 120 s')
