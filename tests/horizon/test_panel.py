@@ -11,6 +11,7 @@
 # under the License.
 """The panel's place in Horizon and who sees it."""
 
+import importlib.metadata
 import sys
 
 from django.conf import settings
@@ -39,6 +40,12 @@ class PanelTests(test.BaseAdminViewTests):
         res = self.client.get(INDEX_URL)
         self.assertContains(res, 'href="%s"' % INDEX_URL)
         self.assertContains(res, 'Evacuations')
+
+    def test_horizon_extra_installs_no_nova(self):
+        # This environment is made from the '[horizon]' extra only.
+        self.assertRaises(importlib.metadata.PackageNotFoundError,
+                          importlib.metadata.version, 'nova')
+        self.assertTrue(importlib.metadata.version('horizon'))
 
     def test_needs_neither_nova_nor_the_engine(self):
         for name in sys.modules:

@@ -12,6 +12,7 @@
 """Checks of the project's own files: tox, zuul, README, extras, CI."""
 
 import configparser
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -140,6 +141,13 @@ class AudienceTest(testtools.TestCase):
         ])
         self.assertNotIn('nova', loaded)
         self.assertNotIn('django', loaded)
+
+    def test_nova_extra_installs_no_horizon(self):
+        # The tests' environment is made from the '[nova]' extra.
+        for name in ('horizon', 'Django'):
+            self.assertRaises(importlib.metadata.PackageNotFoundError,
+                              importlib.metadata.version, name)
+        self.assertTrue(importlib.metadata.version('nova'))
 
     def test_nova_side_imports_no_django(self):
         loaded = self._imported(['nova.virt.migration_ext'])
