@@ -167,3 +167,53 @@ class OlderHypervisorTest(base.MigrationExtTestBase):
                      if v['status'] == 'fail']
         print('hypervisor_version says: %s %s'
               % (verdict['reason'], verdict['remedy']))
+
+
+class TokenLifetimeTest(base.MigrationExtTestBase):
+    """A migration expected to outlive the user's token, no service token.
+
+    The user token lives 2 s; 56 MiB at 1 MB/s take about a minute.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.src = self.computes[self.start_compute('src')]
+        self.dest = self.computes[self.start_compute('dest')]
+        # The drivers registered the options; the checks read them late.
+        self.flags(user_token_lifetime=2, expected_throughput_mb_per_s=1,
+                   group='migration_ext')
+        self.flags(send_service_user_token=False, group='service_user')
+        self.server = self.boot('src')
+        self.make_disks(self.server, 'src', data_mib=48)
+
+    def token_lifetime_verdict(self, event_type):
+        [notification] = self.precheck_notifications()
+        self.assertEqual(event_type, notification[1])
+        [verdict] = [v for v in notification[2]['verdicts']
+                     if v['check'] == 'token_lifetime']
+        self.assertIn('Migration of instance %s is expected to take about'
+                      % self.server['id'], verdict['reason'])
+        self.assertIn('no service token will be sent', verdict['reason'])
+        self.assertIn('send_service_user_token = true', verdict['remedy'])
+        return verdict
+
+    def test_refused_by_default(self):
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        server = self.api.get_server(self.server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertFalse(self.migrate_stub_ran)
+        verdict = self.token_lifetime_verdict('migration_ext.precheck.fail')
+        self.assertEqual('fail', verdict['status'])
+        print('token_lifetime says: %s %s' % (verdict['reason'],
+                                              verdict['remedy']))
+
+    def test_warning_is_logged_and_notified_then_migration_goes_on(self):
+        self.flags(token_lifetime_action='warn', group='migration_ext')
+        server = self.live_migrate(self.server, 'dest')
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        verdict = self.token_lifetime_verdict('migration_ext.precheck.warn')
+        self.assertEqual('warn', verdict['status'])
+        self.assertIn(verdict['reason'], self.stdlog.logger.output)
