@@ -20,8 +20,12 @@ Horizon's ``local_settings.py`` says where the evacuator listens::
         # 'nova-migration-evacuator' (optional).
         'rpc_topic': 'nova-migration-evacuator',
         # Seconds to wait for a change (plan, start, ...); optional,
-        # default 120. Reads (list, show) wait 30 s, asked 3 times.
+        # default 120.
         'timeout': 120,
+        # Seconds to wait for a read (list, show), asked twice: a page
+        # shows the error after twice this when the evacuator is down;
+        # optional, default 10.
+        'read_timeout': 10,
     }
 
 Each function takes the request first and sends its user name as the
@@ -42,7 +46,8 @@ import oslo_messaging as messaging
 from nova_migration_ext.evacuation import rpcapi
 
 SETTING = 'NOVA_MIGRATION_EXT'
-READ_WAIT = rpcapi.READ_TIMEOUT * rpcapi.READ_ATTEMPTS
+READ_TIMEOUT = 10
+READ_ATTEMPTS = 2   # another evacuator may answer if the first one died
 
 _clients = {}
 _clients_lock = threading.Lock()
@@ -61,7 +66,7 @@ class EvacuatorUnavailable(EvacuatorError, horizon_exceptions.NotAvailable):
 
 
 def _options():
-    """(transport_url, rpc_topic, timeout) from the Django settings."""
+    """(transport_url, rpc_topic, timeout, read_timeout) from settings."""
     options = getattr(settings, SETTING, None) or {}
     url = options.get('transport_url')
     if not url:
@@ -70,10 +75,11 @@ def _options():
             "settings: set it to the RabbitMQ URL of "
             "nova-migration-evacuator."))
     return (url, options.get('rpc_topic') or None,
-            int(options.get('timeout') or rpcapi.TIMEOUT))
+            int(options.get('timeout') or rpcapi.TIMEOUT),
+            int(options.get('read_timeout') or READ_TIMEOUT))
 
 
-def _build_client(url, topic, timeout):
+def _build_client(url, topic, timeout, read_timeout):
     # The global ConfigOpts, as rpcapi asks: oslo.messaging registers its
     # tracing options there only (a private ConfigOpts fails on the first
     # call). Horizon itself does not use oslo.config's global object.
@@ -84,7 +90,9 @@ def _build_client(url, topic, timeout):
     else:
         conf.clear_override('rpc_topic', group=rpcapi.GROUP)
     transport = messaging.get_rpc_transport(conf, url=url)
-    return rpcapi.EvacuatorAPI(conf, transport=transport, timeout=timeout)
+    return rpcapi.EvacuatorAPI(conf, transport=transport, timeout=timeout,
+                               read_timeout=read_timeout,
+                               read_attempts=READ_ATTEMPTS)
 
 
 def client():
@@ -115,7 +123,8 @@ def _change(operation, *args, **kwargs):
 
 
 def _read(operation, *args, **kwargs):
-    return _answer(operation, READ_WAIT, *args, **kwargs)
+    return _answer(operation, _options()[3] * READ_ATTEMPTS, *args,
+                   **kwargs)
 
 
 def _actor(request):

@@ -48,14 +48,20 @@ def topic(conf):
 class EvacuatorAPI:
     """Talk to the ``nova-migration-evacuator`` service.
 
+    *timeout* bounds a change (plan, start, ...); a read (list, show) waits
+    *read_timeout* seconds and is asked *read_attempts* times.
+
     :param conf: the global ``oslo_config.cfg.CONF`` (oslo.messaging
         registers some of its options there only) with ``transport_url``
         set to the evacuator's RabbitMQ and, when the evacuators use
         another one than the default, ``[evacuator] rpc_topic``.
     """
 
-    def __init__(self, conf, transport=None, timeout=TIMEOUT):
+    def __init__(self, conf, transport=None, timeout=TIMEOUT,
+                 read_timeout=READ_TIMEOUT, read_attempts=READ_ATTEMPTS):
         self.transport = transport or messaging.get_rpc_transport(conf)
+        self.read_timeout = read_timeout
+        self.read_attempts = read_attempts
         # Calls ask for the oldest version that has what they send, so a
         # newer client works with evacuators not yet upgraded.
         target = messaging.Target(topic=topic(conf), version='1.0')
@@ -73,12 +79,12 @@ class EvacuatorAPI:
         The evacuator that took it may have died before answering while
         another one serves the topic.
         """
-        for attempt in range(READ_ATTEMPTS):
+        for attempt in range(self.read_attempts):
             try:
-                return self.client.prepare(timeout=READ_TIMEOUT).call(
+                return self.client.prepare(timeout=self.read_timeout).call(
                     {}, method, **kwargs)
             except messaging.MessagingTimeout:
-                if attempt == READ_ATTEMPTS - 1:
+                if attempt == self.read_attempts - 1:
                     raise
 
     def plan(self, sources, targets=None, policy=None, name='',

@@ -71,7 +71,7 @@ class ApiTests(test.TestCase):
         with self.assertRaises(evacuator.EvacuatorUnavailable) as caught:
             evacuator.evacuation_get(self.request, 'e1')
         error = caught.exception
-        self.assertIn('within 90 s', str(error))
+        self.assertIn('within 20 s', str(error))
 
 
 class SettingsTests(test.TestCase):
@@ -85,8 +85,10 @@ class SettingsTests(test.TestCase):
                       str(error))
 
     @override_settings(NOVA_MIGRATION_EXT={'transport_url': 'fake://',
-                                           'rpc_topic': 'other-topic'})
+                                           'rpc_topic': 'other-topic',
+                                           'read_timeout': 5})
     def test_client_is_built_once_per_settings(self):
         client = evacuator.client()
         self.assertIs(client, evacuator.client())
         self.assertEqual('other-topic', client.client.target.topic)
+        self.assertEqual((5, 2), (client.read_timeout, client.read_attempts))
