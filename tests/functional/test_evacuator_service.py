@@ -175,6 +175,10 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
         return int(dict(part.rsplit(' ', 1) for part in
                         info['tasks'].split(', ') if part).get('done', 0))
 
+
+class EvacuatorKillTest(EvacuatorProcessTest):
+    """An evacuator dies with SIGKILL mid-evacuation."""
+
     def _kill_and_finish(self, survivors):
         servers = self.boot_many(4, 'old1') + self.boot_many(4, 'old2')
         plan = self.cli('plan', 'old1', 'old2', '--target', 'new1',

@@ -1,0 +1,146 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""An operator plans, starts and watches an evacuation in Horizon.
+
+Config: ``source`` (host to empty), ``targets``, ``name``, ``vms`` (how
+many VMs the plan must move), ``done_timeout`` (seconds for every VM to
+be done). Result: ``dry_run_moves`` ([VM, from, to, method]),
+``evacuations_after_dry_run`` (rows of the list after the dry run),
+``evacuation_id``, ``planned_state``, ``start_message``, ``snapshots``
+(the VMs' states each time the polled rows changed, in a browser tab
+opened before the start), ``final_tasks``, ``audit`` ([actor, action])
+and ``reloaded`` (whether that tab reloaded: it must not, rows are
+polled).
+"""
+
+import re
+import sys
+
+import common
+import panel
+
+
+def dry_run(s, c):
+    panel.open_plan_modal(s)
+    panel.fill_plan(s, [c['source']], c['targets'], name=c['name'],
+                    dry_run=True)
+    s.step('submit the dry run')
+    errors = panel.submit_plan(s)
+    s.check(not errors, 'the dry run was refused: %s' % errors)
+    s.page.wait_for_selector('#plan_preview', state='visible')
+    moves = s.page.locator('#plan_preview_moves_table tbody tr')
+    s.result['dry_run_moves'] = [
+        [' '.join(cell.split()) for cell in
+         moves.nth(i).locator('td').all_inner_texts()]
+        for i in range(moves.count())]
+    s.result['dry_run_vms'] = s.page.inner_text('#plan_preview_vms').strip()
+    s.screenshot('dry-run')
+    s.check(len(s.result['dry_run_moves']) == c['vms'],
+            'the dry run shows %d moves, not %d'
+            % (len(s.result['dry_run_moves']), c['vms']))
+
+
+def plan(s, c):
+    s.step('plan for real')
+    # The evacuations behind the modal: the dry run created none.
+    s.result['evacuations_after_dry_run'] = panel.evacuations(s)
+    panel.set_checkbox(s, 'id_dry_run', False)
+    errors = panel.submit_plan(s)
+    s.check(not errors, 'the plan was refused: %s' % errors)
+    s.page.wait_for_url(re.compile(r'/admin/evacuations/(?!plan/)[^/]+/$'))
+    s.result['evacuation_id'] = s.page.url.rstrip('/').rsplit('/', 1)[-1]
+    s.page.wait_for_selector('#evacuation_overview')
+    s.result['planned_state'] = s.page.inner_text(
+        '#evacuation_state').strip()
+
+
+def open_tasks_tab(s, c):
+    """A second tab shows the VMs before the start: Pending, then polled.
+
+    The operator keeps it open; its rows must change by Horizon's row
+    polling alone (``window.nmeWatching`` is gone if the page reloads).
+    """
+    s.step('open the VMs tab in a second browser tab')
+    watcher = s.new_page()
+    watcher.goto(s.page.url)
+    watcher.click('a[data-target="#evacuation_details__tasks"]')
+    watcher.wait_for_selector('table#tasks', state='visible')
+    watcher.evaluate('window.nmeWatching = true')
+    s.result['snapshots'] = [task_states(common.table_rows(
+        watcher, 'table#tasks'))]
+    return watcher
+
+
+def task_states(rows):
+    """['VM:State'] of the rows of the VMs table, sorted."""
+    return sorted('%s:%s' % (next((x for x in r['cells'] if x), r['id']),
+                             r['status']) for r in rows)
+
+
+def start(s, c):
+    s.step('start it from its page')
+    evacuation_id = s.result['evacuation_id']
+    s.page.click('#evacuations__row_%s__action_start' % evacuation_id)
+    s.page.wait_for_load_state()
+    s.result['start_message'] = ' '.join(s.page.locator(
+        '.alert-success, .messages .alert').all_inner_texts())
+    s.check('Started' in s.result['start_message'],
+            'no "Started" message: %r %s' % (s.result['start_message'],
+                                             s.alert_text()))
+
+
+def watch(s, c, watcher):
+    s.step('watch the VMs tab until every VM is done')
+    s.page = watcher        # screenshots of this tab from now on
+    snapshots = s.result['snapshots']
+
+    def all_done():
+        rows = common.table_rows(watcher, 'table#tasks')
+        states = task_states(rows)
+        if snapshots[-1] != states:
+            snapshots.append(states)
+        return (len(rows) == c['vms'] and
+                all(r['status'] == 'Done' and not r['polling']
+                    for r in rows)) and rows
+    rows = s.wait_until(all_done, c.get('done_timeout', 90), interval=0.5,
+                        message='VMs not all done: %s' % snapshots[-1])
+    s.result['final_tasks'] = [r['cells'] for r in rows]
+    s.result['reloaded'] = not watcher.evaluate(
+        'window.nmeWatching === true')
+    s.screenshot('done')
+
+
+def audit(s, c):
+    s.step('read the audit log tab')
+    s.page.click('a[data-target="#evacuation_details__audit"]')
+    s.page.wait_for_selector('table#audit tbody tr', state='visible')
+    rows = s.page.locator('table#audit tbody tr')
+    s.result['audit'] = []
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator('td').all_inner_texts()
+        if len(cells) >= 3:
+            s.result['audit'].append([cells[1].strip(), cells[2].strip()])
+
+
+def scenario(s):
+    c = s.config
+    panel.open_panel(s)
+    dry_run(s, c)
+    plan(s, c)
+    watcher = open_tasks_tab(s, c)
+    start(s, c)
+    watch(s, c, watcher)
+    audit(s, c)
+
+
+if __name__ == '__main__':
+    sys.exit(common.run(scenario))

@@ -1,0 +1,159 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The Horizon panel in a real browser, against the real stack.
+
+This process hosts the embedded cloud and serves nova's API on a local
+port (as tests/functional/test_evacuator_service.py does); a real
+Keystone (SQLite) lists that API as the ``compute`` service, a real
+Horizon with our panel logs in through it, the real
+``nova-migration-evacuator`` runs as its own process over RabbitMQ, and
+headless Chromium drives Horizon (tests/browser/, Playwright). Keystone,
+Horizon and Chromium come from Horizon's virtualenv
+(tests/functional/horizon_stack.py); without it these tests skip.
+"""
+
+import fixtures
+
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import states
+from tests.functional import horizon_stack
+from tests.functional import rabbit
+from tests.functional import test_evacuation
+from tests.functional import test_evacuator_service
+
+OLD = test_evacuation.OLD
+NEW = test_evacuation.NEW
+OPERATOR = 'ops-alice'
+OPERATOR_PASSWORD = 'ops-alice-secret'
+
+
+class HorizonStackTest(test_evacuator_service.EvacuatorProcessTest):
+    """The embedded cloud, Keystone and Horizon; evacuators on demand."""
+
+    # Keystone, Horizon and Chromium start per test: about 40 s before
+    # the browser does anything, 120 s in all for the longest test with
+    # two tests at once on two cores. CI's OS_TEST_TIMEOUT is 160 s.
+    TIMEOUT_SCALING_FACTOR = 2
+
+    def setUp(self):
+        reason = horizon_stack.skip_reason()
+        if reason:
+            self.skipTest(reason)
+        # Keystone sets up its database while the cloud starts.
+        keystone = self.useFixture(horizon_stack.KeystoneServer(
+            self.useFixture(fixtures.TempDir()).path))
+        super().setUp()
+        self.keystone = keystone.finish(self.endpoint)
+
+    def start_horizon(self, panel=True):
+        return self.useFixture(horizon_stack.HorizonServer(
+            self.workdir, self.keystone.url, rabbit.URL, self.topic,
+            panel=panel))
+
+    def browse(self, horizon, scenario, user=horizon_stack.ADMIN_USER,
+               password=horizon_stack.ADMIN_PASSWORD, **config):
+        return horizon_stack.run_browser(
+            self, scenario, horizon_url=horizon.url, username=user,
+            password=password, **config)
+
+
+class StockHorizonTest(HorizonStackTest):
+
+    def test_admin_lists_the_embedded_hypervisors(self):
+        """Keystone's catalog leads stock Horizon to the embedded nova."""
+        horizon = self.start_horizon(panel=False)
+        result = self.browse(horizon, 'hypervisors')
+        self.assertEqual(sorted(OLD + NEW), result['hypervisors'])
+
+
+class EvacuationPanelTest(HorizonStackTest):
+    """An operator of the cloud drives the evacuator from Horizon."""
+
+    def setUp(self):
+        super().setUp()
+        self.keystone.create_user(OPERATOR, OPERATOR_PASSWORD)
+        self.start_evacuator('ev1')
+        self.horizon = self.start_horizon()
+
+    def test_plan_start_and_watch_an_evacuation(self):
+        servers = self.boot_many(3, 'old1')
+        bystander = self.boot_many(1, 'old2')[0]
+        names = sorted(server['name'] for server in servers)
+
+        result = self.browse(
+            self.horizon, 'evacuation', user=OPERATOR,
+            password=OPERATOR_PASSWORD, source='old1', targets=NEW,
+            name='drain old1 from horizon', vms=len(servers),
+            done_timeout=60, timeout=120)
+
+        # The dry run showed every VM's move and created nothing.
+        self.assertEqual(names, sorted(m[0] for m in result[
+            'dry_run_moves']))
+        for _name, source, target, method in result['dry_run_moves']:
+            self.assertEqual('old1', source)
+            self.assertIn(target, NEW)
+        self.assertEqual([], result['evacuations_after_dry_run'])
+        self.assertEqual(states.PLANNED, result['planned_state'].lower())
+        # A tab opened before the start saw every VM go from pending to
+        # done by Horizon's row polling alone.
+        self.assertFalse(result['reloaded'])
+        self.assertEqual(['%s:Pending' % name for name in names],
+                         result['snapshots'][0])
+        self.assertEqual(['%s:Done' % name for name in names],
+                         result['snapshots'][-1])
+        evacuation_id = result['evacuation_id']
+        info = self.wait_for(evacuation_id,
+                             lambda i: i['state'] == states.COMPLETED)
+        self.assertEqual(len(servers), self._done(info))
+        for server in servers:
+            server = self.api.get_server(server['id'])
+            self.assertEqual('ACTIVE', server['status'], server['name'])
+            self.assertIn(server['OS-EXT-SRV-ATTR:host'], NEW,
+                          server['name'])
+            self.assertIsNone(server['OS-EXT-STS:task_state'])
+            self.assertEqual(1, self.moves[server['id']], server['name'])
+        self.assertEqual('old2', self.api.get_server(
+            bystander['id'])['OS-EXT-SRV-ATTR:host'])
+        service = self.admin_api.get_services(
+            host='old1', binary='nova-compute')[0]
+        self.assertEqual('disabled', service['status'])
+        # The evacuator's audit log names the Horizon user: it planned
+        # and started the evacuation.
+        actors = {row['Action']: row['Actor']
+                  for row in self.cli('audit', evacuation_id)}
+        self.assertEqual(OPERATOR, actors['plan'])
+        self.assertEqual(OPERATOR, actors['disable-host'])
+        self.assertEqual(OPERATOR, actors['running'])
+        self.assertIn([OPERATOR, 'plan'], result['audit'])
+        self.assertIn([OPERATOR, 'running'], result['audit'])
+
+    def test_bad_input_shows_the_message_and_creates_nothing(self):
+        self.boot_many(1, 'old1')
+        aggregate = self._create_aggregate('old-racks')
+        self.admin_api.add_host_to_aggregate(aggregate, 'old1')
+        bad_window = '25:00-06:00'
+        error = self.assertRaises(
+            ValueError, inventory.Policy(window=('25:00', '06:00')).validate)
+
+        result = self.browse(self.horizon, 'bad_input', source='old1',
+                             bad_window=bad_window, aggregate='old-racks')
+
+        self.assertEqual([str(error)], result['window_errors'])
+        self.assertEqual(
+            ['Host aggregate old-racks has no host besides the sources; '
+             'add hosts to it or name target hosts.'],
+            result['aggregate_errors'])
+        self.assertEqual([], result['evacuations'])
+        self.assertEqual([], self.cli('list'))
+        service = self.admin_api.get_services(
+            host='old1', binary='nova-compute')[0]
+        self.assertEqual('enabled', service['status'])
