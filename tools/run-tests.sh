@@ -64,7 +64,7 @@ horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
     step "$name" "$seconds" "$VENV_HORIZON/bin/python" -m django test \
         --settings=tests.horizon.settings tests.horizon >"$log" 2>&1
     local rc=$?
-    grep -E '^(===|---|Ran |OK|FAILED)' "$log"
+    grep -E '^(=== |--- |Ran |OK|FAILED)' "$log"
     [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200
     local ran bad
     ran=$(awk '/^Ran [0-9]+ test/ {print $2}' "$log")

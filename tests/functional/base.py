@@ -23,6 +23,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 
 import fixtures
 from nova.tests.fixtures import libvirt_imagebackend as imagebackend_fixture
@@ -34,6 +35,7 @@ from nova_migration_ext import imagecache
 
 DRIVER = 'migration_ext.MigrationExtLibvirtDriver'
 MiB = 1024 * 1024
+MIGRATION_WAIT = 60    # seconds
 
 
 class HostFolders:
@@ -225,6 +227,22 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
         return conf.CONF.my_ip
 
     # -- notifications -------------------------------------------------------
+
+    def _wait_for_migration_status(self, server, expected_statuses,
+                                   timeout=MIGRATION_WAIT):
+        """nova's helper, with a deadline that survives a loaded machine.
+
+        nova's own gives a migration 5 s: on two busy cores (CI runs two
+        test processes) a live migration of real disks can take longer.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return super()._wait_for_migration_status(
+                    server, expected_statuses)
+            except self.failureException:
+                if time.monotonic() > deadline:
+                    raise
 
     @staticmethod
     def precheck_notifications():
