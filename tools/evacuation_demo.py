@@ -59,6 +59,10 @@ class Demo(cloud.EmbeddedCloudTestBase):
     """One run of the demo, as a test of nova's harness."""
 
     verdict = None     # 'passed' once every check of the drain held
+    # The drain takes 80-100 s here; a machine twice as slow (or busy)
+    # must still finish: up to DRAIN_DEADLINE s, within the test timeout.
+    DRAIN_DEADLINE = 300
+    TIMEOUT_SCALING_FACTOR = 3
 
     def setUp(self):
         super().setUp()
@@ -142,7 +146,8 @@ class Demo(cloud.EmbeddedCloudTestBase):
         drain_started = time.monotonic()
         progress = ProgressLine()
         state = self.engine.run(evacuation_id, poll_interval=0.3,
-                                timeout=150, on_tick=progress)
+                                timeout=self.DRAIN_DEADLINE,
+                                on_tick=progress)
         progress.done()
         report = self.report(evacuation_id, servers, faults,
                              time.monotonic() - drain_started,
