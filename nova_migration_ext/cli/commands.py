@@ -41,13 +41,10 @@ def _check(result):
 
 def _overrides(allowed, denied):
     """{id: True/False} from the --allow/--deny-downtime-… lists."""
-    both = sorted(set(allowed) & set(denied))
-    if both:
-        raise CommandError('Downtime both allowed and refused for %s; say '
-                           'one or the other.' % ', '.join(both))
-    overrides = dict.fromkeys(allowed, True)
-    overrides.update(dict.fromkeys(denied, False))
-    return overrides
+    try:
+        return inventory.downtime_overrides(allowed, denied)
+    except ValueError as exc:
+        raise CommandError(str(exc))
 
 
 def progress_bar(percent):

@@ -67,6 +67,22 @@ def parse_window(text):
     return window
 
 
+def downtime_overrides(allowed, denied):
+    """``{id: True/False}`` from the ids allowed and refused downtime.
+
+    What ``Policy.downtime_projects`` and ``downtime_servers`` take.
+
+    :raises ValueError: when an id is both allowed and refused.
+    """
+    both = sorted(set(allowed) & set(denied))
+    if both:
+        raise ValueError('Downtime both allowed and refused for %s; say '
+                         'one or the other.' % ', '.join(both))
+    overrides = dict.fromkeys(allowed, True)
+    overrides.update(dict.fromkeys(denied, False))
+    return overrides
+
+
 @dataclasses.dataclass
 class Host:
     """A compute host as nova reports it.

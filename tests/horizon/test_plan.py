@@ -71,10 +71,41 @@ class PlanFormTests(test.BaseAdminViewTests):
         self.mock_evacuation_plan.assert_called_once_with(
             test.IsHttpRequest(), ['devstack002'], targets=['devstack003'],
             policy={'method': 'live', 'allow_downtime': True,
+                    'downtime_projects': {}, 'downtime_servers': {},
                     'max_per_source': 2, 'max_per_target': 3,
-                    'max_total': 6, 'max_bandwidth_mib_per_s': 200,
+                    'max_total': 6, 'bandwidth_mb_per_s': 100.0,
+                    'max_bandwidth_mib_per_s': 200,
                     'window': ['22:00', '06:00']},
             name='rack-2', dry_run=False, target_aggregate=None)
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_downtime_exceptions_and_copy_rate_are_sent(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.show()
+        res = self.client.post(PLAN_URL, self._form(
+            allow_downtime_projects='p-batch, p-ci\np-dev',
+            deny_downtime_projects='p-db',
+            allow_downtime_servers='vm-9',
+            deny_downtime_servers='vm-1 vm-2', bandwidth='250'))
+        self.assertNoFormErrors(res)
+        policy = self.mock_evacuation_plan.call_args.kwargs['policy']
+        self.assertEqual({'p-batch': True, 'p-ci': True, 'p-dev': True,
+                          'p-db': False}, policy['downtime_projects'])
+        self.assertEqual({'vm-9': True, 'vm-1': False, 'vm-2': False},
+                         policy['downtime_servers'])
+        self.assertEqual(250.0, policy['bandwidth_mb_per_s'])
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_downtime_both_allowed_and_refused_is_refused(self):
+        self._mock_nova()
+        res = self.client.post(PLAN_URL, self._form(
+            allow_downtime_projects='p-db', deny_downtime_projects='p-db'))
+        self.assertFormErrors(res, 1)
+        self.assertContains(res, 'Downtime both allowed and refused for '
+                                 'p-db; say one or the other.')
+        self.mock_evacuation_plan.assert_not_called()
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})

@@ -33,6 +33,11 @@ METHODS = (
 DEFAULTS = inventory.Policy()
 
 
+def _ids(text):
+    """The ids of a text field: separated by commas, spaces or lines."""
+    return sorted(set((text or '').replace(',', ' ').split()))
+
+
 def build_policy(data, window=None):
     """The policy dict the evacuator takes, as the CLI builds it.
 
@@ -40,9 +45,17 @@ def build_policy(data, window=None):
     """
     policy = {'method': data['method'],
               'allow_downtime': data['allow_downtime'],
+              'downtime_projects': inventory.downtime_overrides(
+                  _ids(data.get('allow_downtime_projects')),
+                  _ids(data.get('deny_downtime_projects'))),
+              'downtime_servers': inventory.downtime_overrides(
+                  _ids(data.get('allow_downtime_servers')),
+                  _ids(data.get('deny_downtime_servers'))),
               'max_per_source': data['max_per_source'],
               'max_per_target': data['max_per_target'],
               'max_total': data['max_total'],
+              'bandwidth_mb_per_s': (data.get('bandwidth') or
+                                     DEFAULTS.bandwidth_mb_per_s),
               'max_bandwidth_mib_per_s': data.get('max_bandwidth')}
     if window:
         policy['window'] = window
@@ -74,6 +87,25 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
         initial=DEFAULTS.allow_downtime,
         help_text=_("Allow cold migration of running VMs when they cannot "
                     "move live."))
+    allow_downtime_projects = forms.CharField(
+        label=_("Projects Allowing Downtime"), required=False,
+        widget=forms.Textarea(attrs={'rows': 2}),
+        help_text=_("Project IDs whose running VMs may be cold-migrated "
+                    "whatever Allow Downtime says (separated by commas "
+                    "or spaces)."))
+    deny_downtime_projects = forms.CharField(
+        label=_("Projects Refusing Downtime"), required=False,
+        widget=forms.Textarea(attrs={'rows': 2}),
+        help_text=_("Project IDs whose running VMs must only move live."))
+    allow_downtime_servers = forms.CharField(
+        label=_("VMs Allowing Downtime"), required=False,
+        widget=forms.Textarea(attrs={'rows': 2}),
+        help_text=_("VM IDs that may be cold-migrated; a VM's choice "
+                    "overrides its project's."))
+    deny_downtime_servers = forms.CharField(
+        label=_("VMs Refusing Downtime"), required=False,
+        widget=forms.Textarea(attrs={'rows': 2}),
+        help_text=_("VM IDs that must only move live."))
     max_per_source = forms.IntegerField(
         label=_("Concurrent Migrations per Source Host"), min_value=1,
         initial=DEFAULTS.max_per_source)
@@ -83,6 +115,11 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
     max_total = forms.IntegerField(
         label=_("Concurrent Migrations in Total"), min_value=1,
         initial=DEFAULTS.max_total)
+    bandwidth = forms.FloatField(
+        label=_("Expected Copy Rate (MB/s)"), min_value=0.1, required=False,
+        initial=DEFAULTS.bandwidth_mb_per_s,
+        help_text=_("Rate of one migration on your migration network, for "
+                    "the estimates."))
     max_bandwidth = forms.IntegerField(
         label=_("Bandwidth Cap (MiB/s)"), min_value=1, required=False,
         help_text=_("Cap on each live migration, applied on the source "

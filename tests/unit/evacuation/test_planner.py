@@ -691,6 +691,20 @@ class TestPlan(PlannerTestCase):
             (v[0], v[1]) for v in move.verdicts)['disk_fit'])
 
 
+class TestDowntimeOverrides(utils.TestCase):
+
+    def test_allowed_and_refused(self):
+        self.assertEqual({'a': True, 'b': False},
+                         inventory.downtime_overrides(['a'], ['b']))
+        self.assertEqual({}, inventory.downtime_overrides([], []))
+
+    def test_both_is_refused(self):
+        error = self.assertRaises(ValueError, inventory.downtime_overrides,
+                                  ['a', 'b'], ['b'])
+        self.assertEqual('Downtime both allowed and refused for b; say one '
+                         'or the other.', str(error))
+
+
 class TestWindow(utils.TestCase):
 
     def test_parse_window(self):
