@@ -20,6 +20,7 @@ openstack client. Table output by default, ``-f json`` for scripts.
 from cliff import lister
 from cliff import show
 
+from nova_migration_ext.evacuation import display
 from nova_migration_ext.evacuation import inventory
 
 BAR_WIDTH = 30
@@ -53,15 +54,6 @@ def progress_bar(percent):
                                percent)
 
 
-def duration(seconds):
-    seconds = int(seconds or 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return '%dh%02dm' % (hours, minutes)
-    return '%dm%02ds' % (minutes, secs)
-
-
 def _summary(info):
     counts = ', '.join('%s %d' % kv for kv in sorted(
         info.get('counts', {}).items()))
@@ -70,7 +62,7 @@ def _summary(info):
               ('sources', ', '.join(info.get('sources') or ())),
               ('vms', info.get('vms', 0)), ('tasks', counts),
               ('progress', progress_bar(info.get('progress', 0.0))),
-              ('eta', duration(info.get('eta_seconds'))),
+              ('eta', display.duration(info.get('eta_seconds'))),
               ('window', info.get('window') or ''),
               ('driven by', info.get('owner') or '')]
     plan = info.get('plan') or {}
@@ -155,7 +147,8 @@ class PlanEvacuation(show.ShowOne):
                           '%s %d' % kv for kv in sorted(
                               plan['by_method'].items()))),
                       ('bytes', plan['bytes']),
-                      ('estimated', duration(plan['estimated_seconds']))]
+                      ('estimated',
+                       display.duration(plan['estimated_seconds']))]
             for move in result['moves']:
                 fields.append(('%s' % move['server_name'], '%s -> %s (%s)'
                                % (move['source_host'], move['target_host'],

@@ -72,6 +72,7 @@ class TestNoNovaImport(utils.TestCase):
         # What Horizon and the CLI import: the RPC client, and the policy
         # model (inventory, standard library only) to check their input.
         for module in ('nova_migration_ext.evacuation.rpcapi',
+                       'nova_migration_ext.evacuation.display',
                        'nova_migration_ext.evacuation.inventory',
                        'nova_migration_ext.evacuation.states',
                        'nova_migration_ext.cli.app',
@@ -79,6 +80,7 @@ class TestNoNovaImport(utils.TestCase):
             result = self._imports(module)
             self.assertEqual([], result['heavy'], module)
             self.assertLessEqual(set(result['engine']), {
+                'nova_migration_ext.evacuation.display',
                 'nova_migration_ext.evacuation.rpcapi',
                 'nova_migration_ext.evacuation.inventory',
                 'nova_migration_ext.evacuation.states'}, module)

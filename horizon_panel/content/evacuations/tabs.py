@@ -17,16 +17,7 @@ from horizon import tabs
 
 from horizon_panel.api import evacuator
 from horizon_panel.content.evacuations import tables
-
-
-def duration(seconds):
-    """'1h05m' or '4m10s', like the CLI shows an ETA."""
-    seconds = int(seconds or 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return '%dh%02dm' % (hours, minutes)
-    return '%dm%02ds' % (minutes, secs)
+from nova_migration_ext.evacuation import display
 
 
 class OverviewTab(tabs.Tab):
@@ -40,10 +31,10 @@ class OverviewTab(tabs.Tab):
         return {
             'evacuation': info,
             'counts': sorted((info.get('counts') or {}).items()),
-            'eta': duration(info.get('eta_seconds')),
+            'eta': display.duration(info.get('eta_seconds')),
             'plan': plan,
             'by_method': sorted((plan.get('by_method') or {}).items()),
-            'estimated': duration(plan.get('estimated_seconds')),
+            'estimated': display.duration(plan.get('estimated_seconds')),
             'unplaceable': plan.get('unplaceable') or [],
         }
 

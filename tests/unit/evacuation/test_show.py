@@ -11,6 +11,7 @@
 # under the License.
 """Tests of what ``show`` computes: progress, phase and ETA."""
 
+from nova_migration_ext.evacuation import display
 from nova_migration_ext.evacuation import engine as engine_mod
 from nova_migration_ext.evacuation import states
 from tests.unit.evacuation import fakes
@@ -77,3 +78,11 @@ class TestShow(utils.TestCase):
                   bytes_done=2 * GiB)
         self.assertEqual(250, self.engine.show(
             self.evacuation_id)['eta_seconds'])
+
+
+class TestDuration(utils.TestCase):
+
+    def test_duration(self):
+        self.assertEqual('0m00s', display.duration(None))
+        self.assertEqual('4m10s', display.duration(250))
+        self.assertEqual('1h05m', display.duration(3900.7))
