@@ -17,9 +17,11 @@ be done). Result: ``dry_run_moves`` ([VM, from, to, method]),
 ``evacuations_after_dry_run`` (rows of the list after the dry run),
 ``evacuation_id``, ``planned_state``, ``start_message``, ``snapshots``
 (the VMs' states each time the polled rows changed, in a browser tab
-opened before the start), ``final_tasks``, ``audit`` ([actor, action])
-and ``reloaded`` (whether that tab reloaded: it must not, rows are
-polled).
+opened before the start), ``final_tasks``, ``overview`` (state, progress
+and counts that tab's overview shows at the end, and whether it
+reloaded),
+``audit`` ([actor, action]) and ``reloaded`` (whether the VMs tab
+reloaded: neither page may, they poll).
 """
 
 import re
@@ -119,6 +121,25 @@ def watch(s, c, watcher):
     s.screenshot('done')
 
 
+def overview(s, c, page):
+    """The overview of the watching tab, never reloaded, ends current."""
+    s.step('switch the watching tab to the overview it refreshed itself')
+    page.click('a[data-target="#evacuation_details__overview"]')
+
+    def final():
+        state = page.inner_text('#evacuation_state').strip()
+        return state == 'completed' and state
+    s.wait_until(final, 30, interval=0.5,
+                 message='the overview still says %s' % page.inner_text(
+                     '#evacuation_state'))
+    s.result['overview'] = {
+        'state': page.inner_text('#evacuation_state').strip(),
+        'progress': ' '.join(page.inner_text(
+            '#evacuation_progress').split()),
+        'counts': page.inner_text('#evacuation_counts').strip(),
+        'reloaded': not page.evaluate('window.nmeWatching === true')}
+
+
 def audit(s, c):
     s.step('read the audit log tab')
     s.page.click('a[data-target="#evacuation_details__audit"]')
@@ -139,6 +160,7 @@ def scenario(s):
     watcher = open_tasks_tab(s, c)
     start(s, c)
     watch(s, c, watcher)
+    overview(s, c, watcher)
     audit(s, c)
 
 

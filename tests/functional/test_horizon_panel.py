@@ -110,6 +110,10 @@ class EvacuationPanelTest(HorizonStackTest):
                          result['snapshots'][0])
         self.assertEqual(['%s:Done' % name for name in names],
                          result['snapshots'][-1])
+        # That tab's overview refreshed itself too.
+        self.assertEqual({'state': states.COMPLETED, 'progress': '100.0%',
+                          'counts': 'done %d' % len(servers),
+                          'reloaded': False}, result['overview'])
         evacuation_id = result['evacuation_id']
         info = self.wait_for(evacuation_id,
                              lambda i: i['state'] == states.COMPLETED)

@@ -45,6 +45,23 @@ class DetailTests(test.BaseAdminViewTests):
             test.IsHttpRequest(), fakes.RUNNING_ID)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_overview_refreshes_itself_until_the_evacuation_ends(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        self.assertContains(res, 'data-polling="true"')
+        self.assertContains(res, 'window.nmeOverviewPoll')
+        # What the page fetches: the overview tab alone, fresh.
+        self.mock_evacuation_get.return_value = fakes.show(
+            state='completed', progress=100.0)
+        res = self.client.get(DETAIL_URL + '?tab=evacuation_details__overview',
+                              HTTP_X_REQUESTED_WITH='XMLHttpRequest')
+        self.assertTemplateUsed(res, 'admin/evacuations/_overview.html')
+        self.assertNotContains(res, 'tasks__row_')
+        self.assertContains(res, 'data-polling="false"')
+        self.assertContains(res, '100.0%')
+        self.assertNotContains(res, 'window.nmeOverviewPoll')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
     def test_tasks_with_state_progress_error_and_remedy(self):
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(DETAIL_URL)

@@ -11,6 +11,7 @@
 # under the License.
 """Tabs of an evacuation's page: overview, VMs, audit log."""
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from horizon import exceptions
 from horizon import tabs
@@ -18,6 +19,7 @@ from horizon import tabs
 from horizon_panel.api import evacuator
 from horizon_panel.content.evacuations import tables
 from nova_migration_ext.evacuation import display
+from nova_migration_ext.evacuation import states
 
 
 class OverviewTab(tabs.Tab):
@@ -36,6 +38,11 @@ class OverviewTab(tabs.Tab):
             'by_method': sorted((plan.get('by_method') or {}).items()),
             'estimated': display.duration(plan.get('estimated_seconds')),
             'unplaceable': plan.get('unplaceable') or [],
+            # The page refreshes this tab until the evacuation ends, as
+            # Horizon polls table rows.
+            'polling': info['state'] not in states.EVACUATION_FINAL,
+            'poll_interval': settings.HORIZON_CONFIG.get(
+                'ajax_poll_interval', 2500),
         }
 
 
