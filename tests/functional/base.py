@@ -26,6 +26,7 @@ import subprocess
 import time
 
 import fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import libvirt_imagebackend as imagebackend_fixture
 from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
@@ -243,6 +244,18 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
             except self.failureException:
                 if time.monotonic() > deadline:
                     raise
+
+    def assert_untouched_on_source(self, server, source='src'):
+        """ACTIVE and running on *source*, with every local disk there."""
+        server = self.api.get_server(server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual(source, server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual(
+            fakelibvirt.VIR_DOMAIN_RUNNING,
+            self.domain(source, server['id']).info()[0])
+        for disk in self.local_disk_paths(source, server):
+            self.assertTrue(os.path.exists(disk), disk)
+        return server
 
     @staticmethod
     def precheck_notifications():

@@ -15,7 +15,6 @@ Each test reproduces one failure from the operators' report and checks
 what our driver does about it.
 """
 
-import os
 import subprocess
 
 from nova.tests import fixtures as nova_fixtures
@@ -49,17 +48,6 @@ class SmallDestinationDiskTest(base.MigrationExtTestBase):
         self.server = self.boot('src')
         # 48 MiB of guest data on top of an 8 MiB base image.
         self.make_disks(self.server, 'src', data_mib=48)
-
-    def assert_untouched_on_source(self, server):
-        server = self.api.get_server(server['id'])
-        self.assertEqual('ACTIVE', server['status'])
-        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
-        self.assertEqual(
-            fakelibvirt.VIR_DOMAIN_RUNNING,
-            self.domain('src', server['id']).info()[0])
-        for disk in self.local_disk_paths('src', server):
-            self.assertTrue(os.path.exists(disk))
-        return server
 
     def assert_refused_by_disk_fit(self, server):
         [notification] = self.precheck_notifications()
@@ -113,9 +101,7 @@ class BlockMigrationCopyingVolumeTest(base.MigrationExtTestBase):
 
         self.live_migrate(self.server, 'dest',
                           migration_expected_state='error')
-        server = self.api.get_server(self.server['id'])
-        self.assertEqual('ACTIVE', server['status'])
-        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        server = self.assert_untouched_on_source(self.server)
         self.assertFalse(self.migrate_stub_ran)
         self.assertIn('shared_volumes: Block migration of instance %s would '
                       'copy volume or shared disk(s) %s'
@@ -128,9 +114,7 @@ class BlockMigrationCopyingVolumeTest(base.MigrationExtTestBase):
             compute.driver._parse_migration_flags()
         self.live_migrate(self.server, 'dest',
                           migration_expected_state='error')
-        server = self.api.get_server(self.server['id'])
-        self.assertEqual('ACTIVE', server['status'])
-        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assert_untouched_on_source(self.server)
         self.assertFalse(self.migrate_stub_ran)
 
 
@@ -149,9 +133,7 @@ class OlderHypervisorTest(base.MigrationExtTestBase):
         # before asking the hosts; the server must stay where it is.
         self.live_migrate(self.server, 'dest',
                           migration_expected_state='error')
-        server = self.api.get_server(self.server['id'])
-        self.assertEqual('ACTIVE', server['status'])
-        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assert_untouched_on_source(self.server)
         self.assertFalse(self.migrate_stub_ran)
 
     def test_cold_migration_to_older_qemu_refused(self):
@@ -200,9 +182,7 @@ class TokenLifetimeTest(base.MigrationExtTestBase):
     def test_refused_by_default(self):
         self.live_migrate(self.server, 'dest',
                           migration_expected_state='error')
-        server = self.api.get_server(self.server['id'])
-        self.assertEqual('ACTIVE', server['status'])
-        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assert_untouched_on_source(self.server)
         self.assertFalse(self.migrate_stub_ran)
         verdict = self.token_lifetime_verdict('migration_ext.precheck.fail')
         self.assertEqual('fail', verdict['status'])
