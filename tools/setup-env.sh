@@ -7,16 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-if ! command -v qemu-img >/dev/null || ! command -v qemu-io >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils \
-            >/dev/null
-    else
-        echo "qemu-img is missing: run 'sudo apt-get install qemu-utils'" >&2
-        exit 1
-    fi
-fi
+tools/install-deb.sh qemu-utils qemu-img qemu-io
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q -U pip 2>&1 | grep -v WARNING || true

@@ -8,16 +8,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV_HORIZON:-.venv-horizon}
 PYTHON=${PYTHON:-python3}
 
-if ! [ -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
-            >/dev/null
-    else
-        echo "chromium is missing: run 'sudo apt-get install chromium'" >&2
-        exit 1
-    fi
-fi
+tools/install-deb.sh chromium /usr/bin/chromium
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q -U pip 2>&1 | grep -v WARNING || true

@@ -33,7 +33,6 @@ Each server's log becomes a detail of the test using the fixture.
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess as std_subprocess
 import time
@@ -43,6 +42,8 @@ import urllib.request
 import fixtures
 import testtools.content
 import testtools.content_type
+
+from tests.functional import processes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -56,19 +57,10 @@ _NO_PROXY = {'no_proxy': '127.0.0.1,localhost',
              'NO_PROXY': '127.0.0.1,localhost'}
 
 
-def _subprocess():
-    """subprocess that yields to nova's green threads while it waits.
-
-    Imported late: eventlet must be patched by nova first.
-    """
-    from eventlet.green import subprocess
-    return subprocess
-
-
 def _timeouts():
     # eventlet's green subprocess may raise the stdlib's TimeoutExpired.
-    from eventlet.green import subprocess
-    return (subprocess.TimeoutExpired, std_subprocess.TimeoutExpired)
+    return (processes.green_subprocess().TimeoutExpired,
+            std_subprocess.TimeoutExpired)
 
 
 def venv():
@@ -125,16 +117,6 @@ def _tail(path, limit=20000):
     return text[-limit:]
 
 
-def _kill(process):
-    """SIGKILL *process* and everything in its session."""
-    if process.returncode is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
-
-
 class StackError(Exception):
     """A server of the stack did not start."""
 
@@ -174,13 +156,12 @@ class _ServerFixture(fixtures.Fixture):
         log = os.path.join(self.workdir, '%s.log' % self.name)
         self._log_detail('%s.log' % self.name, log)
         out = open(log, 'w')
-        self.process = _subprocess().Popen(
-            argv, cwd=self.workdir, stdout=out,
-            stderr=_subprocess().STDOUT, env=_env(**env),
-            start_new_session=True)
+        self.process = processes.green_subprocess().Popen(
+            argv, cwd=self.workdir, stdout=out, stderr=std_subprocess.STDOUT,
+            env=_env(**env), start_new_session=True)
 
         def stop():
-            _kill(self.process)
+            processes.kill_group(self.process)
             out.close()
         self.addCleanup(stop)
         self.log = log
@@ -279,14 +260,14 @@ class KeystoneServer(_ServerFixture):
         log = os.path.join(self.workdir, 'bootstrap.log')
         self._log_detail('keystone-bootstrap.log', log)
         out = open(log, 'w')
-        self._bootstrap = _subprocess().Popen(
+        self._bootstrap = processes.green_subprocess().Popen(
             ['sh', '-c', self._bootstrap_script(self.config)],
-            cwd=self.workdir, stdout=out, stderr=_subprocess().STDOUT,
+            cwd=self.workdir, stdout=out, stderr=std_subprocess.STDOUT,
             env=_env(), start_new_session=True)
         self._bootstrap.log = log
 
         def stop():
-            _kill(self._bootstrap)
+            processes.kill_group(self._bootstrap)
             out.close()
         self.addCleanup(stop)
         if self.compute_url:
@@ -298,7 +279,7 @@ class KeystoneServer(_ServerFixture):
         try:
             self._bootstrap.wait(timeout=timeout)
         except _timeouts():
-            _kill(self._bootstrap)
+            processes.kill_group(self._bootstrap)
         if self._bootstrap.returncode:
             raise StackError('keystone-manage failed (%s): %s' % (
                 self._bootstrap.returncode,
@@ -474,7 +455,7 @@ def run_browser(test, scenario, timeout=150, **config):
     with open(path, 'w') as f:
         json.dump(config, f)
     started = time.time()
-    subprocess = _subprocess()
+    subprocess = processes.green_subprocess()
     process = subprocess.Popen(
         [venv_python(), os.path.join(BROWSER, '%s.py' % scenario), path],
         cwd=BROWSER, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -482,11 +463,11 @@ def run_browser(test, scenario, timeout=150, **config):
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except _timeouts():
-        _kill(process)
+        processes.kill_group(process)
         stdout, stderr = process.communicate()
         stderr += b'\n(killed after %ds)' % timeout
     finally:
-        _kill(process)
+        processes.kill_group(process)
     stdout, stderr = (stdout.decode('utf-8', 'replace'),
                       stderr.decode('utf-8', 'replace'))
     test.addDetail('browser-%s-stdout' % scenario,

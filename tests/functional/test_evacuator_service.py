@@ -25,7 +25,6 @@ anything else on this RabbitMQ) must not answer each other's calls.
 
 import json
 import os
-import signal
 import sys
 import time
 import uuid
@@ -34,6 +33,7 @@ import sqlalchemy as sa
 import testtools.content
 
 from nova_migration_ext.evacuation import states
+from tests.functional import processes
 from tests.functional import rabbit
 from tests.functional import test_evacuation
 
@@ -42,15 +42,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 MYSQL = os.environ.get('NOVA_MIGRATION_EXT_TEST_MYSQL_URL',
                        'mysql+pymysql://root@127.0.0.1')
 RABBIT = rabbit.URL
-
-
-def _subprocess():
-    """subprocess that yields to nova's green threads while it waits.
-
-    Imported late: eventlet must be patched by nova first.
-    """
-    from eventlet.green import subprocess
-    return subprocess
 
 
 class HeaderAuthMiddleware:
@@ -118,7 +109,7 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
 
     def start_evacuator(self, name):
         log = open(os.path.join(self.workdir, '%s.log' % name), 'w')
-        subprocess = _subprocess()
+        subprocess = processes.green_subprocess()
         process = subprocess.Popen(
             [sys.executable, '-m', 'nova_migration_ext.cmd.evacuator',
              '--config-file', self._config(name)],
@@ -142,16 +133,10 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
         The worker outlives a kill of the launcher alone: it notices,
         then shuts down gracefully, still driving for a while.
         """
-        process = self.processes[name]
-        if process.returncode is None:     # not reaped: its pid is ours
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
+        processes.kill_group(self.processes[name])
 
     def cli(self, *args):
-        result = _subprocess().run(
+        result = processes.green_subprocess().run(
             [sys.executable, '-m', 'nova_migration_ext.cli.app',
              '--config-file', self._config('cli')] + list(args) +
             ['-f', 'json'],
