@@ -83,6 +83,65 @@ CORE_OPTS = [
         help='Disk copy throughput, in MB/s, used to estimate how long a '
              'migration will take (token_lifetime precheck and notifications).'
              ' Set it to the rate measured on your migration network.'),
+    cfg.StrOpt(
+        'bandwidth_cap_secret',
+        secret=True,
+        help='Key with which the evacuator signs the bandwidth cap it '
+             'writes in a server\'s metadata (the same value as the '
+             'evacuator\'s [evacuator] bandwidth_cap_secret). The driver '
+             'applies only caps signed with it for that instance and not '
+             'expired, and logs and ignores any other value of the key, '
+             'which the VM\'s owner could have written. Unset: no '
+             'evacuation cap applies; [libvirt] live_migration_bandwidth '
+             'still does.'),
+]
+
+
+# Options of the evacuator's [evacuator] group that concern the driver or
+# the planner's view of the computes; listed with the evacuator's others.
+EVACUATOR_OPTS = [
+    cfg.StrOpt(
+        'bandwidth_cap_secret',
+        secret=True,
+        help='Key with which this evacuator signs the bandwidth cap of an '
+             'evacuation (--max-bandwidth) in each server\'s metadata: the '
+             'same value as [migration_ext] bandwidth_cap_secret in the '
+             'computes\' nova.conf. Without it no cap can be given.'),
+    cfg.IntOpt(
+        'bandwidth_cap_ttl',
+        default=3600,
+        min=60,
+        help='Seconds a signed bandwidth cap stays valid after the '
+             'evacuator asked for the migration; a live migration that '
+             'nova starts later runs without it.'),
+    cfg.DictOpt(
+        'shared_storage_groups',
+        default={},
+        help='Hosts whose instances path is on the same shared storage '
+             '(Ceph, NFS), as name:host;host;... pairs, for example '
+             '"ceph-a:c1;c2;c3,nfs-b:c4;c5". Between hosts of a group the '
+             'planner plans live migrations that copy no disk and asks '
+             'nova for block_migration=false; between other hosts block '
+             'migrations (block_migration=true). A host is in one group '
+             'at most.'),
+    cfg.FloatOpt(
+        'cpu_allocation_ratio',
+        default=1.0,
+        min=0.0,
+        help='VCPU allocation ratio the planner uses for a host whose '
+             'inventory Placement does not give.'),
+    cfg.FloatOpt(
+        'ram_allocation_ratio',
+        default=1.0,
+        min=0.0,
+        help='MEMORY_MB allocation ratio the planner uses for a host '
+             'whose inventory Placement does not give.'),
+    cfg.FloatOpt(
+        'disk_allocation_ratio',
+        default=1.0,
+        min=0.0,
+        help='DISK_GB allocation ratio the planner uses for a host whose '
+             'inventory Placement does not give.'),
 ]
 
 

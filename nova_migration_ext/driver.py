@@ -52,6 +52,7 @@ from nova_migration_ext import notifier as ext_notifier
 from nova_migration_ext.prechecks import base
 from nova_migration_ext.prechecks import runner
 from nova_migration_ext.prechecks import shared_volumes
+from nova_migration_ext import residency
 from nova_migration_ext import throttle
 from nova_migration_ext import tokens
 
@@ -247,6 +248,7 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
                                       block_device_info=None):
+        self._refuse_if_absent(instance)
         data = super().check_can_live_migrate_source(
             context, instance, dest_check_data, block_device_info)
         kind = (base.MigrationKind.BLOCK if data.block_migration
@@ -275,6 +277,28 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         # file itself.
         self._enforce(context, request)
         return data
+
+    def _refuse_if_absent(self, instance):
+        """Refuse to move an instance whose guest is not on this host."""
+        if residency.residency(self._host, instance) is \
+                residency.Residency.ABSENT:
+            raise exception.MigrationPreCheckError(
+                reason=residency.missing_on_source(instance, self._ext_host))
+
+    def rollback_live_migration_at_destination(self, context, instance,
+                                               network_info,
+                                               block_device_info,
+                                               destroy_disks=True,
+                                               migrate_data=None):
+        """Nova's clean-up, unless the guest lives here after all."""
+        if residency.residency(self._host, instance) is \
+                residency.Residency.RESIDENT:
+            LOG.error(residency.resident_on_destination(
+                instance, self._ext_host), instance=instance)
+            return
+        return super().rollback_live_migration_at_destination(
+            context, instance, network_info, block_device_info,
+            destroy_disks=destroy_disks, migrate_data=migrate_data)
 
     def _tunnelled(self, migrate_data):
         flags = (self._block_migration_flags
@@ -361,7 +385,7 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
                                   block_migration, migrate_data, guest,
                                   device_names):
         """Start the migration at the evacuation's bandwidth cap, if any."""
-        cap = throttle.bandwidth_cap(instance.metadata)
+        cap = self._evacuation_cap(instance)
         if cap is not None:
             guest = _CappedGuest(guest, cap)
             LOG.info('Live migration capped at %d MiB/s by %s', cap,
@@ -369,6 +393,25 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         return super()._live_migration_operation(
             context, instance, dest, block_migration, migrate_data, guest,
             device_names)
+
+    @staticmethod
+    def _evacuation_cap(instance):
+        """The cap the operator's evacuator signed for *instance*, or None.
+
+        The VM's owner can write its metadata: any value not signed with
+        ``[migration_ext] bandwidth_cap_secret`` is logged and ignored.
+        """
+        try:
+            return throttle.verified_cap(
+                instance.metadata, CONF.migration_ext.bandwidth_cap_secret,
+                instance.uuid)
+        except throttle.InvalidCap as exc:
+            LOG.warning('Ignoring %s=%r: %s. Only the evacuator sets this '
+                        'cap; the owner of the instance may have written '
+                        'it.', throttle.BANDWIDTH_KEY,
+                        instance.metadata.get(throttle.BANDWIDTH_KEY), exc,
+                        instance=instance)
+            return None
 
     def _refuse_volume_copy(self, context, instance, dest, migrate_data):
         """Check the disk list libvirt would get; return why it is unsafe.
@@ -425,6 +468,7 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def _check_and_seed_cold(self, context, instance, dest, flavor,
                              block_device_info):
+        self._refuse_if_absent(instance)
         kind = (base.MigrationKind.RESIZE
                 if flavor.flavorid != instance.flavor.flavorid
                 else base.MigrationKind.COLD)

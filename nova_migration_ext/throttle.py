@@ -15,17 +15,72 @@ Nova's API takes no bandwidth with a live migration, only the per-host
 ``[libvirt] live_migration_bandwidth``. The evacuator therefore writes its
 policy's cap in the server's metadata before asking for the migration, and
 the driver passes it to libvirt when the migration starts. The evacuator
-removes the key when the evacuation ends. This module needs neither nova
-nor Django.
+removes the key when the VM's task ends.
+
+Server metadata is writable by the VM's owner, so the value is signed: an
+HMAC-SHA256, keyed by a secret only the operator's configuration holds
+(the evacuator's ``[evacuator] bandwidth_cap_secret`` and the computes'
+``[migration_ext] bandwidth_cap_secret``), over the instance's UUID, the
+cap and an expiry time. The driver ignores any other value, so a tenant
+can neither cap their VM's migration nor move a cap to another VM. This
+module needs neither nova nor Django.
 """
 
+import hashlib
+import hmac
+import time
+
 BANDWIDTH_KEY = 'migration_ext:max_bandwidth_mib_per_s'
+VERSION = 'v1'
 
 
-def bandwidth_cap(metadata):
-    """The cap in MiB/s that *metadata* asks for, or None."""
+class InvalidCap(ValueError):
+    """The key holds a value the operator's evacuator did not write."""
+
+
+def _digest(secret, instance_uuid, cap, expires):
+    message = '|'.join((VERSION, instance_uuid, str(cap), str(expires)))
+    return hmac.new(secret.encode('utf-8'), message.encode('utf-8'),
+                    hashlib.sha256).hexdigest()
+
+
+def sign(secret, instance_uuid, cap, ttl, now=None):
+    """The metadata value capping *instance_uuid* at *cap* MiB/s.
+
+    It is valid for *ttl* seconds from *now* (default: the current time).
+    """
+    expires = int((time.time() if now is None else now) + ttl)
+    return '%s:%d:%d:%s' % (VERSION, cap, expires,
+                            _digest(secret, instance_uuid, cap, expires))
+
+
+def _parse(value):
     try:
-        cap = int((metadata or {}).get(BANDWIDTH_KEY))
-    except (TypeError, ValueError):
+        version, cap, expires, digest = str(value).split(':')
+        return version, int(cap), int(expires), digest
+    except ValueError:
+        raise InvalidCap('not a value signed by the evacuator')
+
+
+def verified_cap(metadata, secret, instance_uuid, now=None):
+    """The cap in MiB/s the evacuator signed for this instance, or None.
+
+    :raises InvalidCap: when the key is there but holds anything else
+        (tenant-written, for another instance, expired, or no *secret* to
+        check it with); the message says which.
+    """
+    value = (metadata or {}).get(BANDWIDTH_KEY)
+    if value is None:
         return None
-    return cap if cap > 0 else None
+    if not secret:
+        raise InvalidCap('no bandwidth_cap_secret is configured to check '
+                         'it with')
+    version, cap, expires, digest = _parse(value)
+    if version != VERSION or not hmac.compare_digest(
+            digest, _digest(secret, instance_uuid, cap, expires)):
+        raise InvalidCap('its signature does not match this instance')
+    if expires < (time.time() if now is None else now):
+        raise InvalidCap('it expired')
+    if cap <= 0:
+        raise InvalidCap('it is not a positive number of MiB/s')
+    return cap

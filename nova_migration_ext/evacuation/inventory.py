@@ -260,3 +260,30 @@ def with_facts(hosts, facts_by_host):
                 changes[name] = getattr(facts, name)
         completed.append(dataclasses.replace(host, **changes))
     return completed
+
+
+def parse_storage_groups(option):
+    """``{group: [host, ...]}`` from ``[evacuator] shared_storage_groups``.
+
+    :param option: ``{group: 'host;host;...'}`` as oslo.config reads it.
+    :raises ValueError: when a host is in two groups.
+    """
+    groups, seen = {}, {}
+    for name, text in (option or {}).items():
+        hosts = [h for h in str(text).replace(';', ' ').split() if h]
+        for member in hosts:
+            if seen.setdefault(member, name) != name:
+                raise ValueError(
+                    'Host %s is in shared storage groups %s and %s; a host '
+                    'has one instances path.' % (member,
+                                                 seen[member], name))
+        groups[name] = hosts
+    return groups
+
+
+def with_shared_storage(hosts, groups):
+    """*hosts* with the shared storage the operator named for them."""
+    group_of = {h: name for name, members in (groups or {}).items()
+                for h in members}
+    return [dataclasses.replace(host, shared_storage=group_of[host.name])
+            if host.name in group_of else host for host in hosts]

@@ -59,9 +59,12 @@ class Evacuation(Base):
         default=_now, onupdate=_now)
     started_at: orm.Mapped[datetime.datetime | None]
     finished_at: orm.Mapped[datetime.datetime | None]
-    # Which evacuator drives it, and until when its lease holds.
+    # Which evacuator drives it, until when its lease holds (on the
+    # database's clock), and its fencing token, bumped at every take-over.
     owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     lease_until: orm.Mapped[datetime.datetime | None]
+    fence: orm.Mapped[int] = orm.mapped_column(default=0,
+                                               server_default='0')
 
     tasks: orm.Mapped[list['Task']] = orm.relationship(
         back_populates='evacuation', order_by='Task.id',

@@ -19,13 +19,21 @@ newest that still reports hypervisor capacity.
 
 import collections
 
+from keystoneauth1 import adapter as ks_adapter
 from novaclient import client as nova_client
 from novaclient import exceptions as nova_exc
+from oslo_log import log as logging
 
 from nova_migration_ext.evacuation import inventory
 
+LOG = logging.getLogger(__name__)
 MICROVERSION = '2.87'
 GiB = inventory.GiB
+RESOURCE_CLASSES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
+DEFAULT_ALLOCATION_RATIOS = dict.fromkeys(RESOURCE_CLASSES, 1.0)
+# What Placement lets the scheduler use of a resource class: (total -
+# reserved) * ratio.
+Capacity = collections.namedtuple('Capacity', 'ratio reserved')
 
 # A precheck refusal is permanent for that target. NoValidHost is not
 # listed: nova reports it when every candidate failed its checks, RPC
@@ -78,13 +86,90 @@ def is_transient(error):
     return True
 
 
+def is_unknown_outcome(error):
+    """True when nova may have carried out the request despite *error*.
+
+    A time-out, a lost connection or reply, a 5xx: the request may have
+    been acted on. A 409 says the server is busy, perhaps moving already.
+    Only a definite refusal (another 4xx) says nothing happened.
+    """
+    if isinstance(error, nova_exc.ClientException):
+        code = getattr(error, 'code', 0) or 0
+        return not 400 <= code < 500 or code in (408, 409)
+    return True
+
+
+def is_gone(error):
+    """True when nova answered 404: the server no longer exists."""
+    return isinstance(error, nova_exc.NotFound)
+
+
+def _disk_room_gib(hyp, disk):
+    """GiB Placement still lets the scheduler put on *hyp*.
+
+    Without overcommit, no more than the disk really left
+    (``disk_available_least``).
+    """
+    room = (hyp.local_gb - disk.reserved) * disk.ratio - \
+        (hyp.local_gb_used - disk.reserved)
+    if disk.ratio <= 1.0:
+        room = min(room, hyp.disk_available_least)
+    return max(room, 0)
+
+
 class NovaGateway:
     """Thin, testable wrapper around novaclient for the engine."""
 
-    def __init__(self, session, region_name=None, endpoint_override=None):
+    # What the operator says (the evacuator sets it from its options):
+    # allocation ratios of hosts whose inventory Placement does not give,
+    # and {group: [host, ...]} of hosts sharing their instances storage.
+    default_allocation_ratios = DEFAULT_ALLOCATION_RATIOS
+    shared_storage_groups = {}
+
+    def __init__(self, session, region_name=None, endpoint_override=None,
+                 placement=None):
         self.nova = nova_client.Client(
             MICROVERSION, session=session, region_name=region_name,
             endpoint_override=endpoint_override)
+        self.placement = placement or ks_adapter.Adapter(
+            session, service_type='placement', region_name=region_name)
+
+    def allocation_ratios(self, provider_id):
+        """(cpu, ram) allocation ratios of resource provider *provider_id*.
+
+        nova's hypervisor API does not show them; Placement's inventory
+        does. See :meth:`capacities` when Placement cannot say.
+        """
+        capacities = self.capacities(provider_id)
+        return capacities['VCPU'].ratio, capacities['MEMORY_MB'].ratio
+
+    def capacities(self, provider_id):
+        """:class:`Capacity` of *provider_id* per resource class.
+
+        From Placement's inventory. Where it cannot say: the operator's
+        ``default_allocation_ratios`` (1.0 unless set: the plan then sees
+        less room than there is, never more) and nothing reserved, with a
+        warning.
+        """
+        try:
+            response = self.placement.get(
+                '/resource_providers/%s/inventories' % provider_id,
+                raise_exc=True)
+            inventories = response.json()['inventories']
+        except Exception as exc:
+            LOG.warning('No inventory from Placement for %s (%s); planning '
+                        'with the default allocation ratios', provider_id,
+                        exc)
+            inventories = {}
+        return {rc: self._capacity(rc, inventories.get(rc))
+                for rc in RESOURCE_CLASSES}
+
+    def _capacity(self, resource_class, inventory_of_class):
+        if inventory_of_class:
+            return Capacity(float(inventory_of_class['allocation_ratio']),
+                            int(inventory_of_class.get('reserved', 0)))
+        return Capacity(float(self.default_allocation_ratios.get(
+            resource_class, 1.0)), 0)
 
     # -- inventory ------------------------------------------------------------
 
@@ -96,17 +181,24 @@ class NovaGateway:
                 detailed=True, marker=seen[-1].id if seen else None)):
             name = hyp.service['host']
             service = services.get(name)
+            # From 2.53 a hypervisor's id is its compute node's UUID, which
+            # is its resource provider's. nova counts the reserved amounts
+            # as used; Placement's capacity is (total - reserved) * ratio.
+            caps = self.capacities(hyp.id)
+            cpu, ram = caps['VCPU'], caps['MEMORY_MB']
             hosts.append(inventory.Host(
-                name=name, vcpus=hyp.vcpus, vcpus_used=hyp.vcpus_used,
-                memory_mb=hyp.memory_mb,
-                memory_mb_used=hyp.memory_mb_used,
-                disk_free_bytes=max(
-                    min(hyp.free_disk_gb, hyp.disk_available_least), 0) *
-                GiB,
+                name=name, vcpus=hyp.vcpus - cpu.reserved,
+                vcpus_used=max(hyp.vcpus_used - cpu.reserved, 0),
+                memory_mb=hyp.memory_mb - ram.reserved,
+                memory_mb_used=max(hyp.memory_mb_used - ram.reserved, 0),
+                cpu_allocation_ratio=cpu.ratio,
+                ram_allocation_ratio=ram.ratio,
+                disk_free_bytes=_disk_room_gib(hyp, caps['DISK_GB']) * GiB,
                 enabled=service is None or service.status == 'enabled',
                 up=service is None or service.state == 'up',
                 qemu_version=getattr(hyp, 'hypervisor_version', None)))
-        return hosts
+        return inventory.with_shared_storage(hosts,
+                                             self.shared_storage_groups)
 
     def aggregates(self):
         """Host aggregate name -> its hosts."""

@@ -18,6 +18,7 @@ on every pass); when that one dies, another takes the lease over once it
 expires and resumes from what the database says.
 """
 
+import copy
 import socket
 
 from keystoneauth1 import loading as ks_loading
@@ -26,7 +27,9 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_service import service as os_service
 
+from nova_migration_ext import conf as ext_conf
 from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import executor as executor_mod
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import nova_gateway
@@ -38,6 +41,8 @@ from nova_migration_ext.evacuation import store as store_mod
 LOG = logging.getLogger(__name__)
 GROUP = 'evacuator'
 NOVA_GROUP = 'nova'
+# Longest wait between two passes while they fail (say, database down).
+MAX_BACKOFF = 60.0
 
 OPTS = [
     cfg.StrOpt('connection',
@@ -58,6 +63,11 @@ OPTS = [
     cfg.IntOpt('stuck_after', default=600, min=1,
                help='Seconds without progress after which a live '
                     'migration is considered stuck and aborted.'),
+    cfg.IntOpt('unanswered_timeout', default=1800, min=1,
+               help='Seconds a moving VM waits while nova\'s API cannot '
+                    'say where it stands (API errors, outage) before its '
+                    'task is handed to the operator. Nothing is reset, '
+                    'aborted, confirmed or reverted meanwhile.'),
     cfg.FloatOpt('retry_base', default=30.0, min=0.0,
                  help='First retry delay in seconds; doubles with each '
                       'attempt.'),
@@ -96,18 +106,36 @@ OPTS = [
     cfg.StrOpt('endpoint_override',
                help='Nova API endpoint to use instead of the catalog\'s.'),
     rpcapi.TOPIC_OPT,
-]
+] + ext_conf.EVACUATOR_OPTS
+
+
+# Seconds a request to nova, Placement or Keystone may take: no pass
+# waits for ever, and none outlives its lease by much.
+NOVA_TIMEOUT = 60.0
 
 
 def register_opts(conf):
     conf.register_opts(OPTS, group=GROUP)
     ks_loading.register_auth_conf_options(conf, NOVA_GROUP)
     ks_loading.register_session_conf_options(conf, NOVA_GROUP)
+    conf.set_default('timeout', NOVA_TIMEOUT, group=NOVA_GROUP)
     ks_loading.register_adapter_conf_options(conf, NOVA_GROUP)
 
 
+def _nova_session_opts():
+    """keystoneauth's session options of ``[nova]``, with our time-out."""
+    opts = copy.deepcopy(ks_loading.get_session_conf_options())
+    for opt in opts:
+        if opt.dest == 'timeout':
+            opt.default = NOVA_TIMEOUT
+            opt.help = ('Seconds to wait for an answer of nova, Placement or '
+                        'Keystone before the call fails; its outcome is then '
+                        'unknown and found out from nova.')
+    return opts
+
+
 def list_opts():
-    return [(GROUP, OPTS)]
+    return [(GROUP, OPTS), (NOVA_GROUP, _nova_session_opts())]
 
 
 def _show(engine, evacuation_id, with_audit=False):
@@ -195,13 +223,26 @@ def build_engine(conf, session=None):
     gateway = nova_gateway.NovaGateway(
         session, region_name=conf.nova.region_name,
         endpoint_override=conf.evacuator.endpoint_override)
+    gateway.default_allocation_ratios = _default_ratios(conf.evacuator)
+    gateway.shared_storage_groups = inventory.parse_storage_groups(
+        conf.evacuator.shared_storage_groups)
     return engine_mod.Engine(
         store, gateway, owner=conf.evacuator.name,
         stuck_after=conf.evacuator.stuck_after,
+        unanswered_timeout=conf.evacuator.unanswered_timeout,
         retry_base=conf.evacuator.retry_base,
         settle_seconds=conf.evacuator.settle_time,
         facts_max_age=conf.evacuator.host_facts_max_age,
-        lease_seconds=conf.evacuator.lease_seconds)
+        lease_seconds=conf.evacuator.lease_seconds,
+        bandwidth_cap_secret=conf.evacuator.bandwidth_cap_secret,
+        bandwidth_cap_ttl=conf.evacuator.bandwidth_cap_ttl)
+
+
+def _default_ratios(group):
+    """The operator's allocation ratios, per Placement resource class."""
+    return {'VCPU': group.cpu_allocation_ratio,
+            'MEMORY_MB': group.ram_allocation_ratio,
+            'DISK_GB': group.disk_allocation_ratio}
 
 
 class EvacuatorService(os_service.Service):
@@ -215,6 +256,8 @@ class EvacuatorService(os_service.Service):
         self.rpc_server = None
         self.listener = None
         self.executors = {}
+        self.failures = 0           # passes failed in a row
+        self.last_error = None      # 'time: error' of the last failure
 
     def start(self):
         super().start()
@@ -227,7 +270,10 @@ class EvacuatorService(os_service.Service):
         if self.conf.evacuator.listen_notifications:
             self.listener = self._notification_listener()
             self.listener.start()
-        self.tg.add_timer(self.conf.evacuator.poll_interval, self.drive)
+        # drive() never raises and says when to run again.
+        self.tg.add_dynamic_timer_args(
+            self.drive, periodic_interval_max=self._max_backoff(),
+            stop_on_exception=False)
         LOG.info('Evacuator %s started', self.conf.evacuator.name)
 
     def _notification_listener(self):
@@ -243,8 +289,35 @@ class EvacuatorService(os_service.Service):
             evacuator.notification_pool,
             exchange=evacuator.notification_exchange)
 
+    def _max_backoff(self):
+        return max(self.conf.evacuator.poll_interval, MAX_BACKOFF)
+
+    def _failed(self, exc):
+        self.last_error = '%s: %s' % (
+            executor_mod.utcnow().isoformat(timespec='seconds'), exc)
+
     def drive(self):
-        """One pass over every evacuation that needs driving."""
+        """One pass over every evacuation that needs driving.
+
+        Never raises: a failed pass (say, the database is down) is logged
+        and kept in :attr:`last_error`, and the wait before the next one
+        doubles, up to ``MAX_BACKOFF``. Returns that wait in seconds.
+        """
+        interval = self.conf.evacuator.poll_interval
+        try:
+            self._drive()
+        except Exception as exc:
+            self.failures += 1
+            self._failed(exc)
+            wait = min(interval * 2 ** min(self.failures, 16),
+                       self._max_backoff())
+            LOG.exception('Pass over the evacuations failed (%d in a row); '
+                          'trying again in %.1fs', self.failures, wait)
+            return wait
+        self.failures = 0
+        return interval
+
+    def _drive(self):
         for evacuation in self.engine.store.list_evacuations():
             tasks_active = evacuation.state in (states.RUNNING,
                                                 states.PAUSED) or any(
@@ -258,7 +331,8 @@ class EvacuatorService(os_service.Service):
                 self.executors[evacuation.id] = executor
             try:
                 executor.tick()
-            except Exception:
+            except Exception as exc:
+                self._failed(exc)
                 LOG.exception('Pass over evacuation %s failed; trying '
                               'again next time', evacuation.id)
 

@@ -45,22 +45,24 @@ RETRY_WAIT = 'retry_wait'
 NEEDS_OPERATOR = 'needs_operator'
 SKIPPED = 'skipped'
 TASK_CANCELLED = 'cancelled'
+GONE = 'gone'                 # deleted in nova during the evacuation
 
 TASK_TRANSITIONS = {
-    PENDING: {SUBMITTING, SKIPPED, TASK_CANCELLED, NEEDS_OPERATOR},
+    PENDING: {SUBMITTING, SKIPPED, TASK_CANCELLED, NEEDS_OPERATOR, GONE},
     SUBMITTING: {MIGRATING, VERIFYING, DONE, RETRY_WAIT, NEEDS_OPERATOR,
-                 PENDING, TASK_CANCELLED},
+                 PENDING, TASK_CANCELLED, GONE},
     MIGRATING: {VERIFYING, DONE, RETRY_WAIT, NEEDS_OPERATOR,
-                TASK_CANCELLED},
-    VERIFYING: {DONE, RETRY_WAIT, NEEDS_OPERATOR},
-    RETRY_WAIT: {PENDING, SKIPPED, TASK_CANCELLED, NEEDS_OPERATOR},
+                TASK_CANCELLED, GONE},
+    VERIFYING: {DONE, RETRY_WAIT, NEEDS_OPERATOR, GONE},
+    RETRY_WAIT: {PENDING, SKIPPED, TASK_CANCELLED, NEEDS_OPERATOR, GONE},
     NEEDS_OPERATOR: {PENDING, SKIPPED, DONE},
     DONE: set(),
     SKIPPED: {PENDING},
     TASK_CANCELLED: {PENDING},
+    GONE: set(),
 }
 TASK_ACTIVE = frozenset([SUBMITTING, MIGRATING, VERIFYING])
-TASK_FINAL = frozenset([DONE, SKIPPED, TASK_CANCELLED])
+TASK_FINAL = frozenset([DONE, SKIPPED, TASK_CANCELLED, GONE])
 
 
 class InvalidTransition(ValueError):
@@ -79,3 +81,25 @@ def check_transition(kind, current, new):
         raise InvalidTransition(
             '%s %s in state %s cannot become %s (allowed: %s).'
             % (article, kind, current, new, allowed))
+
+
+def check_retry(state, server, evacuation_id):
+    """Raise :class:`InvalidTransition` when a retry would be unsafe.
+
+    A VM being submitted or moved must not be asked for again: nova could
+    migrate it twice.
+    """
+    if state == SUBMITTING:
+        raise InvalidTransition(
+            'VM %s is being submitted to nova right now; a retry could '
+            'migrate it twice. Wait until the evacuator sees what nova did '
+            '("openstack evacuation tasks %s"), then retry it if it is '
+            'left for the operator.' % (server, evacuation_id))
+    if state in TASK_ACTIVE:
+        raise InvalidTransition(
+            'VM %s is %s; let the evacuator finish, then retry it if it '
+            'is left for the operator.' % (server, state))
+    if state == GONE:
+        raise InvalidTransition(
+            'VM %s was deleted during the evacuation; there is nothing to '
+            'retry.' % server)

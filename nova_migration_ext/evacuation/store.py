@@ -16,6 +16,7 @@ The default database is an embedded SQLite file; production points
 method commits before it returns, so what it wrote survives the process.
 """
 
+import collections
 import contextlib
 import datetime
 import os
@@ -35,8 +36,31 @@ def _now():
     return models._now()
 
 
+def _db_clock(dialect):
+    """SQL for the database's own UTC clock."""
+    if dialect == 'sqlite':
+        return sa.func.strftime('%Y-%m-%d %H:%M:%f', 'now',
+                                type_=sa.DateTime)
+    if dialect == 'mysql':
+        return sa.func.utc_timestamp(6, type_=sa.DateTime)
+    return sa.func.current_timestamp(type_=sa.DateTime)
+
+
 class NotFound(LookupError):
     """No evacuation with that id."""
+
+
+class Conflict(RuntimeError):
+    """A task is no longer in the state a write expected: refused."""
+
+
+class Fenced(Conflict):
+    """The writer no longer holds the evacuation's lease: refused."""
+
+
+# Who may write an evacuation's tasks: its lease holder, with the fencing
+# token Store.acquire returned.
+Fence = collections.namedtuple('Fence', 'evacuation_id owner token')
 
 
 class Store:
@@ -143,9 +167,15 @@ class Store:
             return list(session.scalars(sa.select(models.Evacuation).order_by(
                 models.Evacuation.created_at)))
 
-    def set_state(self, evacuation_id, new_state, actor, why=''):
-        """Move an evacuation to *new_state* and log it."""
+    def set_state(self, evacuation_id, new_state, actor, why='',
+                  fence=None):
+        """Move an evacuation to *new_state* and log it.
+
+        :param fence: a :class:`Fence` that must still hold the lease.
+        """
         with self.session() as session:
+            if fence is not None:
+                self._check_fence(session, fence)
             evacuation = self.get(session, evacuation_id, lock=True)
             if evacuation.state == new_state:
                 return
@@ -163,13 +193,30 @@ class Store:
                                        (': ' + why) if why else '')))
 
     def update_task(self, task_id, actor, new_state=None, why='',
-                    **fields):
-        """Change a task (state and fields) and log the state change."""
+                    check=None, expect=None, fence=None, **fields):
+        """Change a task (state and fields) and log the state change.
+
+        :param check: called with the task's state under the row lock,
+            before any change; it raises to refuse the change.
+        :param expect: the state the task must still be in, else
+            :class:`Conflict` (a compare-and-swap).
+        :param fence: a :class:`Fence` that must still hold the
+            evacuation's lease, else :class:`Fenced`.
+        """
         with self.session() as session:
+            if fence is not None:
+                self._check_fence(session, fence)
+            self._lock_task(session, task_id)
             task = session.get(models.Task, task_id, with_for_update=True)
             if task is None:
                 raise NotFound('No task %s.' % task_id)
             old = task.state
+            if expect is not None and old != expect:
+                raise Conflict('Task of %s is %s, no longer %s: changed by '
+                               'someone else; %s\'s write refused.'
+                               % (task.server_id, old, expect, actor))
+            if check is not None:
+                check(old)
             if new_state is not None:
                 states.check_transition('task', old, new_state)
                 task.state = new_state
@@ -217,40 +264,98 @@ class Store:
     # -- leases (one evacuator drives an evacuation at a time) --------------
 
     def acquire(self, evacuation_id, owner, seconds):
-        """Take or renew the lease on an evacuation; True when held."""
-        now = _now()
+        """Take or renew the lease on an evacuation.
+
+        The lease runs on the database's clock, so evacuators whose clocks
+        disagree still agree on who holds it. Returns the fencing token
+        (it grows at every take-over) while *owner* holds the lease, else
+        None.
+        """
         with self.session() as session:
-            evacuation = self.get(session, evacuation_id, lock=True)
+            evacuation = self._lock_evacuation(session, evacuation_id)
+            now = self.db_now(session)
             if (evacuation.owner not in (None, owner) and
                     evacuation.lease_until and evacuation.lease_until > now):
-                return False
+                return None
             if evacuation.owner != owner:
                 session.add(models.AuditEntry(
                     evacuation_id=evacuation_id, actor=owner,
                     action='take-over', detail='lease taken from %s'
                     % (evacuation.owner or 'nobody')))
-            evacuation.owner = owner
+                evacuation.owner = owner
+                evacuation.fence += 1
             evacuation.lease_until = now + datetime.timedelta(
                 seconds=seconds)
-            return True
+            return evacuation.fence
+
+    def db_now(self, session):
+        """The database's clock (UTC), the one clock of every lease."""
+        return session.scalar(sa.select(_db_clock(self.engine.dialect.name)))
+
+    def _lock_evacuation(self, session, evacuation_id):
+        """The evacuation, its row locked until the transaction ends.
+
+        The first statement writes, so SQLite takes its write lock at once
+        and every later read of the transaction sees the newest rows.
+        """
+        table = models.Evacuation.__table__
+        session.execute(sa.update(table).where(
+            table.c.id == evacuation_id).values(
+                fence=table.c.fence, updated_at=table.c.updated_at))
+        return self.get(session, evacuation_id, lock=True)
+
+    def _lock_task(self, session, task_id):
+        table = models.Task.__table__
+        session.execute(sa.update(table).where(table.c.id == task_id).values(
+            state=table.c.state, updated_at=table.c.updated_at))
+
+    def check_fence(self, fence):
+        """Raise :class:`Fenced` unless *fence* still holds the lease."""
+        with self.session() as session:
+            self._check_fence(session, fence)
+
+    def _check_fence(self, session, fence):
+        """Raise :class:`Fenced` unless *fence* still holds the lease.
+
+        A lapsed lease nobody took over still holds: no one else can have
+        written since, and a take-over, which bumps the token, waits for
+        this transaction.
+        """
+        evacuation = self._lock_evacuation(session, fence.evacuation_id)
+        if (evacuation.owner, evacuation.fence) != (fence.owner,
+                                                    fence.token):
+            raise Fenced('%s no longer drives evacuation %s: %s took it over '
+                         '(fencing token %d, ours %d); write refused.'
+                         % (fence.owner, fence.evacuation_id,
+                            evacuation.owner, evacuation.fence,
+                            fence.token))
 
     # -- host facts ----------------------------------------------------------
 
     def save_host_facts(self, host, stats):
-        """Keep what *host* last published of itself."""
-        try:
-            with self.session() as session:
-                row = session.get(models.HostFacts, host,
-                                  with_for_update=True)
-                if row is None:
-                    session.add(models.HostFacts(host=host, stats=stats))
-                else:
-                    row.stats = stats
-                    row.updated_at = _now()
-        except sa.exc.IntegrityError:
-            # Another evacuator added the same host just now: theirs is
-            # as fresh as ours.
-            pass
+        """Keep what *host* last published of itself.
+
+        One upsert statement: reading the row under a lock before
+        inserting it deadlocked on MariaDB when new hosts reported at
+        once (gap locks).
+        """
+        values = {'host': host, 'stats': stats, 'updated_at': _now()}
+        dialect = self.engine.dialect.name
+        if dialect == 'mysql':
+            from sqlalchemy.dialects import mysql as dialect_sql
+            insert = dialect_sql.insert(models.HostFacts).values(**values)
+            statement = insert.on_duplicate_key_update(
+                stats=insert.inserted.stats,
+                updated_at=insert.inserted.updated_at)
+        else:
+            from sqlalchemy.dialects import sqlite as dialect_sql
+            insert = dialect_sql.insert(models.HostFacts).values(**values)
+            statement = insert.on_conflict_do_update(
+                index_elements=['host'],
+                set_={'stats': insert.excluded.stats,
+                      'updated_at': insert.excluded.updated_at})
+        with self.session() as session:
+            session.execute(statement)
 
     def host_facts(self, max_age):
         """Host name -> stats published in the last *max_age* seconds."""

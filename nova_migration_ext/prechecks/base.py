@@ -53,6 +53,7 @@ class Status(str, enum.Enum):
     PASS = 'pass'
     WARN = 'warn'
     FAIL = 'fail'
+    SKIP = 'skip'      # the check could not look: not a pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,7 +223,8 @@ class Verdict:
 
     @classmethod
     def skip(cls, check, why):
-        return cls(check, Status.PASS, 'not applicable: %s' % why, '',
+        """The check could not look (facts unknown); it does not block."""
+        return cls(check, Status.SKIP, 'not applicable: %s' % why, '',
                    {'skipped': True})
 
     @classmethod

@@ -46,7 +46,8 @@ class OrphanedBaseImage(base.Precheck):
         backing = sorted({d.backing_file for d in request.local_disks
                           if d.backing_file})
         if not backing:
-            return base.Verdict.skip(self.name, 'no disk has a backing file')
+            # Looked, and nothing depends on a base image: a pass.
+            return base.Verdict.ok(self.name, 'no disk has a backing file.')
         image = request.base_image
         if image is not None and image.deleted_in_glance is False:
             return base.Verdict.ok(

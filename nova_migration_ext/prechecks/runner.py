@@ -118,6 +118,10 @@ class PrecheckRunner:
             if verdict.status is base.Status.PASS:
                 LOG.debug('Precheck %s passed for %s: %s', verdict.check,
                           request.instance_uuid, verdict.reason)
+            elif verdict.status is base.Status.SKIP:
+                LOG.warning('Precheck %s skipped for instance %s (%s phase):'
+                            ' %s', verdict.check, request.instance_uuid,
+                            request.phase.value, verdict.reason)
             else:
                 LOG.warning('Precheck %s: %s for instance %s (%s phase): %s',
                             verdict.check, verdict.status.value,

@@ -35,6 +35,8 @@ from oslo_messaging.notify import _impl_test as test_notifier
 from nova_migration_ext import imagecache
 
 DRIVER = 'migration_ext.MigrationExtLibvirtDriver'
+# nova's own driver, for control runs: what happens without our code.
+STOCK_DRIVER = 'libvirt.LibvirtDriver'
 MiB = 1024 * 1024
 MIGRATION_WAIT = 60    # seconds
 
@@ -136,14 +138,17 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
     def _setup_compute_service(self):
         self.flags(compute_driver=DRIVER)
 
-    def start_compute(self, hostname='compute1', **kwargs):
+    def start_compute(self, hostname='compute1', driver=DRIVER, **kwargs):
+        """Start *hostname* with our driver, or *driver* (STOCK_DRIVER)."""
         path = self.folders.add(hostname)
-        self.flags(instances_path=path)
+        self.flags(instances_path=path, compute_driver=driver)
         hostname = super().start_compute(hostname=hostname, **kwargs)
-        driver = self.computes[hostname].driver
-        driver._remotefs = FakeRemoteFilesystem(self.folders)
-        driver._seeder.transport = imagecache.LocalDirTransport(
-            self.folders.paths, self.folders.aliases)
+        self.flags(compute_driver=DRIVER)
+        compute_driver = self.computes[hostname].driver
+        compute_driver._remotefs = FakeRemoteFilesystem(self.folders)
+        if hasattr(compute_driver, '_seeder'):
+            compute_driver._seeder.transport = imagecache.LocalDirTransport(
+                self.folders.paths, self.folders.aliases)
         return hostname
 
     def use_host_paths(self, hostname):

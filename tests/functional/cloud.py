@@ -190,8 +190,13 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
         api = self.api
         auth = HeaderAuth(api.base_url, api.auth_user, api.project_id)
         session = ks_session.Session(auth=auth)
-        return nova_gateway.NovaGateway(session,
-                                        endpoint_override=api.base_url)
+        gateway = nova_gateway.NovaGateway(session,
+                                           endpoint_override=api.base_url)
+        # As an operator would say in [evacuator] shared_storage_groups:
+        # nova sees every host's instances path as shared, and refuses a
+        # block migration between them.
+        gateway.shared_storage_groups = {'embedded': sorted(self.computes)}
+        return gateway
 
 
 class Faults:

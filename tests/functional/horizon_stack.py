@@ -44,6 +44,7 @@ import testtools.content
 import testtools.content_type
 
 from tests.functional import processes
+from tests import services
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -80,14 +81,27 @@ def venv_python():
 
 
 def skip_reason(browser=True):
-    """Why this machine can't run the Horizon stack, or None."""
+    """Why this machine can't run the Horizon stack, or None.
+
+    :returns: None or (service, reason), *service* one of
+        :mod:`tests.services`' names.
+    """
     if not os.access(venv_python(), os.X_OK):
-        return ('needs the Horizon virtualenv at %s (run '
+        return (services.HORIZON_VENV,
+                'needs the Horizon virtualenv at %s (run '
                 'tools/setup-horizon-env.sh, or set '
                 'NOVA_MIGRATION_EXT_HORIZON_VENV)' % venv())
     if browser and not os.access(CHROMIUM, os.X_OK):
-        return 'needs Chromium at %s (apt-get install chromium)' % CHROMIUM
+        return (services.CHROMIUM,
+                'needs Chromium at %s (apt-get install chromium)' % CHROMIUM)
     return None
+
+
+def require(test, browser=True):
+    """Skip *test* (fail it on CI) unless the Horizon stack can run."""
+    missing = skip_reason(browser)
+    if missing:
+        services.skip_missing(test, *missing)
 
 
 def free_port():
@@ -446,9 +460,7 @@ def run_browser(test, scenario, timeout=150, **config):
     screenshots become details of *test*. The test fails if the scenario
     does not print a result or reports ``ok: false``.
     """
-    reason = skip_reason()
-    if reason:
-        test.skipTest(reason)
+    require(test)
     workdir = test.useFixture(fixtures.TempDir()).path
     config['screenshots'] = os.path.join(workdir, 'screenshots')
     path = os.path.join(workdir, 'config.json')

@@ -21,6 +21,8 @@ import socket
 
 import kombu
 
+from tests import services
+
 URL = os.environ.get('NOVA_MIGRATION_EXT_TEST_RABBIT_URL',
                      'rabbit://guest:guest@127.0.0.1:5672/')
 
@@ -32,6 +34,16 @@ def reachable(host='127.0.0.1', port=5672):
         return True
     except OSError:
         return False
+
+
+def require(test, mariadb=False):
+    """Skip *test* (fail it on CI) unless RabbitMQ (and MariaDB) listen."""
+    if not reachable():
+        services.skip_missing(test, services.RABBITMQ,
+                              'needs RabbitMQ on 127.0.0.1:5672')
+    if mariadb and not reachable(port=3306):
+        services.skip_missing(test, services.MARIADB,
+                              'needs MariaDB on 127.0.0.1:3306')
 
 
 def delete_queues(*names):

@@ -58,7 +58,16 @@ class ColdMigrationTest(base.MigrationExtTestBase):
 
 
 class DeletedImageTest(base.MigrationExtTestBase):
-    """The Glance image of the instance was deleted after boot."""
+    """The Glance image of the instance was deleted after boot.
+
+    nova's image backend is mocked in this harness (Image.cache does
+    nothing), so nova's own copy of a missing base file from the source
+    (fallback_from_host, nova 34) cannot happen here, and a base file on
+    the destination alone would not say who put it there. The tests
+    assert that our seeder copied it: its log line, the copy it asked of
+    its transport, and the bytes. The lab (tests/lab/test_deleted_image,
+    test_stock_control) runs the real image backend.
+    """
 
     def setUp(self):
         super().setUp()
@@ -67,6 +76,9 @@ class DeletedImageTest(base.MigrationExtTestBase):
         self.useFixture(nova_fixtures.PrivsepFixture())
         self.src = self.computes[self.start_compute('src')]
         self.dest = self.computes[self.start_compute('dest')]
+        self.seeds = []
+        for host in ('src', 'dest'):
+            self.record_seeding(host)
         image = dict(self.glance.show(None, self.glance.image1['id']))
         image.pop('id')
         image['name'] = 'deleted-later'
@@ -77,6 +89,25 @@ class DeletedImageTest(base.MigrationExtTestBase):
                    remove_unused_original_minimum_age_seconds=0,
                    remove_unused_resized_minimum_age_seconds=0,
                    group='image_cache')
+
+    def record_seeding(self, host):
+        """Record the copies *host*'s seeder asks of its transport."""
+        transport = self.computes[host].driver._seeder.transport
+        for method in ('push', 'pull'):
+            def recording(peer, src, dest, _copy=getattr(transport, method),
+                          _method=method):
+                self.seeds.append((host, _method, os.path.basename(dest)))
+                return _copy(peer, src, dest)
+            setattr(transport, method, recording)
+
+    def assert_seeded_by_us(self, server, seeding_host, method, log):
+        name = self.base_name(server)
+        self.assertEqual([(seeding_host, method, name)], self.seeds)
+        self.assertIn('Seeding base image %s %s' % (name, log),
+                      self.stdlog.logger.output)
+        with open(self.base_path('src', server), 'rb') as src, \
+                open(self.base_path('dest', server), 'rb') as dest:
+            self.assertEqual(src.read(), dest.read())
 
     def run_image_cache_pass(self, host):
         self.use_host_paths(host)
@@ -90,6 +121,9 @@ class DeletedImageTest(base.MigrationExtTestBase):
         dest_base = self.base_path('dest', server)
         src_base = self.base_path('src', server)
         self.assertTrue(os.path.exists(dest_base), 'base was not seeded')
+        # The source pushed it before powering off (nova names the
+        # destination by its address).
+        self.assert_seeded_by_us(server, 'src', 'push', 'on ')
 
         # Cleanup on both hosts while the resize waits for confirmation.
         self.run_image_cache_pass('src')
@@ -105,6 +139,8 @@ class DeletedImageTest(base.MigrationExtTestBase):
         self.assertEqual('ACTIVE', server['status'])
         self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
         self.assertTrue(os.path.exists(self.base_path('dest', server)))
+        # The destination pulled it in pre_live_migration.
+        self.assert_seeded_by_us(server, 'dest', 'pull', 'from src')
 
     def test_no_copy_anywhere_is_refused(self):
         os.unlink(self.base_path('src', self.server))
@@ -123,5 +159,6 @@ class DeletedImageTest(base.MigrationExtTestBase):
         print('orphaned_base_image says: %s %s' % (verdict['reason'],
                                                    verdict['remedy']))
         self.assertFalse(os.path.exists(self.base_path('dest', server)))
+        self.assertEqual([], self.seeds)
         for disk in self.local_disk_paths('src', server):
             self.assertTrue(os.path.exists(disk))

@@ -109,7 +109,7 @@ class DrainTest(EvacuationTestBase):
 
         self.assertEqual(states.COMPLETED, state)
         self.assertEqual(12, len(plan.moves))
-        self.assertEqual({'cold': 3, 'block': 9},
+        self.assertEqual({'cold': 3, 'live': 9},
                          plan.totals()['by_method'])
         self.assert_drained(servers)
         counts = self.migrations_per_server()
@@ -194,6 +194,9 @@ class BandwidthCapTest(EvacuationTestBase):
     def setUp(self):
         super().setUp()
         self.bandwidths = []
+        self.flags(bandwidth_cap_secret='operator-secret',
+                   group='migration_ext')
+        self.engine.executor_args['bandwidth_cap_secret'] = 'operator-secret'
 
     def _migrate_stub(self, domain, destination, params, flags):
         self.bandwidths.append(params.get('bandwidth'))

@@ -71,12 +71,13 @@ class EvacuatorCredentialsTest(test_evacuation.EvacuationTestBase):
         with open(path, 'w') as f:
             f.write('[evacuator]\nconnection = %s\nname = ev-auth\n'
                     'endpoint_override = %s\nretry_base = 0.1\n'
-                    'settle_time = 4\n\n'
+                    'settle_time = 4\nshared_storage_groups = embedded:%s\n\n'
                     '[nova]\nauth_type = password\nauth_url = %s\n'
                     'username = evacuator\npassword = secret\n'
                     'project_name = service\nuser_domain_name = Default\n'
                     'project_domain_name = Default\n'
-                    % (self.store.engine.url, endpoint, self.keystone.url))
+                    % (self.store.engine.url, endpoint,
+                       ';'.join(sorted(self.computes)), self.keystone.url))
         conf = cfg.ConfigOpts()
         service.register_opts(conf)
         conf(['--config-file', path])

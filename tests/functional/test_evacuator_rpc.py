@@ -62,8 +62,7 @@ class EvacuatorRPCTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        if not rabbit.reachable():
-            self.skipTest('needs RabbitMQ on 127.0.0.1:5672')
+        rabbit.require(self)
         topic = 'nme-test-%s' % uuid.uuid4().hex[:8]
         self.addCleanup(rabbit.delete_queues, topic, topic + '.rpc-test')
         self.useFixture(fixtures.MonkeyPatch(

@@ -61,8 +61,7 @@ class HeaderAuthMiddleware:
 class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
 
     def setUp(self):
-        if not rabbit.reachable() or not rabbit.reachable(port=3306):
-            self.skipTest('needs RabbitMQ on 5672 and MariaDB on 3306')
+        rabbit.require(self, mariadb=True)
         super().setUp()
         self.db_url = self._database()
         self.endpoint = self.serve_api(lambda app: HeaderAuthMiddleware(
@@ -100,11 +99,13 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
                     'poll_interval = 0.5\nlease_seconds = 4\n'
                     'retry_base = 0.5\nstuck_after = 120\n'
                     'endpoint_override = %s\nrpc_topic = %s\n'
-                    'notification_pool = %s\n\n'
+                    'notification_pool = %s\n'
+                    'shared_storage_groups = embedded:%s\n\n'
                     '[nova]\nauth_type = admin_token\nendpoint = %s\n'
                     'token = admin\n'
                     % (RABBIT, self.db_url, name, self.endpoint,
-                       self.topic, self.pool, self.endpoint))
+                       self.topic, self.pool,
+                       ';'.join(sorted(self.computes)), self.endpoint))
         return path
 
     def start_evacuator(self, name):

@@ -45,9 +45,7 @@ class HorizonStackTest(test_evacuator_service.EvacuatorProcessTest):
     TIMEOUT_SCALING_FACTOR = 2
 
     def setUp(self):
-        reason = horizon_stack.skip_reason()
-        if reason:
-            self.skipTest(reason)
+        horizon_stack.require(self)
         # Keystone sets up its database while the cloud starts.
         keystone = self.useFixture(horizon_stack.KeystoneServer(
             self.useFixture(fixtures.TempDir()).path))

@@ -17,10 +17,15 @@ what our driver does about it.
 
 import subprocess
 
+import fixtures
+from nova.conductor.tasks import live_migrate as live_migrate_task
+from nova import exception as nova_exception
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.virt.libvirt import driver as libvirt_driver
 
 from tests.functional import base
+from tests import services
 
 MiB = 1024 * 1024
 
@@ -41,7 +46,9 @@ class SmallDestinationDiskTest(base.MigrationExtTestBase):
                             'tmpfs', dest_path], check=True,
                            capture_output=True)
         except (OSError, subprocess.CalledProcessError) as exc:
-            self.skipTest('needs root to mount a small tmpfs: %s' % exc)
+            services.skip_missing(
+                self, services.ROOT,
+                'needs root to mount a small tmpfs: %s' % exc)
         self.addCleanup(subprocess.run, ['umount', '-l', dest_path])
         self.src = self.computes[self.start_compute('src')]
         self.dest = self.computes[self.start_compute('dest')]
@@ -108,7 +115,11 @@ class BlockMigrationCopyingVolumeTest(base.MigrationExtTestBase):
                       % (server['id'], self.volume_dev),
                       self.stdlog.logger.output)
 
-    def test_tunnelled_block_migration_with_volume_is_refused(self):
+    def test_tunnelled_block_migration_with_volume_is_refused_by_nova(self):
+        # nova refuses this itself, in LibvirtDriver.
+        # check_can_live_migrate_source, before our source prechecks run:
+        # this pins that nova, not our code, acts here (as the
+        # shared_volumes precheck assumes for volumes nova knows of).
         self.flags(live_migration_tunnelled=True, group='libvirt')
         for compute in (self.src, self.dest):
             compute.driver._parse_migration_flags()
@@ -116,27 +127,147 @@ class BlockMigrationCopyingVolumeTest(base.MigrationExtTestBase):
                           migration_expected_state='error')
         self.assert_untouched_on_source(self.server)
         self.assertFalse(self.migrate_stub_ran)
+        self.assertIn('Selective block device migration is not supported '
+                      'with tunnelled block migrations',
+                      self.stdlog.logger.output)
+        self.assertNotIn('shared_volumes:', self.stdlog.logger.output)
+        self.assertEqual([], self.precheck_notifications())
+
+    def tunnel_after_the_prechecks(self, live_migration):
+        """Tunnel the migration once nova's and our prechecks passed.
+
+        A source whose migration flags say "tunnelled" only when libvirt is
+        called (nova's own check saw none): libvirt then copies every disk,
+        the volume included.
+        """
+        driver = self.src.driver
+
+        def tunnelled(*args, **kwargs):
+            driver._block_migration_flags |= \
+                fakelibvirt.VIR_MIGRATE_TUNNELLED
+            return live_migration(*args, **kwargs)
+        driver.live_migration = tunnelled
+
+    def test_tunnelled_block_migration_refused_by_our_last_check(self):
+        self.tunnel_after_the_prechecks(self.src.driver.live_migration)
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        server = self.assert_untouched_on_source(self.server)
+        self.assertFalse(self.migrate_stub_ran)
+        self.assertIn('Refusing block migration: shared_volumes: Block '
+                      'migration of instance %s is tunnelled, which cannot '
+                      'exclude disks, and it has volume or shared disks (%s)'
+                      % (server['id'], self.volume_dev),
+                      self.stdlog.logger.output)
+
+    def test_control_stock_tunnelled_block_migration_copies_volume(self):
+        # The same migration through nova's own live_migration: libvirt is
+        # called and would copy the volume onto itself.
+        driver = self.src.driver
+        self.tunnel_after_the_prechecks(
+            lambda *a, **k: libvirt_driver.LibvirtDriver.live_migration(
+                driver, *a, **k))
+        server = self.live_migrate(self.server, 'dest')
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        self.assertTrue(self.migrate_stub_ran)
+        self.assertNotIn('Refusing block migration',
+                         self.stdlog.logger.output)
 
 
 class OlderHypervisorTest(base.MigrationExtTestBase):
-    """Never migrate to a host with an older libvirt or QEMU."""
+    """Never migrate to a host with an older libvirt or QEMU.
 
-    def setUp(self):
-        super().setUp()
+    nova's conductor refuses a live migration to an older QEMU itself
+    (DestinationHypervisorTooOld), unless [workarounds]
+    skip_hypervisor_version_check_on_lm is set; it never compares libvirt
+    versions, and nothing in nova compares versions for a cold migration.
+    The tests show which component refused; each control runs nova's
+    stock driver on both hosts, where the same move goes through.
+    """
+
+    def start_hosts(self, driver=base.DRIVER, **src_versions):
         self.src = self.computes[self.start_compute(
-            'src', qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)]
-        self.dest = self.computes[self.start_compute('dest')]
+            'src', driver=driver, **src_versions)]
+        self.dest = self.computes[self.start_compute('dest', driver=driver)]
         self.server = self.boot('src')
 
-    def test_live_migration_to_older_qemu_refused(self):
-        # nova's conductor refuses this itself (DestinationHypervisorTooOld)
-        # before asking the hosts; the server must stay where it is.
+    def assert_refused_by_hypervisor_version(self, older):
+        [notification] = self.precheck_notifications()
+        self.assertEqual('migration_ext.precheck.fail', notification[1])
+        [verdict] = [v for v in notification[2]['verdicts']
+                     if v['status'] == 'fail']
+        self.assertEqual('hypervisor_version', verdict['check'])
+        self.assertIn('runs an older hypervisor than source',
+                      verdict['reason'])
+        self.assertIn('(%s ' % older, verdict['reason'])
+        print('hypervisor_version says: %s %s'
+              % (verdict['reason'], verdict['remedy']))
+
+    def test_live_migration_to_older_qemu_refused_by_conductor(self):
+        # nova's check, not ours: the conductor drops the destination
+        # (then NoValidHost) and our prechecks are never asked.
+        refusals = []
+        check = live_migrate_task.LiveMigrationTask.\
+            _check_compatible_with_source_hypervisor
+
+        def recording(task, destination):
+            try:
+                return check(task, destination)
+            except nova_exception.DestinationHypervisorTooOld:
+                refusals.append(destination)
+                raise
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.conductor.tasks.live_migrate.LiveMigrationTask.'
+            '_check_compatible_with_source_hypervisor', recording))
+        self.start_hosts(qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)
         self.live_migrate(self.server, 'dest',
                           migration_expected_state='error')
         self.assert_untouched_on_source(self.server)
         self.assertFalse(self.migrate_stub_ran)
+        self.assertEqual(['dest'], refusals)
+        self.assertEqual([], self.precheck_notifications())
+        self.assertNotIn('Precheck hypervisor_version',
+                         self.stdlog.logger.output)
+
+    def test_live_migration_to_older_qemu_refused_without_novas_check(self):
+        self.flags(skip_hypervisor_version_check_on_lm=True,
+                   group='workarounds')
+        self.start_hosts(qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        self.assert_untouched_on_source(self.server)
+        self.assertFalse(self.migrate_stub_ran)
+        self.assert_refused_by_hypervisor_version('QEMU')
+
+    def test_control_stock_live_migration_to_older_qemu(self):
+        self.flags(skip_hypervisor_version_check_on_lm=True,
+                   group='workarounds')
+        self.start_hosts(driver=base.STOCK_DRIVER,
+                         qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)
+        server = self.live_migrate(self.server, 'dest')
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        self.assertTrue(self.migrate_stub_ran)
+
+    def test_live_migration_to_older_libvirt_refused(self):
+        # Same QEMU, older libvirt: the conductor lets it through.
+        self.start_hosts(
+            libvirt_version=fakelibvirt.FAKE_LIBVIRT_VERSION + 1000)
+        self.live_migrate(self.server, 'dest',
+                          migration_expected_state='error')
+        self.assert_untouched_on_source(self.server)
+        self.assertFalse(self.migrate_stub_ran)
+        self.assert_refused_by_hypervisor_version('libvirt')
+
+    def test_control_stock_live_migration_to_older_libvirt(self):
+        self.start_hosts(
+            driver=base.STOCK_DRIVER,
+            libvirt_version=fakelibvirt.FAKE_LIBVIRT_VERSION + 1000)
+        server = self.live_migrate(self.server, 'dest')
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        self.assertTrue(self.migrate_stub_ran)
 
     def test_cold_migration_to_older_qemu_refused(self):
+        self.start_hosts(qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)
         self.cold_migrate(self.server, 'dest', expected_state='ACTIVE')
         self._wait_for_migration_status(self.server, ['error'])
         server = self.api.get_server(self.server['id'])
@@ -144,11 +275,14 @@ class OlderHypervisorTest(base.MigrationExtTestBase):
         details = '\n'.join(self.action_event_details(server))
         self.assertIn('hypervisor_version: Destination dest runs an older',
                       details)
-        [notification] = self.precheck_notifications()
-        [verdict] = [v for v in notification[2]['verdicts']
-                     if v['status'] == 'fail']
-        print('hypervisor_version says: %s %s'
-              % (verdict['reason'], verdict['remedy']))
+        self.assert_refused_by_hypervisor_version('QEMU')
+
+    def test_control_stock_cold_migration_to_older_qemu(self):
+        self.start_hosts(driver=base.STOCK_DRIVER,
+                         qemu_version=fakelibvirt.FAKE_QEMU_VERSION + 1000)
+        server = self.cold_migrate(self.server, 'dest')
+        self.assertEqual('VERIFY_RESIZE', server['status'])
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
 
 
 class TokenLifetimeTest(base.MigrationExtTestBase):

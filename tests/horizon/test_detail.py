@@ -45,6 +45,15 @@ class DetailTests(test.BaseAdminViewTests):
             test.IsHttpRequest(), fakes.RUNNING_ID)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_overview_says_when_no_evacuator_drives_it(self):
+        lapsed = ('evacuator-1 stopped renewing it 95 s ago: no evacuator '
+                  'drives it. Check that nova-migration-evacuator runs')
+        self.mock_evacuation_get.return_value = fakes.show(lease=lapsed)
+        res = self.client.get(DETAIL_URL)
+        self.assertContains(res, 'id="evacuation_lease"')
+        self.assertContains(res, lapsed)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
     def test_overview_refreshes_itself_until_the_evacuation_ends(self):
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(DETAIL_URL)

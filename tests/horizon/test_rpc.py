@@ -142,8 +142,7 @@ class EvacuatorClientRPCTest(testtools.TestCase):
         self._exercise()
 
     def test_rabbitmq(self):
-        if not rabbit.reachable():
-            self.skipTest('needs RabbitMQ on 127.0.0.1:5672')
+        rabbit.require(self)
         topic = 'nme-horizon-%s' % uuid.uuid4().hex[:8]
         self.addCleanup(rabbit.delete_queues, topic, topic + '.t')
         self._serve(rabbit.URL, topic)

@@ -37,6 +37,7 @@ DEFAULTS = {
     'service_token_check': 'warn',
     'service_token_min_validity': 300,
     'expected_throughput_mb_per_s': 100.0,
+    'bandwidth_cap_secret': None,
     'disk_fit_margin_mb': 1024,
     'seed_orphaned_base_images': True,
     'hypervisor_version_allow_older': False,

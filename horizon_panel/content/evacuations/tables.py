@@ -49,12 +49,13 @@ TASK_STATES = (
     (states.DONE, _("Done")),
     (states.SKIPPED, _("Skipped")),
     (states.TASK_CANCELLED, _("Cancelled")),
+    (states.GONE, _("Deleted by its owner")),
 )
 TASK_STATUS = tuple(
     [(s, None) for s in (states.PENDING, states.SUBMITTING,
                          states.MIGRATING, states.VERIFYING,
                          states.RETRY_WAIT)] +
-    [(states.DONE, True), (states.SKIPPED, True),
+    [(states.DONE, True), (states.SKIPPED, True), (states.GONE, True),
      (states.NEEDS_OPERATOR, False), (states.TASK_CANCELLED, False)])
 
 

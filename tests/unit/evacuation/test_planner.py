@@ -678,7 +678,7 @@ class TestPlan(PlannerTestCase):
             for verdict in move.verdicts:
                 self.assertIsInstance(verdict, list)
                 self.assertEqual(3, len(verdict))
-                self.assertIn(verdict[1], ('pass', 'warn', 'fail'))
+                self.assertIn(verdict[1], ('pass', 'warn', 'fail', 'skip'))
                 self.assertIsInstance(verdict[2], str)
             self.assertEqual(move.verdicts,
                              json.loads(json.dumps(move.verdicts)))
@@ -788,3 +788,37 @@ class TestWithFacts(utils.TestCase):
                                inventory.Policy()).plan(['src'])
         self.assertEqual({'vm-a': 't2'},
                          {m.server_name: m.target for m in plan.moves})
+
+
+class TestSharedStorageGroups(utils.TestCase):
+    """The operator says which hosts share instances storage."""
+
+    def dry_run(self, targets, groups):
+        hosts = inventory.with_shared_storage(
+            [host('src'), host('t1', disk_free_bytes=GiB), host('t2')],
+            groups)
+        plan = planner.Planner(hosts, [server('a')], inventory.Policy()).plan(
+            ['src'], targets)
+        return {m.server_id: m.method for m in plan.moves}, plan
+
+    def test_hosts_of_a_group_live_migrate(self):
+        # t1's own disk is nearly full: on shared storage nothing is
+        # copied there.
+        methods, _plan = self.dry_run(['t1'], {'ceph': ['src', 't1']})
+        self.assertEqual({'a': 'live'}, methods)
+
+    def test_hosts_outside_the_group_block_migrate(self):
+        methods, _plan = self.dry_run(['t2'], {'ceph': ['src', 't1']})
+        self.assertEqual({'a': 'block'}, methods)
+
+    def test_without_groups_storage_is_local(self):
+        methods, plan = self.dry_run(['t1', 't2'], {})
+        self.assertEqual({'a': 'block'}, methods)
+        self.assertEqual('t2', plan.moves[0].target)
+
+    def test_parse_option(self):
+        self.assertEqual(
+            {'ceph': ['c1', 'c2'], 'nfs': ['c3']},
+            inventory.parse_storage_groups({'ceph': 'c1;c2', 'nfs': ' c3 '}))
+        self.assertRaises(ValueError, inventory.parse_storage_groups,
+                          {'ceph': 'c1;c2', 'nfs': 'c2'})

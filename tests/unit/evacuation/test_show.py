@@ -86,3 +86,36 @@ class TestDuration(utils.TestCase):
         self.assertEqual('0m00s', display.duration(None))
         self.assertEqual('4m10s', display.duration(250))
         self.assertEqual('1h05m', display.duration(3900.7))
+
+
+class TestLease(utils.TestCase):
+    """``show`` says whether an evacuator still drives the evacuation."""
+
+    def setUp(self):
+        super().setUp()
+        self.store = fakes.sqlite_store(self)
+        self.evacuation_id = self.store.create_evacuation(
+            source_hosts=['cmp-1'], policy=test_store.POLICY, actor='alice',
+            tasks=[test_store.task('a')])
+        self.engine = engine_mod.Engine(self.store, gateway=None)
+
+    def lease(self):
+        return self.engine.show(self.evacuation_id)['lease']
+
+    def test_planned_has_no_driver(self):
+        self.assertEqual('', self.lease())
+
+    def test_running_not_picked_up(self):
+        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
+        self.assertEqual('no evacuator has picked it up yet', self.lease())
+
+    def test_held_lease(self):
+        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
+        self.store.acquire(self.evacuation_id, 'ev1', 60)
+        self.assertRegex(self.lease(), r'^ev1, renewed \((59|60) s left\)$')
+
+    def test_lapsed_lease_says_no_evacuator_drives_it(self):
+        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
+        self.store.acquire(self.evacuation_id, 'ev1', -120)
+        self.assertRegex(self.lease(), r'^ev1 stopped renewing it 1[12]\d s '
+                         r'ago: no evacuator drives it')

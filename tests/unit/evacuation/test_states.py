@@ -19,7 +19,8 @@ EVACUATION_STATES = (states.PLANNED, states.RUNNING, states.PAUSED,
                      states.COMPLETED, states.CANCELLED, states.FAILED)
 TASK_STATES = (states.PENDING, states.SUBMITTING, states.MIGRATING,
                states.VERIFYING, states.DONE, states.RETRY_WAIT,
-               states.NEEDS_OPERATOR, states.SKIPPED, states.TASK_CANCELLED)
+               states.NEEDS_OPERATOR, states.SKIPPED, states.TASK_CANCELLED,
+               states.GONE)
 
 
 class TestCheckTransition(oslotest_base.BaseTestCase):
@@ -70,7 +71,9 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
                 (states.RETRY_WAIT, states.PENDING),
                 (states.NEEDS_OPERATOR, states.DONE),
                 (states.SKIPPED, states.PENDING),
-                (states.TASK_CANCELLED, states.PENDING)]:
+                (states.TASK_CANCELLED, states.PENDING),
+                (states.MIGRATING, states.GONE),
+                (states.RETRY_WAIT, states.GONE)]:
             self.assertLegal('task', current, new)
 
     def test_task_illegal_moves(self):
@@ -82,7 +85,9 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
                 (states.VERIFYING, states.MIGRATING),
                 (states.VERIFYING, states.TASK_CANCELLED),
                 (states.SKIPPED, states.DONE),
-                (states.RETRY_WAIT, states.MIGRATING)]:
+                (states.RETRY_WAIT, states.MIGRATING),
+                (states.GONE, states.PENDING),
+                (states.DONE, states.GONE)]:
             self.assertIllegal('task', current, new)
 
     def test_same_state_is_always_allowed(self):
@@ -119,6 +124,9 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
         self.assertEqual({states.RUNNING},
                          states.EVACUATION_TRANSITIONS[states.COMPLETED])
         self.assertEqual(set(), states.TASK_TRANSITIONS[states.DONE])
+        # A deleted VM cannot be retried.
+        self.assertEqual(set(), states.TASK_TRANSITIONS[states.GONE])
+        self.assertIn(states.GONE, states.TASK_FINAL)
         self.assertTrue(states.TASK_FINAL.isdisjoint(states.TASK_ACTIVE))
 
     def test_message_nothing_allowed(self):
@@ -141,8 +149,8 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
                                 states.check_transition, 'task',
                                 states.PENDING, states.DONE)
         self.assertEqual('A task in state pending cannot become done '
-                         '(allowed: cancelled, needs_operator, skipped, '
-                         'submitting).', str(exc))
+                         '(allowed: cancelled, gone, needs_operator, '
+                         'skipped, submitting).', str(exc))
 
     def test_unknown_current_state(self):
         exc = self.assertRaises(states.InvalidTransition,
@@ -153,3 +161,23 @@ class TestCheckTransition(oslotest_base.BaseTestCase):
 
     def test_is_a_value_error(self):
         self.assertTrue(issubclass(states.InvalidTransition, ValueError))
+
+
+class TestCheckRetry(oslotest_base.BaseTestCase):
+
+    def test_retryable(self):
+        for state in (states.PENDING, states.RETRY_WAIT,
+                      states.NEEDS_OPERATOR, states.SKIPPED,
+                      states.TASK_CANCELLED):
+            self.assertIsNone(states.check_retry(state, 'vm', 'ev'))
+
+    def test_refused_while_nova_is_asked_or_moving(self):
+        for state in states.TASK_ACTIVE:
+            self.assertRaises(states.InvalidTransition, states.check_retry,
+                              state, 'vm', 'ev')
+
+    def test_refused_when_deleted(self):
+        exc = self.assertRaises(states.InvalidTransition,
+                                states.check_retry, states.GONE, 'vm', 'ev')
+        self.assertEqual('VM vm was deleted during the evacuation; there is '
+                         'nothing to retry.', str(exc))

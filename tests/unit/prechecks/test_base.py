@@ -38,7 +38,7 @@ class TestMigrationKind(utils.TestCase):
     def test_phase_and_status_values(self):
         self.assertEqual(['source', 'destination'],
                          [phase.value for phase in base.Phase])
-        self.assertEqual(['pass', 'warn', 'fail'],
+        self.assertEqual(['pass', 'warn', 'fail', 'skip'],
                          [status.value for status in base.Status])
 
 
@@ -162,7 +162,7 @@ class TestVerdict(utils.TestCase):
 
     def test_skip(self):
         verdict = base.Verdict.skip('disk_fit', 'no disks')
-        self.assertEqual(base.Status.PASS, verdict.status)
+        self.assertEqual(base.Status.SKIP, verdict.status)
         self.assertEqual('not applicable: no disks', verdict.reason)
         self.assertEqual({'skipped': True}, verdict.details)
 

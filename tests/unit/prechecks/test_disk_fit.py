@@ -216,7 +216,7 @@ class TestDiskFit(utils.TestCase):
 
     def test_skip_when_free_space_unknown(self):
         verdict = self.check.check(self.request(free=None))
-        self.assertEqual(base.Status.PASS, verdict.status)
+        self.assertEqual(base.Status.SKIP, verdict.status)
         self.assertEqual('not applicable: free space on c7-03 is not known '
                          'in this phase', verdict.reason)
         self.assertEqual({'skipped': True}, verdict.details)
@@ -224,7 +224,7 @@ class TestDiskFit(utils.TestCase):
     def test_skip_when_disks_unknown(self):
         request = dataclasses.replace(self.request(), disks=None)
         verdict = self.check.check(request)
-        self.assertEqual(base.Status.PASS, verdict.status)
+        self.assertEqual(base.Status.SKIP, verdict.status)
         self.assertEqual('not applicable: the disks are not known in this '
                          'phase', verdict.reason)
         self.assertTrue(verdict.details['skipped'])

@@ -58,16 +58,15 @@ class TestOrphanedBaseImage(utils.TestCase):
     def test_skip_when_disks_unknown(self):
         verdict = self.check.check(utils.make_request())
         self.assertVerdict(
-            base.Status.PASS,
+            base.Status.SKIP,
             'not applicable: the disks are not known in this phase', verdict)
         self.assertTrue(verdict.details['skipped'])
 
-    def test_skip_without_backing_file(self):
+    def test_pass_without_backing_file(self):
         verdict = self.check.check(self.request(
             disks=(base.Disk('vda', allocated_size=GiB),)))
         self.assertVerdict(
-            base.Status.PASS, 'not applicable: no disk has a backing file',
-            verdict)
+            base.Status.PASS, 'no disk has a backing file.', verdict)
 
     def test_backing_file_of_volume_ignored(self):
         disks = (base.Disk('vda', is_volume=True, source_type='block',
@@ -75,8 +74,7 @@ class TestOrphanedBaseImage(utils.TestCase):
         verdict = self.check.check(self.request(src_bases={}, dest_bases={},
                                                 disks=disks))
         self.assertVerdict(
-            base.Status.PASS, 'not applicable: no disk has a backing file',
-            verdict)
+            base.Status.PASS, 'no disk has a backing file.', verdict)
 
     def test_image_still_in_glance(self):
         image = base.BaseImage(IMAGE_ID, CACHE_NAME, deleted_in_glance=False)

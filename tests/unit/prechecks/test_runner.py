@@ -11,8 +11,10 @@
 # under the License.
 """Tests of PrecheckRunner: loading, running, enforcing, notifying."""
 
+import dataclasses
 import importlib
 import json
+import logging
 import os
 import sys
 from unittest import mock
@@ -219,6 +221,8 @@ class TestRun(RunnerTestCase):
         self.assertEqual(ext_conf.DEFAULT_PRECHECKS,
                          [v.check for v in verdicts])
         self.assertEqual({base.Status.PASS}, {v.status for v in verdicts})
+        self.assertEqual('no disk has a backing file.', verdicts[
+            ext_conf.DEFAULT_PRECHECKS.index('orphaned_base_image')].reason)
 
     def test_only_applicable_checks_run(self):
         verdicts = self.runner().run(self.request(
@@ -382,6 +386,37 @@ class TestEnforce(RunnerTestCase):
         self.assertEqual(1, self.notifier.warn.call_count)
         self.assertIn('Could not emit notification '
                       'migration_ext.precheck.fail', self.logger.output)
+
+
+class TestSkipped(RunnerTestCase):
+    """A check that could not look is reported as skipped, not passed."""
+
+    def unknown_free_space(self):
+        return dataclasses.replace(self.request(), destination=utils.host(
+            utils.DESTINATION, base_images={}, libvirt_version=8000000))
+
+    def test_skip_is_reported_as_skipped(self):
+        verdicts = self.runner('disk_fit', 'hypervisor_version').enforce(
+            self.context, self.unknown_free_space())
+        self.assertEqual([('disk_fit', base.Status.SKIP),
+                          ('hypervisor_version', base.Status.PASS)],
+                         [(v.check, v.status) for v in verdicts])
+        self.assertEqual('skip', verdicts[0].to_dict()['status'])
+
+    def test_skip_is_logged_as_a_warning_with_its_reason(self):
+        self.logger = self.useFixture(fixtures.FakeLogger(
+            level=logging.WARNING, format='%(levelname)s %(message)s'))
+        self.runner('disk_fit').enforce(self.context,
+                                        self.unknown_free_space())
+        self.assertIn(
+            'WARNING Precheck disk_fit skipped for instance %s (source '
+            'phase): not applicable: free space on c7-03 is not known in '
+            'this phase' % UUID, self.logger.output)
+
+    def test_skip_alone_allows_and_notifies_nothing(self):
+        self.runner('disk_fit').enforce(self.context,
+                                        self.unknown_free_space())
+        self.assertEqual([], self.notifier.notifications)
 
 
 class TestPrecheckFailed(utils.TestCase):

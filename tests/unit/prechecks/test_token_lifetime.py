@@ -58,7 +58,7 @@ class TestTokenLifetime(utils.TestCase):
 
     def test_skip_when_token_lifetime_unknown(self):
         verdict = self.check.check(self.request(user_token_remaining=None))
-        self.assertEqual(base.Status.PASS, verdict.status)
+        self.assertEqual(base.Status.SKIP, verdict.status)
         self.assertEqual('not applicable: token lifetime unknown',
                          verdict.reason)
 
@@ -71,7 +71,7 @@ class TestTokenLifetime(utils.TestCase):
 
     def test_skip_when_disk_size_unknown(self):
         verdict = self.check.check(self.request(allocated=None))
-        self.assertEqual(base.Status.PASS, verdict.status)
+        self.assertEqual(base.Status.SKIP, verdict.status)
         self.assertEqual('not applicable: duration unknown', verdict.reason)
 
     def test_fits_in_token_life(self):

@@ -1,0 +1,152 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Faults in the middle of a drain, on real hosts.
+
+The engine drains c1 onto c2 while a live migration of its VMs runs;
+then RabbitMQ goes away for a while, or c1's nova-compute is killed and
+started again. Whatever nova makes of it, at the end every VM runs on
+exactly one hypervisor, the one nova names, with its data verified; or
+its task is handed to the operator with the reason, and the VM still
+runs exactly once.
+"""
+
+import threading
+import time
+
+import testtools.content
+
+from tests.lab import base
+from tests.lab import drain as lab_drain
+
+HOSTS = ('c1', 'c2', 'c3', 'c4')
+KINDS = (('run', 'c1', {}), ('run', 'c1', {}))
+OUTAGE_SECONDS = 30
+DRAIN_TIMEOUT = 900
+
+
+class DrainUnderFaultsTest(base.LabTestCase):
+
+    def drain_with(self, fault):
+        """Drain c1 onto c2, calling *fault* once a live migration runs.
+
+        Returns the drain and its tasks as the CLI lists them.
+        """
+        lines = []
+        drain = lab_drain.Drain(self.cloud.root, out=lines.append,
+                                sources=('c1',), targets=('c2',),
+                                kinds=KINDS, timeout=DRAIN_TIMEOUT)
+        self.addCleanup(self.remove_guests, drain)
+        self.addCleanup(drain.cleanup)
+        self.addCleanup(lambda: self.addDetail(
+            'report', testtools.content.text_content('\n'.join(lines))))
+        drain.seed()
+        drain.instance_names = {
+            server_id: self.guests.instance_name(record['server'])
+            for server_id, record in drain.servers.items()}
+        drain.start_evacuator()
+        fired = threading.Event()
+        injector = threading.Thread(
+            target=self._inject, args=(drain, fault, fired, lines),
+            daemon=True)
+        injector.start()
+        evacuation, elapsed = drain.drain()
+        injector.join(600)
+        self.assertTrue(fired.is_set(), 'no live migration was seen')
+        lines.append('drain ended after %.0f s' % elapsed)
+        return drain, drain.cli('tasks', evacuation)
+
+    def _inject(self, drain, fault, fired, lines):
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            for migration in self.nova.migrations.list(
+                    source_compute='c1', migration_type='live-migration'):
+                if (migration.instance_uuid in drain.servers and
+                        migration.status == 'running'):
+                    lines.append('fault while migration %s of %s runs' % (
+                        migration.id, migration.instance_uuid))
+                    try:
+                        fault()
+                    finally:
+                        fired.set()
+                    return
+            time.sleep(0.5)
+
+    def remove_guests(self, drain):
+        """Remove what nova's delete cannot reach: guests it misplaced."""
+        for server_id in drain.servers:
+            name = drain.instance_names.get(server_id)
+            for host in HOSTS:
+                lab_host = self.cloud.host(host)
+                for verb in ('destroy', 'undefine'):
+                    lab_host.run(['virsh', '-c', 'qemu:///system', verb,
+                                  name], check=False, timeout=60)
+                lab_host.run(['rm', '-rf', '/var/lib/nova/instances/' +
+                              server_id], check=False, timeout=60)
+
+    def domains(self, server):
+        """{host: libvirt state} of the server's domain, where defined."""
+        name = self.guests.instance_name(server)
+        found = {}
+        for host in HOSTS:
+            result = self.cloud.host(host).run(
+                ['virsh', '-c', 'qemu:///system', 'domstate', name],
+                check=False, timeout=60)
+            if result.returncode == 0:
+                found[host] = result.stdout.strip()
+        return found
+
+    def assert_each_vm_once(self, drain, tasks):
+        by_name = {task['Server']: task for task in tasks}
+        for server_id, record in drain.servers.items():
+            server = self.nova.servers.get(server_id)
+            task = by_name[record['name']]
+            domains = self.domains(server)
+            running = [host for host, state in domains.items()
+                       if state == 'running']
+            detail = '%s: task %s, nova %s on %s, domains %s' % (
+                record['name'], task, server.status, self.host_of(server),
+                domains)
+            self.addDetail(record['name'],
+                           testtools.content.text_content(detail))
+            # Exactly one copy runs, wherever nova's records point.
+            self.assertEqual(1, len(running), detail)
+            if task['State'] == 'done':
+                self.assertEqual(running, [self.host_of(server)], detail)
+                self.assertEqual('c2', running[0], detail)
+                self.verify_data(server, record['consoles'])
+            else:
+                self.assertEqual('needs_operator', task['State'], detail)
+                self.assertTrue(task['Remedy / last error'], detail)
+
+    def test_rabbitmq_outage_mid_migration(self):
+        broker = self.cloud.control.broker
+
+        def outage():
+            broker.pause()
+            try:
+                time.sleep(OUTAGE_SECONDS)
+            finally:
+                broker.resume()
+
+        self.addCleanup(broker.resume)
+        drain, tasks = self.drain_with(outage)
+        self.assert_each_vm_once(drain, tasks)
+
+    def test_source_compute_killed_mid_migration(self):
+        def crash():
+            self.cloud.supervisor.kill('compute-c1')
+            time.sleep(5)
+            self.cloud.start_compute('c1')
+
+        self.addCleanup(self.cloud.start_compute, 'c1')
+        drain, tasks = self.drain_with(crash)
+        self.assert_each_vm_once(drain, tasks)

@@ -1,0 +1,61 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Every request the evacuator makes to nova has a time-out."""
+
+import os
+
+import fixtures
+from oslo_config import cfg
+import requests_mock
+
+from nova_migration_ext.evacuation import service
+from tests.unit import utils
+
+NOVA = 'http://nova.test/v2.1'
+
+
+class TestNovaTimeout(utils.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.FakeLogger(name='alembic'))
+        self.conf = cfg.ConfigOpts()
+        service.register_opts(self.conf)
+        self.conf([], project='nova-migration-ext', default_config_files=[])
+        path = self.useFixture(fixtures.TempDir()).path
+        self.conf.set_override(
+            'connection', 'sqlite:///' + os.path.join(path, 'ev.sqlite'),
+            group='evacuator')
+        self.conf.set_override('endpoint_override', NOVA, group='evacuator')
+        self.conf.set_override('auth_type', 'none', group='nova')
+
+    def get_server(self):
+        engine = service.build_engine(self.conf)
+        self.addCleanup(engine.store.engine.dispose)
+        with requests_mock.Mocker() as mock:
+            mock.get(NOVA + '/servers/srv-a',
+                     json={'server': {'id': 'srv-a', 'status': 'ACTIVE'}})
+            engine.gateway.get_server('srv-a')
+            return mock.last_request
+
+    def test_default_timeout_reaches_the_request(self):
+        self.assertEqual(60.0, self.conf.nova.timeout)
+        self.assertEqual(60.0, self.get_server().timeout)
+
+    def test_configured_timeout_reaches_the_request(self):
+        self.conf.set_override('timeout', 7.5, group='nova')
+        self.assertEqual(7.5, self.get_server().timeout)
+
+    def test_timeout_listed_for_the_sample_config(self):
+        [opt] = [o for group, opts in service.list_opts()
+                 if group == 'nova' for o in opts if o.dest == 'timeout']
+        self.assertEqual(60.0, opt.default)

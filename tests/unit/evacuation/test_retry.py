@@ -1,0 +1,84 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tests of ``retry``: only a VM nobody is moving may be retried."""
+
+from oslotest import base as oslotest_base
+
+from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import service
+from nova_migration_ext.evacuation import states
+from tests.unit.evacuation import fakes
+from tests.unit.evacuation import test_store
+
+
+class TestRetry(oslotest_base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.store = fakes.sqlite_store(self)
+        self.evacuation_id = self.store.create_evacuation(
+            source_hosts=['cmp-1'], policy=test_store.POLICY, actor='alice',
+            tasks=[test_store.task('srv-a')])
+        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
+        self.engine = engine_mod.Engine(self.store, gateway=None)
+
+    @property
+    def task(self):
+        [task] = self.store.tasks(self.evacuation_id)
+        return task
+
+    def move(self, *path):
+        for state in path:
+            self.store.update_task(self.task.id, 'ev', state, attempts=1)
+
+    def test_submitting_is_refused(self):
+        # The executor is asking nova right now: a retry would move the
+        # VM a second time.
+        self.move(states.SUBMITTING)
+
+        exc = self.assertRaises(states.InvalidTransition, self.engine.retry,
+                                self.evacuation_id, 'vm-srv-a', 'bob')
+
+        self.assertEqual(
+            'VM vm-srv-a is being submitted to nova right now; a retry '
+            'could migrate it twice. Wait until the evacuator sees what '
+            'nova did ("openstack evacuation tasks %s"), then retry it if '
+            'it is left for the operator.' % self.evacuation_id, str(exc))
+        self.assertEqual((states.SUBMITTING, 1),
+                         (self.task.state, self.task.attempts))
+
+    def test_moving_is_refused(self):
+        self.move(states.SUBMITTING, states.MIGRATING)
+
+        exc = self.assertRaises(states.InvalidTransition, self.engine.retry,
+                                self.evacuation_id, 'srv-a', 'bob')
+
+        self.assertIn('VM srv-a is migrating; let the evacuator finish',
+                      str(exc))
+        self.assertEqual(states.MIGRATING, self.task.state)
+
+    def test_rpc_answers_the_refusal(self):
+        self.move(states.SUBMITTING)
+        endpoint = service.EvacuatorEndpoint(self.engine)
+
+        answer = endpoint.retry({}, self.evacuation_id, 'vm-srv-a', 'bob')
+
+        self.assertIn('being submitted to nova right now', answer['error'])
+        self.assertEqual(states.SUBMITTING, self.task.state)
+
+    def test_left_for_the_operator_is_retried(self):
+        self.move(states.SUBMITTING, states.NEEDS_OPERATOR)
+
+        self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob')
+
+        self.assertEqual((states.PENDING, 0),
+                         (self.task.state, self.task.attempts))
