@@ -29,6 +29,8 @@ fi
 
 passed=0
 failed=0
+# What failed, repeated after the total: CI shows the end of the output.
+FAILURES=$(mktemp)
 skipped=0
 status=0
 
@@ -56,6 +58,8 @@ step() {  # step NAME SECONDS COMMAND...
     else
         [ $rc -eq 124 ] && echo "--- $name: TIMED OUT after ${seconds}s"
         echo "--- $name: FAILED (exit $rc)"
+        echo "$name: FAILED (exit $rc$([ $rc -eq 124 ] && \
+            echo ", timed out after ${seconds}s"))" >>"$FAILURES"
         status=1
     fi
     return $rc
@@ -73,6 +77,15 @@ stestr_step() {  # stestr_step NAME SECONDS TEST_PATH [FILTER...]
     if grep -q -- "--- $name: FAILED" "$log"; then
         "$PY" -m stestr last --subunit 2>/dev/null | "$VENV/bin/subunit2pyunit" \
             2>&1 | grep -v ' \(INFO\|DEBUG\) \[' | tail -n 200
+        if grep -q '^Ran: ' "$log"; then
+            grep -E ' \.\.\. (FAILED|ERROR)' "$log" | head -n 30 >>"$FAILURES"
+        else
+            # Killed or broken before its totals: "stestr last" would show
+            # an older run. The log's end names the last tests that ended.
+            echo "  no totals; the step's last lines:" >>"$FAILURES"
+            grep -v ' \(INFO\|DEBUG\|WARNING\) ' "$log" | tail -n 40 \
+                | sed 's/^/  /' >>"$FAILURES"
+        fi
     fi
     # The totals this run printed (subunit-trace), not "stestr last": a
     # run that timed out or never started printed none, and the last
@@ -148,5 +161,10 @@ lab_down
 
 echo
 echo "total: $passed passed, $failed failed, $skipped skipped"
+if [ -s "$FAILURES" ]; then
+    echo "=== what failed"
+    head -n 150 "$FAILURES"
+fi
+rm -f "$FAILURES"
 [ "$failed" -eq 0 ] || status=1
 exit $status
