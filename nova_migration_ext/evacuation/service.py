@@ -44,6 +44,13 @@ NOVA_GROUP = 'nova'
 # Longest wait between two passes while they fail (say, database down).
 MAX_BACKOFF = 60.0
 
+# Seconds a request to nova, Placement or Keystone may take: no pass
+# waits for ever.
+NOVA_TIMEOUT = 60.0
+# Two of those: a pass renews its lease between calls, so one slow call
+# never hands the evacuation to another evacuator.
+LEASE_SECONDS = int(2 * NOVA_TIMEOUT)
+
 OPTS = [
     cfg.StrOpt('connection',
                default='sqlite:////var/lib/nova-migration-ext/'
@@ -52,14 +59,22 @@ OPTS = [
                help='SQLAlchemy URL of the evacuation database: the '
                     'embedded SQLite file, or mysql+pymysql://… for '
                     'production and for several evacuators.'),
+    cfg.IntOpt('database_timeout', default=store_mod.DEFAULT_TIMEOUT,
+               min=1,
+               help='Seconds connecting to the evacuation database, or one '
+                    'statement on it, may take before the pass fails and is '
+                    'retried: a database gone silent never hangs the drive '
+                    'loop.'),
     cfg.StrOpt('name', default=socket.gethostname(),
                help='Name of this evacuator in leases and the audit log.'),
     cfg.FloatOpt('poll_interval', default=5.0, min=0.1,
                  help='Seconds between two passes over the running '
                       'evacuations.'),
-    cfg.IntOpt('lease_seconds', default=30, min=2,
+    cfg.IntOpt('lease_seconds', default=LEASE_SECONDS, min=2,
                help='How long an evacuator keeps an evacuation after its '
-                    'last pass; another evacuator takes over after that.'),
+                    'last renewal; another evacuator takes over after that. '
+                    'A pass renews it between calls to nova, so keep it '
+                    'above twice [nova] timeout.'),
     cfg.IntOpt('stuck_after', default=600, min=1,
                help='Seconds without progress after which a live '
                     'migration is considered stuck and aborted.'),
@@ -107,11 +122,6 @@ OPTS = [
                help='Nova API endpoint to use instead of the catalog\'s.'),
     rpcapi.TOPIC_OPT,
 ] + ext_conf.EVACUATOR_OPTS
-
-
-# Seconds a request to nova, Placement or Keystone may take: no pass
-# waits for ever, and none outlives its lease by much.
-NOVA_TIMEOUT = 60.0
 
 
 def register_opts(conf):
@@ -213,8 +223,27 @@ class EvacuatorEndpoint:
         return self._do('skip', evacuation_id, server, actor=actor)
 
 
+def check_lease(conf):
+    """Warn when a pass may lose its lease while it waits on nova.
+
+    Safe either way (every write is fenced), but another evacuator would
+    take the evacuation over from a live one, again and again.
+    """
+    timeout = conf.nova.timeout or 0
+    if conf.evacuator.lease_seconds < 2 * timeout:
+        LOG.warning('[evacuator] lease_seconds (%d) is below twice [nova] '
+                    'timeout (%g s): a pass waiting on a slow nova may lose '
+                    'its evacuation to another evacuator. Raise '
+                    'lease_seconds to %d or more.',
+                    conf.evacuator.lease_seconds, timeout, 2 * timeout)
+        return False
+    return True
+
+
 def build_engine(conf, session=None):
-    store = store_mod.Store(conf.evacuator.connection)
+    check_lease(conf)
+    store = store_mod.Store(conf.evacuator.connection,
+                            timeout=conf.evacuator.database_timeout)
     store.upgrade()
     if session is None:
         auth = ks_loading.load_auth_from_conf_options(conf, NOVA_GROUP)

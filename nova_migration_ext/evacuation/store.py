@@ -20,6 +20,7 @@ import collections
 import contextlib
 import datetime
 import os
+import time
 
 from alembic import command as alembic_command
 from alembic import config as alembic_config
@@ -30,6 +31,12 @@ from nova_migration_ext.evacuation import models
 from nova_migration_ext.evacuation import states
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), 'migrations')
+# Seconds one statement may wait for the database (connecting, reading,
+# writing): a database gone silent fails the pass, which the service logs
+# and retries, instead of hanging it past its lease.
+DEFAULT_TIMEOUT = 20
+UPGRADE_LOCK = 'nova_migration_ext_upgrade'
+UPGRADE_LOCK_WAIT = 300
 
 
 def _now():
@@ -58,6 +65,42 @@ class Fenced(Conflict):
     """The writer no longer holds the evacuation's lease: refused."""
 
 
+def _engine_args(url, timeout):
+    """create_engine() arguments that bound every wait on the database."""
+    backend = sa.engine.make_url(url).get_backend_name()
+    if backend == 'sqlite':
+        return {'connect_args': {'check_same_thread': False,
+                                 'timeout': timeout}}
+    args = {'pool_pre_ping': True, 'pool_timeout': timeout}
+    if backend == 'mysql':
+        args['connect_args'] = {'connect_timeout': timeout,
+                                'read_timeout': timeout,
+                                'write_timeout': timeout}
+    elif backend == 'postgresql':
+        args['connect_args'] = {
+            'connect_timeout': timeout,
+            'options': '-c statement_timeout=%d' % (timeout * 1000)}
+    return args
+
+
+def _get_lock(connection, name, wait, step):
+    """Take MySQL's named lock *name*, waiting up to *wait* seconds.
+
+    Asked in steps of *step* seconds, shorter than the connection's read
+    timeout. A session-level lock: it outlives the commits that follow.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        got = connection.execute(sa.text('SELECT GET_LOCK(:name, :step)'),
+                                 {'name': name, 'step': step}).scalar()
+        connection.commit()
+        if got == 1:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError('lock %s still held by another evacuator '
+                               'after %ds' % (name, wait))
+
+
 # Who may write an evacuation's tasks: its lease holder, with the fencing
 # token Store.acquire returned.
 Fence = collections.namedtuple('Fence', 'evacuation_id owner token')
@@ -68,16 +111,14 @@ class Store:
 
     :param url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/evacuator/db``
         or ``mysql+pymysql://user:pw@db/evacuator``.
+    :param timeout: seconds a connection attempt or a statement may take
+        (SQLite: how long a write waits for the file's lock).
     """
 
-    def __init__(self, url):
-        kwargs = {'future': True}
-        if url.startswith('sqlite'):
-            kwargs['connect_args'] = {'check_same_thread': False,
-                                      'timeout': 30}
-        else:
-            kwargs['pool_pre_ping'] = True
-        self.engine = sa.create_engine(url, **kwargs)
+    def __init__(self, url, timeout=DEFAULT_TIMEOUT):
+        self.timeout = timeout
+        self.engine = sa.create_engine(url, future=True,
+                                       **_engine_args(url, timeout))
         if url.startswith('sqlite'):
             @sa.event.listens_for(self.engine, 'connect')
             def _sqlite_pragmas(dbapi_conn, _record):
@@ -99,18 +140,16 @@ class Store:
         mysql = self.engine.dialect.name == 'mysql'
         with self.engine.connect() as connection:
             if mysql:
-                # A session-level lock: it outlives the commit below.
-                connection.execute(sa.text(
-                    "SELECT GET_LOCK('nova_migration_ext_upgrade', 300)"))
-                connection.commit()
+                _get_lock(connection, UPGRADE_LOCK, UPGRADE_LOCK_WAIT,
+                          step=max(1, min(5, self.timeout // 2)))
             try:
                 with connection.begin():
                     cfg.attributes['connection'] = connection
                     alembic_command.upgrade(cfg, 'head')
             finally:
                 if mysql:
-                    connection.execute(sa.text(
-                        "SELECT RELEASE_LOCK('nova_migration_ext_upgrade')"))
+                    connection.execute(sa.text('SELECT RELEASE_LOCK(:name)'),
+                                       {'name': UPGRADE_LOCK})
                     connection.commit()
 
     @contextlib.contextmanager

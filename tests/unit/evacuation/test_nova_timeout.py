@@ -59,3 +59,23 @@ class TestNovaTimeout(utils.TestCase):
         [opt] = [o for group, opts in service.list_opts()
                  if group == 'nova' for o in opts if o.dest == 'timeout']
         self.assertEqual(60.0, opt.default)
+
+    def test_default_lease_outlasts_two_slow_calls(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='nova_migration_ext.evacuation.service'))
+        self.assertEqual(120, self.conf.evacuator.lease_seconds)
+        self.assertTrue(service.check_lease(self.conf))
+        self.assertEqual('', logger.output)
+
+    def test_short_lease_is_named_with_its_fix(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='nova_migration_ext.evacuation.service'))
+        self.conf.set_override('lease_seconds', 30, group='evacuator')
+        self.assertFalse(service.check_lease(self.conf))
+        self.assertIn('Raise lease_seconds to 120 or more', logger.output)
+
+    def test_database_timeout_reaches_the_store(self):
+        self.conf.set_override('database_timeout', 3, group='evacuator')
+        engine = service.build_engine(self.conf)
+        self.addCleanup(engine.store.engine.dispose)
+        self.assertEqual(3, engine.store.timeout)

@@ -19,7 +19,9 @@ saying why, when no server answers there.
 
 import datetime
 import os
+import socket
 import threading
+import time
 import uuid
 
 from alembic import autogenerate
@@ -713,3 +715,84 @@ class TestMariaDBStore(StoreTests, utils.TestCase):
         self.assertEqual(dict.fromkeys(TABLES[1:], 'InnoDB'),
                          {k: v for k, v in engines.items()
                           if k != 'alembic_version'})
+
+    def hold_row_lock(self, evacuation_id):
+        """Lock an evacuation's row, as a stuck writer would, till cleanup."""
+        holder = self.store.engine.connect()
+        self.addCleanup(holder.close)
+        transaction = holder.begin()
+        self.addCleanup(transaction.rollback)
+        holder.exec_driver_sql(
+            "SELECT id FROM evacuations WHERE id = '%s' FOR UPDATE"
+            % evacuation_id)
+
+    def test_statement_waiting_on_a_lock_times_out(self):
+        # Without a read timeout the write waits for InnoDB's lock wait
+        # timeout (50 s), past the lease of the pass that makes it.
+        eid = self.create()
+        self.hold_row_lock(eid)
+        impatient = store.Store(self.url, timeout=2)
+        self.addCleanup(impatient.engine.dispose)
+        started = time.monotonic()
+        self.assertRaises(sa.exc.OperationalError, impatient.set_state,
+                          eid, states.RUNNING, 'engine-1')
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(states.PLANNED, self.evacuation(eid).state)
+
+    def test_upgrade_waits_for_another_upgrade_longer_than_timeout(self):
+        # The upgrade lock is asked in steps shorter than the read timeout:
+        # a 4 s wait on a 2 s timeout still ends with the schema upgraded.
+        url = self.new_database()
+        holder = self.server.connect()
+        self.addCleanup(holder.close)
+        holder.exec_driver_sql("SELECT GET_LOCK('%s', 0)"
+                               % store.UPGRADE_LOCK)
+        release = threading.Timer(4, holder.exec_driver_sql,
+                                  ("SELECT RELEASE_LOCK('%s')"
+                                   % store.UPGRADE_LOCK,))
+        release.start()
+        self.addCleanup(release.join)
+        waiting = store.Store(url, timeout=2)
+        self.addCleanup(waiting.engine.dispose)
+        started = time.monotonic()
+        waiting.upgrade()
+        self.assertGreaterEqual(time.monotonic() - started, 3)
+        with waiting.engine.connect() as conn:
+            self.assertEqual(HEAD, migration.MigrationContext.configure(
+                conn).get_current_revision())
+
+
+class TestSilentDatabase(utils.TestCase):
+    """A database that accepts connections and never answers."""
+
+    def setUp(self):
+        super().setUp()
+        self.listener = socket.socket()
+        self.addCleanup(self.listener.close)
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+
+    def test_connecting_times_out(self):
+        silent = store.Store('mysql+pymysql://evacuator@127.0.0.1:%d/db'
+                             % self.port, timeout=1)
+        self.addCleanup(silent.engine.dispose)
+        started = time.monotonic()
+        self.assertRaises(sa.exc.OperationalError, silent.list_evacuations)
+        # pymysql's own default is 10 s.
+        self.assertLess(time.monotonic() - started, 5)
+
+    def test_engine_arguments_bound_every_wait(self):
+        self.assertEqual(
+            {'pool_pre_ping': True, 'pool_timeout': 7,
+             'connect_args': {'connect_timeout': 7, 'read_timeout': 7,
+                              'write_timeout': 7}},
+            store._engine_args('mysql+pymysql://u@db/x', 7))
+        self.assertEqual(
+            {'pool_pre_ping': True, 'pool_timeout': 7,
+             'connect_args': {'connect_timeout': 7,
+                              'options': '-c statement_timeout=7000'}},
+            store._engine_args('postgresql://u@db/x', 7))
+        self.assertEqual(
+            {'connect_args': {'check_same_thread': False, 'timeout': 7}},
+            store._engine_args('sqlite:///x.db', 7))
