@@ -36,6 +36,8 @@ POWER_SHUTDOWN = 4
 POWER_STATES = {POWER_RUNNING: 'running', POWER_SHUTDOWN: 'shutdown'}
 LIVE_METHODS = (inventory.METHOD_LIVE, inventory.METHOD_BLOCK)
 FAILED_MIGRATION = ('error', 'failed', 'cancelled')
+COMPLETED_MIGRATION = ('completed', 'done')
+ENDED_MIGRATION = FAILED_MIGRATION + COMPLETED_MIGRATION
 # Statuses of a live migration libvirt has not started yet.
 NOT_STARTED_MIGRATION = ('accepted', 'queued', 'preparing')
 
@@ -474,8 +476,10 @@ class Executor:
                 task.server_id)
         except Exception as exc:
             # Unknown progress is not "no progress": never abort on it.
-            raise CannotTell('cannot read the progress of %s: %s'
-                             % (task.server_id, exc))
+            self._watch_live_records(task, exc)
+            return
+        if migration_id is None and self._ended_while_moving(task):
+            return
         now = self.clock()
         if status in ('queued', 'preparing', 'accepted'):
             # Waiting for a slot of nova-compute's own
@@ -504,6 +508,98 @@ class Executor:
         self._compare_and_swap(task, states.RETRY_WAIT,
                                remedy, remedy=remedy,
                                not_before=self._backoff(task))
+
+    def _watch_live_records(self, task, error):
+        """Follow a live migration through nova's migration list.
+
+        Used when the server's own migration view fails (seen in the lab:
+        HTTP 500 on ``GET /servers/{id}/migrations`` after a RabbitMQ
+        outage cut nova's post-migration short). The list carries no byte
+        counts, so nothing is aborted on it: a status that holds for
+        ``stuck_after`` goes to the operator with the reason.
+        """
+        records = self._migrations_since(task)
+        if not records:
+            raise CannotTell('cannot read the progress of %s: %s'
+                             % (task.server_id, error))
+        if self._ended_while_moving(task, records):
+            return
+        latest = records[0]
+        if not self._phase_held(task, ('live', latest.status)):
+            return
+        remedy = ('live migration %s to %s has been %s for %ds while '
+                  "nova's view of its progress fails (%s); nothing was "
+                  'aborted or reset. Check nova-compute on %s and %s and '
+                  '"openstack server migration list --server %s"; once '
+                  'it ends, "openstack evacuation retry" or "skip" the VM'
+                  % (latest.id, task.target_host, latest.status,
+                     self.stuck_after, error, task.source_host,
+                     task.target_host, task.server_id))
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'live migration progress unreadable',
+                               last_error=str(error), remedy=remedy)
+
+    def _ended_while_moving(self, task, records=None):
+        """Handle a VM still moving whose live migration has ended.
+
+        nova ends the migration record, then finishes on the hosts
+        (post-migration or rollback) and clears the VM's task. A VM whose
+        task outlives its ended migration by ``stuck_after`` was left
+        half-way (an RPC lost mid post-migration leaves it MIGRATING on
+        its source while the guest runs on the destination). The engine
+        resets it only when its migration failed and the source's
+        hypervisor answers that the guest runs there; otherwise the
+        operator gets the facts. Returns whether the migration ended.
+        """
+        if records is None:
+            records = self._migrations_since(task)
+        if not records or records[0].status not in ENDED_MIGRATION:
+            return False
+        latest = records[0]
+        if not self._phase_held(task, ('ended', latest.status)):
+            return True
+        self._progress_seen.pop(task.id, None)
+        guest = self.gateway.guest_state(task.server_id)
+        if latest.status in FAILED_MIGRATION and guest == 'running':
+            self._act(task, 'reset-state', '%s still MIGRATING %ds after '
+                      'migration %s was %s, guest running on its source: '
+                      'reset to ACTIVE' % (task.server_id, self.stuck_after,
+                                           latest.id, latest.status),
+                      self.gateway.reset_state, 'active')
+            self._compare_and_swap(
+                task, states.RETRY_WAIT, 'rollback left it MIGRATING',
+                remedy='migration %s %s, VM left MIGRATING with its guest '
+                       'on %s: state reset to ACTIVE, will retry'
+                       % (latest.id, latest.status, task.source_host),
+                not_before=self._backoff(task))
+            return True
+        remedy = ('live migration %s to %s is %s, but %ds later nova still '
+                  'shows the VM moving on %s (guest there: %s): nova did '
+                  'not finish its %s. Nothing was reset. Find where the '
+                  'guest runs ("virsh list --all" on %s and %s); if on %s '
+                  'only, restart nova-compute on %s, which clears the task '
+                  'of an interrupted migration, and make nova record the '
+                  'host where it runs; then "openstack evacuation skip" or '
+                  '"retry" the VM'
+                  % (latest.id, task.target_host, latest.status,
+                     self.stuck_after, task.source_host, guest or 'unknown',
+                     'post-migration' if latest.status in
+                     COMPLETED_MIGRATION else 'rollback',
+                     task.source_host, task.target_host, task.target_host,
+                     task.source_host))
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'left moving after its migration ended',
+                               remedy=remedy)
+        return True
+
+    def _phase_held(self, task, phase):
+        """Whether *phase* has held for ``stuck_after`` since first seen."""
+        now = self.clock()
+        seen = self._progress_seen.get(task.id)
+        if seen is None or seen[0] != phase:
+            self._progress_seen[task.id] = (phase, now)
+            return False
+        return (now - seen[1]).total_seconds() >= self.stuck_after
 
     def _watch_cold(self, task, task_state):
         """Flag a cold migration whose phase no longer changes.
@@ -539,7 +635,8 @@ class Executor:
     def _unstick(self, task, migration_id):
         """Abort a stuck live migration, or reset one that never started.
 
-        Resets only when nova's migration list says nothing is in flight.
+        Resets only when nova's migration list holds no migration of the VM
+        since the submit.
         Returns the remedy applied, or None when nothing could be done
         safely yet.
         """
@@ -557,11 +654,11 @@ class Executor:
                 return None
             return ('no progress for %ds: live migration %s aborted, will '
                     'retry' % (self.stuck_after, migration_id))
-        records = self._migrations_since(task)
-        if records and records[0].status not in FAILED_MIGRATION + (
-                'completed', 'done'):
-            return None     # nova still works on it; look again later
-        # MIGRATING with nothing running: the migration never started.
+        if self._migrations_since(task):
+            # Not ended (_ended_while_moving takes those): nova still
+            # works on it; look again later.
+            return None
+        # MIGRATING with no migration since the submit: it never started.
         self._act(task, 'reset-state', '%s MIGRATING for %ds with no '
                   'migration running: reset to ACTIVE' % (task.server_id,
                                                           self.stuck_after),

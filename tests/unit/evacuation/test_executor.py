@@ -61,6 +61,7 @@ class FakeGateway:
         self.server = None
         self.records = []
         self.progress = (None, None, 0, 0)
+        self.guest = 'running'
         self.fail = {}
         self.actions = []
 
@@ -85,7 +86,7 @@ class FakeGateway:
         return self._answer('live_progress', self.progress)
 
     def guest_state(self, server_id):
-        return 'running'
+        return self.guest
 
     def last_error(self, server_id):
         return ''
@@ -453,3 +454,111 @@ class TestStoppedVMInError(ExecutorTestBase):
 
         self.assertEqual(states.RETRY_WAIT, self.task.state)
         self.assertEqual([], self.gateway.actions)
+
+
+class TestLeftMovingAfterItsMigration(ExecutorTestBase):
+    """The migration ended; the VM still shows MIGRATING.
+
+    Seen in the lab after a RabbitMQ outage during nova's post-migration.
+    """
+
+    def test_completed_migration_goes_to_the_operator_unreset(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.record('completed')
+        self.gateway.guest = None      # the source has no guest left
+
+        self.tick_for(STUCK_AFTER - 30)
+        self.assertEqual(states.MIGRATING, self.task.state)
+        self.tick_for(2 * STUCK_AFTER)
+
+        task = self.task
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertIn('did not finish its post-migration', task.remedy)
+        self.assertIn('Nothing was reset', task.remedy)
+        self.assertIn('"virsh list --all" on src and dst', task.remedy)
+
+    def test_vm_finishing_late_is_done_untouched(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.record('completed')
+        self.tick_for(STUCK_AFTER - 30)
+        self.gateway.set_server('ACTIVE', 'dst')
+
+        self.executor.tick()
+
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.DONE, self.task.state)
+
+    def test_failed_migration_guest_on_source_is_reset_and_retried(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.record('error')
+
+        self.tick_for(2 * STUCK_AFTER)
+
+        self.assertEqual([('reset_state', SERVER, 'active')],
+                         self.gateway.actions)
+        self.assertEqual(states.RETRY_WAIT, self.task.state)
+        self.assertIn('guest running on its source',
+                      self.audit_details()[-2])
+
+    def test_failed_migration_guest_unknown_is_not_reset(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.record('error')
+        self.gateway.guest = None
+
+        self.tick_for(2 * STUCK_AFTER)
+
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.NEEDS_OPERATOR, self.task.state)
+        self.assertIn('did not finish its rollback', self.task.remedy)
+
+
+class TestProgressViewFails(ExecutorTestBase):
+    """GET /servers/{id}/migrations fails; nova's migration list works."""
+
+    def setUp(self):
+        super().setUp()
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.gateway.fail['live_progress'] = nova_exc.ClientException(
+            500, 'Unexpected API Error')
+
+    def test_running_status_that_holds_goes_to_the_operator(self):
+        self.record('running')
+
+        self.tick_for(STUCK_AFTER + 60)
+
+        task = self.task
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertIn('nothing was aborted or reset', task.remedy)
+        self.assertIn('Unexpected API Error', task.last_error)
+
+    def test_changing_status_is_followed(self):
+        self.record('preparing')
+        self.tick_for(STUCK_AFTER - 30)
+        self.gateway.records[0].status = 'running'
+
+        self.tick_for(STUCK_AFTER - 30)
+
+        self.assertEqual(states.MIGRATING, self.task.state)
+
+    def test_ended_migration_is_judged_from_the_list(self):
+        self.record('completed')
+        self.gateway.guest = None
+
+        self.tick_for(2 * STUCK_AFTER)
+
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.NEEDS_OPERATOR, self.task.state)
+        self.assertIn('post-migration', self.task.remedy)
+
+    def test_no_record_either_waits(self):
+        self.tick_for(10 * STUCK_AFTER)
+
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.MIGRATING, self.task.state)
