@@ -53,9 +53,10 @@ class Drain(object):
 
     def __init__(self, root=lab_cloud.DEFAULT_ROOT, out=say,
                  sources=SOURCES, targets=TARGETS, kinds=KINDS,
-                 timeout=DRAIN_TIMEOUT):
+                 timeout=DRAIN_TIMEOUT, evacuator_options=None):
         self.say = out
         self.timeout = timeout
+        self.evacuator_options = dict(evacuator_options or {})
         self.sources, self.targets, self.kinds = sources, targets, kinds
         self.cloud = lab_cloud.Cloud(root)
         if not self.cloud.state().get('bring_up_seconds'):
@@ -111,7 +112,8 @@ class Drain(object):
                     'retry_base': 5, 'settle_time': 5, 'stuck_after': 600,
                     'bandwidth_cap_secret': config.BANDWIDTH_CAP_SECRET,
                     'shared_storage_groups': 'gluster:%s' % ';'.join(
-                        lab_cloud.SHARED_HOSTS)},
+                        lab_cloud.SHARED_HOSTS),
+                    **self.evacuator_options},
                 'oslo_messaging_notifications': {
                     'transport_url': config.transport_url()},
                 'nova': dict(config.service_auth('admin'),
