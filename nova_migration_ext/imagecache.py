@@ -21,6 +21,8 @@
 import os
 import shutil
 
+from nova.compute import task_states
+from nova import exception
 from nova import objects
 from nova.virt.libvirt import utils as libvirt_utils
 from oslo_concurrency import processutils
@@ -142,15 +144,39 @@ def in_flight_instances(context, host, nodename):
     """Instances with a migration in progress from or to this node.
 
     Resizes waiting for confirmation (``finished``) count too: reverting
-    one needs the base file on the source.
+    one needs the base file on the source. So do reverts on their way
+    back here: nova marks the migration ``reverted`` on the destination
+    before the source re-creates the guest, and records the instance on
+    the source only after that (seen in the lab: the source's cache pass
+    in between removed the only copy of a deleted image's base file).
     """
     migrations = objects.MigrationList.get_in_progress_by_host_and_node(
         context, host, nodename)
     finished = objects.MigrationList.get_by_filters(
         context, {'host': host, 'status': 'finished'})
-    uuids = sorted({m.instance_uuid for m in list(migrations) +
-                    list(finished)})
+    uuids = {m.instance_uuid for m in list(migrations) + list(finished)}
+    uuids.update(_reverting_to(context, host, nodename))
+    uuids = sorted(uuids)
     if not uuids:
         return []
     return list(objects.InstanceList.get_by_filters(
         context, {'uuid': uuids, 'deleted': False}))
+
+
+def _reverting_to(context, host, nodename):
+    """UUIDs of instances whose resize is being reverted to this node."""
+    reverting = objects.InstanceList.get_by_filters(
+        context, {'task_state': [task_states.RESIZE_REVERTING],
+                  'deleted': False},
+        expected_attrs=['migration_context'])
+    for instance in reverting:
+        if instance.migration_context is None:
+            continue
+        try:
+            migration = objects.Migration.get_by_id(
+                context, instance.migration_context.migration_id)
+        except exception.MigrationNotFound:
+            continue
+        if (migration.source_compute, migration.source_node) == \
+                (host, nodename):
+            yield instance.uuid
