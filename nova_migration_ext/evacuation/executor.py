@@ -476,9 +476,9 @@ class Executor:
                 task.server_id)
         except Exception as exc:
             # Unknown progress is not "no progress": never abort on it.
-            self._watch_live_records(task, exc)
+            self._watch_live_records(task, server, exc)
             return
-        if migration_id is None and self._ended_while_moving(task):
+        if migration_id is None and self._ended_while_moving(task, server):
             return
         now = self.clock()
         if status in ('queued', 'preparing', 'accepted'):
@@ -509,7 +509,7 @@ class Executor:
                                remedy, remedy=remedy,
                                not_before=self._backoff(task))
 
-    def _watch_live_records(self, task, error):
+    def _watch_live_records(self, task, server, error):
         """Follow a live migration through nova's migration list.
 
         Used when the server's own migration view fails (seen in the lab:
@@ -522,7 +522,7 @@ class Executor:
         if not records:
             raise CannotTell('cannot read the progress of %s: %s'
                              % (task.server_id, error))
-        if self._ended_while_moving(task, records):
+        if self._ended_while_moving(task, server, records):
             return
         latest = records[0]
         if not self._phase_held(task, ('live', latest.status)):
@@ -539,17 +539,18 @@ class Executor:
                                'live migration progress unreadable',
                                last_error=str(error), remedy=remedy)
 
-    def _ended_while_moving(self, task, records=None):
+    def _ended_while_moving(self, task, server, records=None):
         """Handle a VM still moving whose live migration has ended.
 
         nova ends the migration record, then finishes on the hosts
         (post-migration or rollback) and clears the VM's task. A VM whose
         task outlives its ended migration by ``stuck_after`` was left
-        half-way (an RPC lost mid post-migration leaves it MIGRATING on
-        its source while the guest runs on the destination). The engine
-        resets it only when its migration failed and the source's
-        hypervisor answers that the guest runs there; otherwise the
-        operator gets the facts. Returns whether the migration ended.
+        half-way: a token expired or an RPC lost mid post-migration. The
+        hypervisor of the host nova records answers (server diagnostics):
+        a guest running on the target moved, and is reset to ACTIVE there;
+        a guest running on the source after a failed migration did not,
+        and is reset and retried. Anything else goes to the operator with
+        the facts. Returns whether the migration ended.
         """
         if records is None:
             records = self._migrations_since(task)
@@ -559,31 +560,36 @@ class Executor:
         if not self._phase_held(task, ('ended', latest.status)):
             return True
         self._progress_seen.pop(task.id, None)
+        host = getattr(server, 'OS-EXT-SRV-ATTR:host', None)
         guest = self.gateway.guest_state(task.server_id)
-        if latest.status in FAILED_MIGRATION and guest == 'running':
-            self._act(task, 'reset-state', '%s still MIGRATING %ds after '
-                      'migration %s was %s, guest running on its source: '
-                      'reset to ACTIVE' % (task.server_id, self.stuck_after,
-                                           latest.id, latest.status),
-                      self.gateway.reset_state, 'active')
+        facts = ('%s still moving %ds after migration %s was %s, nova '
+                 'records it on %s, guest there: %s' % (
+                     task.server_id, self.stuck_after, latest.id,
+                     latest.status, host, guest or 'unknown'))
+        if guest == 'running' and host == task.target_host:
+            remedy = '%s: it moved; state reset to ACTIVE' % facts
+            self._act(task, 'reset-state', remedy, self.gateway.reset_state,
+                      'active')
+            self._compare_and_swap(task, states.DONE, remedy, remedy=remedy,
+                                   finished_at=self.clock())
+            return True
+        if guest == 'running' and host == task.source_host and \
+                latest.status in FAILED_MIGRATION:
+            remedy = '%s: rollback unfinished; state reset to ACTIVE' % facts
+            self._act(task, 'reset-state', remedy, self.gateway.reset_state,
+                      'active')
             self._compare_and_swap(
-                task, states.RETRY_WAIT, 'rollback left it MIGRATING',
-                remedy='migration %s %s, VM left MIGRATING with its guest '
-                       'on %s: state reset to ACTIVE, will retry'
-                       % (latest.id, latest.status, task.source_host),
+                task, states.RETRY_WAIT, 'rollback left it moving',
+                remedy=remedy + ', will retry',
                 not_before=self._backoff(task))
             return True
-        remedy = ('live migration %s to %s is %s, but %ds later nova still '
-                  'shows the VM moving on %s (guest there: %s): nova did '
-                  'not finish its %s. Nothing was reset. Find where the '
-                  'guest runs ("virsh list --all" on %s and %s); if on %s '
-                  'only, restart nova-compute on %s, which clears the task '
-                  'of an interrupted migration, and make nova record the '
-                  'host where it runs; then "openstack evacuation skip" or '
-                  '"retry" the VM'
-                  % (latest.id, task.target_host, latest.status,
-                     self.stuck_after, task.source_host, guest or 'unknown',
-                     'post-migration' if latest.status in
+        remedy = ('%s. nova did not finish its %s; nothing was reset. Find '
+                  'where the guest runs ("virsh list --all" on %s and %s); '
+                  'if on %s only, restart nova-compute on %s, which clears '
+                  'the task of an interrupted migration, and make nova '
+                  'record the host where it runs; then "openstack '
+                  'evacuation skip" or "retry" the VM'
+                  % (facts, 'post-migration' if latest.status in
                      COMPLETED_MIGRATION else 'rollback',
                      task.source_host, task.target_host, task.target_host,
                      task.source_host))
