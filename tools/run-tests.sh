@@ -144,14 +144,11 @@ trap lab_down EXIT
 if step lab-setup 900 tools/setup-lab.sh && \
         step lab-up 900 env PYTHONPATH="$PWD" PYTHONWARNINGS=ignore \
             "$PY" -m tests.lab up; then
-    # All but the stock-nova control runs (nova's behaviour, not ours),
-    # the RabbitMQ outage of test_faults (it leaves nova's post-migration
-    # hanging for longer than the test waits) and the image cache's
-    # protection test (failing on the six-host lab since 2026-12-01: both
-    # open in doc/lab.md); "tox -e lab" runs every test.
+    # All but the stock-nova control runs (nova's behaviour, not ours);
+    # "tox -e lab" runs every test.
     PYTHONPATH="$PWD" PYTHONWARNINGS=ignore \
         stestr_step lab 3000 ./tests/lab --concurrency 1 \
-        --exclude-regex 'tests\.lab\.(test_stock_control\.|test_faults\.DrainUnderFaultsTest\.test_rabbitmq|test_image_cache\.ImageCacheDuringResizeTest\.test_source_keeps)'
+        --exclude-regex 'tests\.lab\.test_stock_control\.'
     cat /var/tmp/nmx-lab/drain-report.txt 2>/dev/null
 else
     failed=$((failed + 1))
