@@ -725,6 +725,8 @@ class Executor:
             self._act(task, 'reset-state', '%s %s' % (task.server_id,
                                                       remedy),
                       self.gateway.reset_state, 'active')
+            if last == 'finished':
+                remedy += self._release_unconfirmed(task, records[0])
             self._compare_and_swap(task, states.DONE,
                                    remedy, remedy=remedy,
                                    finished_at=self.clock())
@@ -741,6 +743,41 @@ class Executor:
                   % (host, last, error))
         self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                remedy, last_error=error, remedy=remedy)
+
+    def _release_unconfirmed(self, task, migration):
+        """Clean up after a cold move that ERROR left unconfirmed.
+
+        nova confirms a resize only from VERIFY_RESIZE, which a VM in
+        ERROR never returns to, so what the confirm would release stays:
+        the source's allocation in Placement (released here, as nova's
+        confirm does) and the source's ``<uuid>_resize`` folder (named for
+        the operator). Returns the text added to the remedy.
+        """
+        uuid = getattr(migration, 'uuid', None)
+        if not uuid:
+            return ('; migration %s has no uuid in nova\'s answer: its '
+                    'allocation on %s was not checked'
+                    % (migration.id, task.source_host))
+        try:
+            released = self._act(
+                task, 'release-allocation', '%s: deleting what unconfirmed '
+                'migration %s holds in Placement on %s' % (
+                    task.server_id, uuid, task.source_host),
+                self.gateway.release_migration_allocation, uuid)
+        except store_mod.Conflict:
+            raise
+        except Exception as exc:
+            LOG.warning('Cannot release the allocation of migration %s: %s',
+                        uuid, exc)
+            return ('; the allocation of migration %s on %s may remain '
+                    '(Placement: %s): "openstack resource provider '
+                    'allocation delete %s"' % (uuid, task.source_host, exc,
+                                               uuid))
+        return ('; the allocation migration %s held on %s released in '
+                'Placement (%d provider(s)); its disks stay in %s_resize '
+                'on %s until removed by hand'
+                % (uuid, task.source_host, len(released), task.server_id,
+                   task.source_host))
 
     def _maybe_failed(self, task, policy):
         """The VM rests on its source with no task: did the move fail?

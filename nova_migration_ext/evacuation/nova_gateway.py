@@ -287,6 +287,22 @@ class NovaGateway:
     def reset_state(self, server_id, state='active'):
         self.nova.servers.reset_state(server_id, state)
 
+    def release_migration_allocation(self, server_id, migration_uuid):
+        """Delete what migration *migration_uuid* holds in Placement.
+
+        During a cold move the migration, as Placement's consumer, holds
+        the source's share; nova deletes it when the resize is confirmed,
+        or when finish_resize or the confirm fails. A resize that went to
+        ERROR while waiting for confirmation keeps it for ever. Returns
+        the resource providers released (none when nothing was held).
+        """
+        url = '/allocations/%s' % migration_uuid
+        held = self.placement.get(url, raise_exc=True).json().get(
+            'allocations') or {}
+        if held:
+            self.placement.delete(url, raise_exc=True)
+        return sorted(held)
+
     def guest_state(self, server_id):
         """What the hypervisor of the server's host says of the guest.
 

@@ -22,11 +22,13 @@ import urllib.parse
 import uuid
 
 import fixtures
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import plugin
 from keystoneauth1 import session as ks_session
 from lxml import etree
 from nova.compute import power_state
+from nova.compute import vm_states
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -186,6 +188,12 @@ class EmbeddedCloudTestBase(base.MigrationExtTestBase):
             self.start_compute(name)
         self.use_host_paths(old[0])
 
+    def placement_adapter(self):
+        """Placement's API as the evacuator reaches it, on the harness'."""
+        return ks_adapter.Adapter(
+            ks_session.Session(), endpoint_override=self.placement.fixture.
+            endpoint, additional_headers={'x-auth-token': 'admin'})
+
     def gateway(self):
         api = self.api
         auth = HeaderAuth(api.base_url, api.auth_user, api.project_id)
@@ -303,6 +311,28 @@ class Faults:
                 error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
         test.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.migrateToURI3', hang))
+
+    def error_while_verify_resize(self, gateway):
+        """A cold-migrated VM goes to ERROR while waiting for confirmation.
+
+        Armed on the engine's view: the first time it would see a server
+        in VERIFY_RESIZE, nova has set it to ERROR just before.
+        """
+        get_server = gateway.get_server
+        armed = {'yes': True}
+
+        def get_server_in_error(server_id):
+            server = get_server(server_id)
+            if armed['yes'] and server.status == 'VERIFY_RESIZE':
+                armed['yes'] = False
+                self.fired['ERROR while VERIFY_RESIZE'] += 1
+                ctxt = nova_context.get_admin_context()
+                instance = objects.Instance.get_by_uuid(ctxt, server_id)
+                instance.vm_state = vm_states.ERROR
+                instance.save()
+                server = get_server(server_id)
+            return server
+        gateway.get_server = get_server_in_error
 
     def guest_not_started_on_destination(self, host, gateway):
         """Cold migration ends in VERIFY_RESIZE but the guest is down.

@@ -376,6 +376,21 @@ class RecoveryTest(EvacuationTestBase):
         server = self.api.get_server(task.server_id)
         self.assertEqual('ACTIVE', server['status'])
 
+    def test_error_while_verify_resize_leaks_no_allocation(self):
+        # nova cannot confirm a resize in ERROR: the engine resets the VM
+        # and releases what the confirm would have released in Placement.
+        self.engine.gateway.placement = self.placement_adapter()
+        self.faults.error_while_verify_resize(self.engine.gateway)
+        task, log = self.drain_one(method='cold')
+        self.assertEqual(1, self.faults.fired['ERROR while VERIFY_RESIZE'])
+        self.assertIn('ERROR after a migration that worked', task.remedy)
+        self.assertIn('released in Placement (1 provider(s))', task.remedy)
+        self.assertIn('release-allocation', [a for a, _d in log])
+        usages = self.placement.get(
+            '/resource_providers/%s/usages'
+            % self.compute_rp_uuids['old1']).body['usages']
+        self.assertEqual({}, {rc: n for rc, n in usages.items() if n})
+
     def test_stuck_migration_is_aborted_and_retried(self):
         self.engine.executor_args['stuck_after'] = 2
         # Leave nova time to finish rolling the aborted attempt back.

@@ -98,6 +98,10 @@ class FakeGateway:
     def reset_state(self, server_id, state='active'):
         self._act('reset_state', server_id, state)
 
+    def release_migration_allocation(self, server_id, migration_uuid):
+        self._act('release_migration_allocation', server_id, migration_uuid)
+        return ['rp-src']
+
     def abort_live_migration(self, server_id, migration_id):
         self._act('abort_live_migration', server_id, migration_id)
 
@@ -164,7 +168,7 @@ class ExecutorTestBase(oslotest_base.BaseTestCase):
     def record(self, status, seconds_after_submit=0):
         submitted = self.task.submitted_at
         self.gateway.records.append(types.SimpleNamespace(
-            id=7, status=status, created_at=(
+            id=7, uuid='mig-7', status=status, created_at=(
                 submitted + datetime.timedelta(
                     seconds=seconds_after_submit)).isoformat()))
 
@@ -586,3 +590,53 @@ class TestProgressViewFails(ExecutorTestBase):
 
         self.assertEqual([], self.gateway.actions)
         self.assertEqual(states.MIGRATING, self.task.state)
+
+
+class TestErrorAfterColdMove(ExecutorTestBase):
+    """ERROR after a cold move that worked: reset, and nothing leaks."""
+
+    def setUp(self):
+        super().setUp()
+        self.store.update_task(self.task.id, 'test', method='cold')
+        self.submitted()
+
+    def test_unconfirmed_resize_releases_the_source_allocation(self):
+        # ERROR while waiting in VERIFY_RESIZE: nova can no longer confirm
+        # it, so the migration keeps the source's share in Placement.
+        self.gateway.set_server('ERROR', 'dst')
+        self.record('finished')
+
+        self.executor.tick()
+
+        self.assertEqual([('reset_state', SERVER, 'active'),
+                          ('release_migration_allocation', SERVER, 'mig-7')],
+                         self.gateway.actions)
+        task = self.task
+        self.assertEqual(states.DONE, task.state)
+        self.assertIn('released in Placement', task.remedy)
+        self.assertIn('srv-a_resize on src', task.remedy)
+        self.assertIn('srv-a: deleting what unconfirmed migration mig-7 '
+                      'holds in Placement on src', self.audit_details())
+
+    def test_failed_confirm_releases_nothing_more(self):
+        # nova deleted the allocation itself when its confirm failed.
+        self.gateway.set_server('ERROR', 'dst')
+        self.record('error')
+
+        self.executor.tick()
+
+        self.assertEqual([('reset_state', SERVER, 'active')],
+                         self.gateway.actions)
+        self.assertEqual(states.DONE, self.task.state)
+
+    def test_placement_down_is_named_in_the_remedy(self):
+        self.gateway.set_server('ERROR', 'dst')
+        self.record('finished')
+        self.gateway.fail['release_migration_allocation'] = outage()
+
+        self.executor.tick()
+
+        task = self.task
+        self.assertEqual(states.DONE, task.state)
+        self.assertIn('openstack resource provider allocation delete mig-7',
+                      task.remedy)
