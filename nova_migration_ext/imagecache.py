@@ -22,6 +22,7 @@ import os
 import shutil
 
 from nova.compute import task_states
+from nova.compute import vm_states
 from nova import exception
 from nova import objects
 from nova.virt.libvirt import utils as libvirt_utils
@@ -143,24 +144,31 @@ class LocalDirTransport:
 def in_flight_instances(context, host, nodename):
     """Instances with a migration in progress from or to this node.
 
-    Resizes waiting for confirmation (``finished``) count too: reverting
-    one needs the base file on the source. So do reverts on their way
+    Resizes waiting for confirmation (``finished``, the VM resized) count
+    too: reverting one needs the base file on the source. So do reverts
+    on their way
     back here: nova marks the migration ``reverted`` on the destination
     before the source re-creates the guest, and records the instance on
     the source only after that (seen in the lab: the source's cache pass
     in between removed the only copy of a deleted image's base file).
     """
-    migrations = objects.MigrationList.get_in_progress_by_host_and_node(
+    # nova's "in progress" includes 'finished' (waiting for confirmation).
+    in_progress = objects.MigrationList.get_in_progress_by_host_and_node(
         context, host, nodename)
-    finished = objects.MigrationList.get_by_filters(
-        context, {'host': host, 'status': 'finished'})
-    uuids = {m.instance_uuid for m in list(migrations) + list(finished)}
-    uuids.update(_reverting_to(context, host, nodename))
-    uuids = sorted(uuids)
+    moving = {m.instance_uuid for m in in_progress
+              if m.status != 'finished'}
+    moving.update(_reverting_to(context, host, nodename))
+    finished = {m.instance_uuid for m in objects.MigrationList.get_by_filters(
+        context, {'host': host, 'status': 'finished'})}
+    uuids = sorted(moving | finished)
     if not uuids:
         return []
-    return list(objects.InstanceList.get_by_filters(
-        context, {'uuid': uuids, 'deleted': False}))
+    instances = objects.InstanceList.get_by_filters(
+        context, {'uuid': uuids, 'deleted': False})
+    # A finished migration whose VM no longer waits in VERIFY_RESIZE (an
+    # ERROR reset to ACTIVE) can never be reverted: its base is free.
+    return [inst for inst in instances if inst.uuid in moving or
+            inst.vm_state == vm_states.RESIZED or inst.task_state]
 
 
 def _reverting_to(context, host, nodename):

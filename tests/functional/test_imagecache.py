@@ -30,11 +30,11 @@ class InFlightInstancesTest(test.TestCase):
         super().setUp()
         self.ctxt = nova_context.get_admin_context()
 
-    def make_instance(self, host, task_state=None):
+    def make_instance(self, host, task_state=None, vm_state='active'):
         instance = objects.Instance(
             context=self.ctxt, uuid=uuidutils.generate_uuid(), host=host,
             node=host, compute_id=1, task_state=task_state,
-            vm_state='active',
+            vm_state=vm_state,
             project_id='p', user_id='u', image_ref=uuidutils.generate_uuid())
         instance.create()
         return instance
@@ -78,11 +78,19 @@ class InFlightInstancesTest(test.TestCase):
         self.assertEqual([], self.in_flight('c1'))
 
     def test_resize_waiting_for_confirmation_counts_on_both_hosts(self):
-        instance = self.make_instance('c2')
+        instance = self.make_instance('c2', vm_state='resized')
         self.make_migration(instance, 'finished')
 
         self.assertEqual([instance.uuid], self.in_flight('c1'))
         self.assertEqual([instance.uuid], self.in_flight('c2'))
+
+    def test_unconfirmable_resize_frees_the_base(self):
+        # ERROR while in VERIFY_RESIZE, reset to ACTIVE: the migration
+        # stays finished for ever, but nothing can revert to the source.
+        instance = self.make_instance('c2', vm_state='active')
+        self.make_migration(instance, 'finished')
+
+        self.assertEqual([], self.in_flight('c1'))
 
     def test_revert_towards_another_host_does_not_count(self):
         instance = self.make_instance('c2', task_states.RESIZE_REVERTING)
