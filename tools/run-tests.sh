@@ -126,6 +126,8 @@ step genconfig 120 "$VENV/bin/oslo-config-generator" \
     --config-file etc/oslo-config-generator/nova-migration-ext.conf
 step genconfig-evacuator 120 "$VENV/bin/oslo-config-generator" \
     --config-file etc/oslo-config-generator/nova-migration-evacuator.conf
+step genpolicy 120 "$VENV/bin/oslopolicy-sample-generator" \
+    --config-file etc/oslo-policy-generator.conf
 step releasenotes 120 "$VENV/bin/reno" lint
 stestr_step unit 600 ./tests/unit
 stestr_step functional 900 ./tests/functional tests.functional.test_

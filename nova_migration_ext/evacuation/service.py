@@ -124,8 +124,19 @@ OPTS = [
 ] + ext_conf.EVACUATOR_OPTS
 
 
+API_GROUP = 'api'
+API_OPTS = [
+    cfg.HostAddressOpt('bind_host', default='0.0.0.0',
+                       help='Address nova-migration-ext-api listens on.'),
+    cfg.PortOpt('bind_port', default=9779,
+                help='Port nova-migration-ext-api listens on; the Keystone '
+                     'catalog\'s "evacuation" endpoint points at it.'),
+]
+
+
 def register_opts(conf):
     conf.register_opts(OPTS, group=GROUP)
+    conf.register_opts(API_OPTS, group=API_GROUP)
     ks_loading.register_auth_conf_options(conf, NOVA_GROUP)
     ks_loading.register_session_conf_options(conf, NOVA_GROUP)
     conf.set_default('timeout', NOVA_TIMEOUT, group=NOVA_GROUP)
@@ -145,10 +156,28 @@ def _nova_session_opts():
 
 
 def list_opts():
-    return [(GROUP, OPTS), (NOVA_GROUP, _nova_session_opts())]
+    return [(GROUP, OPTS), (API_GROUP, API_OPTS),
+            (NOVA_GROUP, _nova_session_opts())]
 
 
-def _show(engine, evacuation_id, with_audit=False):
+def summaries(engine):
+    """One line of data per evacuation, oldest first."""
+    return [{'id': e.id, 'name': e.name, 'state': e.state,
+             'sources': e.source_hosts, 'owner': e.owner,
+             'created_at': e.created_at.isoformat()}
+            for e in engine.store.list_evacuations()]
+
+
+def dry_run_plan(engine, sources, targets, policy, target_aggregate=None):
+    """What a plan would do, stored nowhere."""
+    plan = engine.dry_run(sources, targets, policy, target_aggregate)
+    return {'id': None, 'plan': plan.totals(),
+            'moves': [m.task_fields() for m in plan.moves],
+            'unplaceable': [u.__dict__ for u in plan.unplaceable]}
+
+
+def show(engine, evacuation_id, with_audit=False):
+    """An evacuation, its tasks and, if asked, its audit log."""
     info = engine.show(evacuation_id)
     if with_audit:
         info['audit'] = [
@@ -171,28 +200,21 @@ class EvacuatorEndpoint:
         try:
             policy = inventory.Policy.from_dict(policy)
             if dry_run:
-                plan = self.engine.dry_run(sources, targets, policy,
-                                           target_aggregate)
-                return {'id': None, 'plan': plan.totals(),
-                        'moves': [m.task_fields() for m in plan.moves],
-                        'unplaceable': [u.__dict__
-                                        for u in plan.unplaceable]}
+                return dry_run_plan(self.engine, sources, targets, policy,
+                                    target_aggregate)
             evacuation_id, plan = self.engine.plan(
                 sources, targets, policy, actor=actor, name=name,
                 target_aggregate=target_aggregate)
         except (planner.PlanError, TypeError) as exc:
             return {'error': str(exc)}
-        return _show(self.engine, evacuation_id)
+        return show(self.engine, evacuation_id)
 
     def list(self, ctxt):
-        return [{'id': e.id, 'name': e.name, 'state': e.state,
-                 'sources': e.source_hosts, 'owner': e.owner,
-                 'created_at': e.created_at.isoformat()}
-                for e in self.engine.store.list_evacuations()]
+        return summaries(self.engine)
 
     def show(self, ctxt, evacuation_id, with_audit=False):
         try:
-            return _show(self.engine, evacuation_id, with_audit)
+            return show(self.engine, evacuation_id, with_audit)
         except store_mod.NotFound as exc:
             return {'error': str(exc)}
 
@@ -202,7 +224,7 @@ class EvacuatorEndpoint:
         except (store_mod.NotFound, states.InvalidTransition,
                 LookupError) as exc:
             return {'error': str(exc)}
-        return _show(self.engine, evacuation_id)
+        return show(self.engine, evacuation_id)
 
     def start(self, ctxt, evacuation_id, actor):
         return self._do('start', evacuation_id, actor=actor)

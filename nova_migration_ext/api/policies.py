@@ -1,0 +1,61 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Policy rules of the evacuations' API, with their defaults in code.
+
+Every rule defaults to the ``admin`` role: draining hosts is the cloud
+operator's job. ``oslopolicy-sample-generator --namespace
+nova-migration-ext`` lists them; an operator overrides them in
+``[oslo_policy] policy_file``.
+"""
+
+from oslo_policy import policy
+
+ADMIN = 'role:admin'
+PREFIX = 'evacuation:'
+BASE = '/v1/evacuations'
+
+_RULES = (
+    ('list', 'List the evacuations.', 'GET', BASE),
+    ('show', 'Show an evacuation, its tasks and audit log.', 'GET',
+     BASE + '/{evacuation_id}'),
+    ('create', 'Plan an evacuation of compute hosts (or a dry run).',
+     'POST', BASE),
+    ('start', 'Start a planned evacuation.', 'POST',
+     BASE + '/{evacuation_id}/action'),
+    ('pause', 'Pause a running evacuation.', 'POST',
+     BASE + '/{evacuation_id}/action'),
+    ('resume', 'Resume a paused evacuation.', 'POST',
+     BASE + '/{evacuation_id}/action'),
+    ('cancel', 'Cancel an evacuation.', 'POST',
+     BASE + '/{evacuation_id}/action'),
+    ('retry', 'Retry the task of one VM.', 'POST',
+     BASE + '/{evacuation_id}/action'),
+    ('skip', 'Skip the task of one VM.', 'POST',
+     BASE + '/{evacuation_id}/action'),
+)
+
+RULES = [policy.DocumentedRuleDefault(
+    name=PREFIX + action, check_str=ADMIN, description=description,
+    operations=[{'method': method, 'path': path}])
+    for action, description, method, path in _RULES]
+
+
+def list_rules():
+    """The rules, for oslo.policy's sample generator."""
+    return RULES
+
+
+def enforcer(conf):
+    """An oslo.policy enforcer of *conf* with the default rules."""
+    rules = policy.Enforcer(conf)
+    rules.register_defaults(RULES)
+    return rules

@@ -1,0 +1,181 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The evacuations' REST API on a real Keystone and the embedded cloud.
+
+keystonemiddleware checks each request's token against a Keystone
+process (tests/functional/horizon_stack.py); the API plans on the
+embedded nova through the engine. An admin plans, starts and reads an
+evacuation and is named in its audit log; a member of the project is
+refused by policy; bad bodies, unknown hosts and wrong states get the
+status and message that say what to fix, and change nothing.
+"""
+
+import fixtures
+from oslo_config import cfg
+import requests
+
+from nova_migration_ext.api import app as api_app
+from nova_migration_ext.evacuation import service
+from nova_migration_ext.evacuation import states
+from tests.functional import horizon_stack
+from tests.functional import test_evacuation
+
+MEMBER = 'operator-member'
+MEMBER_PASSWORD = 'member-secret'
+
+
+class EvacuationApiTest(test_evacuation.EvacuationTestBase):
+
+    # Keystone's bootstrap and start: about 20 s on two busy cores.
+    TIMEOUT_SCALING_FACTOR = 2
+
+    def setUp(self):
+        horizon_stack.require(self, browser=False)
+        keystone = self.useFixture(horizon_stack.KeystoneServer(
+            self.useFixture(fixtures.TempDir()).path))
+        super().setUp()
+        self.keystone = keystone.finish()
+        self.keystone.create_user(MEMBER, MEMBER_PASSWORD, role='member')
+        self.url = self.serve(api_app.build(self.api_conf(), self.engine))
+
+    def api_conf(self):
+        """The API's configuration, as a deployment writes it."""
+        path = self.useFixture(fixtures.TempDir()).path + '/api.conf'
+        with open(path, 'w') as f:
+            f.write('[keystone_authtoken]\n'
+                    'www_authenticate_uri = %(url)s\n'
+                    'auth_url = %(url)s\n'
+                    'auth_type = password\n'
+                    'username = %(user)s\n'
+                    'password = %(password)s\n'
+                    'project_name = admin\n'
+                    'user_domain_id = default\n'
+                    'project_domain_id = default\n'
+                    % {'url': self.keystone.url,
+                       'user': horizon_stack.ADMIN_USER,
+                       'password': horizon_stack.ADMIN_PASSWORD})
+        conf = cfg.ConfigOpts()
+        service.register_opts(conf)
+        conf(['--config-file', path], project='nova-migration-ext')
+        return conf
+
+    def token(self, user, password):
+        identity = {'methods': ['password'], 'password': {'user': {
+            'name': user, 'domain': {'id': 'default'},
+            'password': password}}}
+        scope = {'project': {'name': 'admin', 'domain': {'id': 'default'}}}
+        headers, _body = self.keystone.request('POST', '/auth/tokens', {
+            'auth': {'identity': identity, 'scope': scope}})
+        return headers['X-Subject-Token']
+
+    def admin(self):
+        return self.token(horizon_stack.ADMIN_USER,
+                          horizon_stack.ADMIN_PASSWORD)
+
+    def call(self, method, path, token=None, body=None, data=None):
+        headers = {'Content-Type': 'application/json'}
+        if token:
+            headers['X-Auth-Token'] = token
+        response = requests.request(method, self.url + path,
+                                    headers=headers, json=body, data=data,
+                                    timeout=60)
+        return response.status_code, response.json()
+
+    def plan_body(self, **extra):
+        body = {'sources': ['old1'], 'targets': ['new1', 'new2'],
+                'policy': {'allow_downtime': True}, 'name': 'api drain'}
+        body.update(extra)
+        return body
+
+    def assertNothingPlanned(self):
+        self.assertEqual([], self.store.list_evacuations())
+
+    def test_version_document_needs_no_token(self):
+        code, body = self.call('GET', '/')
+        self.assertEqual(300, code)
+        self.assertEqual('v1', body['versions'][0]['id'])
+
+    def test_no_token_or_a_bad_one_is_refused(self):
+        self.assertEqual(401, self.call('GET', '/v1/evacuations')[0])
+        self.assertEqual(401, self.call('GET', '/v1/evacuations',
+                                        token='not-a-token')[0])
+
+    def test_admin_plans_starts_and_is_audited(self):
+        self.boot('old1', name='vm')
+        token = self.admin()
+        code, body = self.call('POST', '/v1/evacuations', token,
+                               self.plan_body())
+        self.assertEqual(201, code, body)
+        evacuation = body['evacuation']
+        self.assertEqual(states.PLANNED, evacuation['state'])
+        code, body = self.call(
+            'POST', '/v1/evacuations/%s/action' % evacuation['id'], token,
+            {'start': None})
+        self.assertEqual(200, code, body)
+        self.assertEqual(states.RUNNING, body['evacuation']['state'])
+        code, body = self.call('GET', '/v1/evacuations', token)
+        self.assertEqual([evacuation['id']],
+                         [e['id'] for e in body['evacuations']])
+        code, body = self.call('GET', '/v1/evacuations/%s'
+                               % evacuation['id'], token)
+        actors = {entry['actor'] for entry in body['evacuation']['audit']}
+        # The token's user, not a name the client chose.
+        [actor] = actors
+        self.assertRegex(actor, r'^admin \(user [0-9a-f]{32}, domain '
+                                r'Default, project admin\)$')
+
+    def test_member_is_refused_by_policy_and_nothing_changes(self):
+        token = self.token(MEMBER, MEMBER_PASSWORD)
+        code, body = self.call('POST', '/v1/evacuations', token,
+                               self.plan_body())
+        self.assertEqual(403, code)
+        self.assertIn('evacuation:create does not allow operator-member',
+                      body['error']['message'])
+        self.assertEqual(403, self.call('GET', '/v1/evacuations', token)[0])
+        self.assertNothingPlanned()
+
+    def test_bad_bodies_name_what_to_fix(self):
+        token = self.admin()
+        cases = [
+            (self.plan_body(polcy={}), "'polcy' was unexpected"),
+            (self.plan_body(policy={'max_per_source': 0}),
+             'at policy/max_per_source'),
+            (self.plan_body(policy={'window': ['25:00', '01:00']}),
+             'at policy/window'),
+            (self.plan_body(sources='old1'), 'at sources'),
+            (self.plan_body(sources=['nowhere']), 'nowhere'),
+        ]
+        for body, expected in cases:
+            code, answer = self.call('POST', '/v1/evacuations', token, body)
+            self.assertEqual(400, code, answer)
+            self.assertIn(expected, answer['error']['message'])
+        code, answer = self.call('POST', '/v1/evacuations', token,
+                                 data='{"sources": [')
+        self.assertEqual(400, code)
+        self.assertIn('not JSON', answer['error']['message'])
+        self.assertNothingPlanned()
+
+    def test_unknown_evacuation_and_wrong_state(self):
+        self.boot('old1', name='vm')
+        token = self.admin()
+        code, _body = self.call('GET', '/v1/evacuations/nope', token)
+        self.assertEqual(404, code)
+        _code, body = self.call('POST', '/v1/evacuations', token,
+                                self.plan_body())
+        path = '/v1/evacuations/%s/action' % body['evacuation']['id']
+        code, answer = self.call('POST', path, token, {'pause': None})
+        self.assertEqual(409, code, answer)
+        code, answer = self.call('POST', path, token,
+                                 {'start': None, 'pause': None})
+        self.assertEqual(400, code, answer)
+        self.assertEqual(states.PLANNED, self.store.list_evacuations()[0]
+                         .state)
