@@ -234,7 +234,37 @@ class Executor:
         if task_state is None and not self._reset_error_on_source(
                 task, server, 'a failed attempt'):
             self._flag_stopped_in_error(task, server)
+        elif task_state is not None:
+            self._flag_never_resting(task, server, task_state)
         return False
+
+    def _flag_never_resting(self, task, server, task_state):
+        """A VM to retry that nova keeps moving goes to the operator.
+
+        After an abort (or a failure) the retry waits for the VM to rest.
+        One whose task stays set for ``stuck_after`` is left half-way (seen
+        in the lab: the abort of a migration whose copy had ended while
+        nova's post-migration hung on a cut RPC). Nothing more is done.
+        """
+        if not self._phase_held(task, ('unsettled', task_state,
+                                       server.status)):
+            return
+        self._progress_seen.pop(task.id, None)
+        host = getattr(server, 'OS-EXT-SRV-ATTR:host', None)
+        remedy = ('still %s (task %s) on %s %ds after the last attempt '
+                  '(%s); nova neither finished nor rolled it back and '
+                  'nothing more was done. Find where the guest runs ("virsh '
+                  'list --all" on %s and %s, "openstack server migration '
+                  'list --server %s"); restarting nova-compute on %s clears '
+                  'the task of an interrupted migration. Then "openstack '
+                  'evacuation retry" or "skip" the VM'
+                  % (server.status, task_state, host, self.stuck_after,
+                     task.remedy or task.last_error or 'no detail',
+                     task.source_host, task.target_host, task.server_id,
+                     host))
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'left moving after an attempt',
+                               remedy=remedy)
 
     def _flag_stopped_in_error(self, task, server):
         """A stopped VM left in ERROR on its source goes to the operator.
@@ -481,10 +511,11 @@ class Executor:
         if migration_id is None and self._ended_while_moving(task, server):
             return
         now = self.clock()
-        if status in ('queued', 'preparing', 'accepted'):
+        if status in NOT_STARTED_MIGRATION:
             # Waiting for a slot of nova-compute's own
-            # max_concurrent_live_migrations, or being prepared: not stuck.
-            self._progress_seen[task.id] = (done, now)
+            # max_concurrent_live_migrations, or being prepared: not stuck
+            # while one of ours moves ahead of it (that one is watched).
+            self._watch_waiting(task, migration_id, status)
             return
         seen = self._progress_seen.get(task.id)
         if seen is None or seen[0] != done:
@@ -508,6 +539,38 @@ class Executor:
         self._compare_and_swap(task, states.RETRY_WAIT,
                                remedy, remedy=remedy,
                                not_before=self._backoff(task))
+
+    def _watch_waiting(self, task, migration_id, status):
+        """Flag a migration that waits for ever behind a stuck one.
+
+        nova-compute runs ``max_concurrent_live_migrations`` at a time; the
+        rest wait ``queued``. Waiting is normal while another task of this
+        evacuation moves from the same source; once none does and the wait
+        held ``stuck_after``, the slot is held by something that does not
+        end (seen in the lab: a post-migration cut by a RabbitMQ outage).
+        Nothing is aborted: nova may still run it.
+        """
+        ahead = [t for t in self.store.tasks(self.evacuation_id)
+                 if t.id != task.id and t.source_host == task.source_host
+                 and t.state in states.TASK_ACTIVE]
+        if ahead:
+            self._progress_seen.pop(task.id, None)
+            return
+        if not self._phase_held(task, ('waiting', status)):
+            return
+        self._progress_seen.pop(task.id, None)
+        remedy = ('live migration %s has been %s on %s for %ds with nothing '
+                  'of this evacuation ahead of it: nova-compute there runs '
+                  '[DEFAULT] max_concurrent_live_migrations at once and the '
+                  'one holding the slot does not end. Nothing was aborted; '
+                  'nova may still run it. Check "openstack server migration '
+                  'list --host %s"; once it ran, or after "openstack server '
+                  'migration abort", "openstack evacuation retry" or "skip" '
+                  'the VM' % (migration_id, status, task.source_host,
+                              self.stuck_after, task.source_host))
+        self._compare_and_swap(task, states.NEEDS_OPERATOR,
+                               'live migration waits for ever',
+                               remedy=remedy)
 
     def _watch_live_records(self, task, server, error):
         """Follow a live migration through nova's migration list.

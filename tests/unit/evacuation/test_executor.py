@@ -97,6 +97,9 @@ class FakeGateway:
 
     def reset_state(self, server_id, state='active'):
         self._act('reset_state', server_id, state)
+        # As nova does: the state is set and the task cleared.
+        self.server.status = state.upper()
+        setattr(self.server, 'OS-EXT-STS:task_state', None)
 
     def release_migration_allocation(self, server_id, migration_uuid):
         self._act('release_migration_allocation', server_id, migration_uuid)
@@ -239,9 +242,13 @@ class TestNovaCannotTell(ExecutorTestBase):
 
         self.tick_for(3 * STUCK_AFTER)
 
-        self.assertEqual([('reset_state', SERVER, 'active')],
-                         self.gateway.actions)
-        self.assertEqual(states.RETRY_WAIT, self.task.state)
+        # Reset once, then retried (nova's reset clears the task).
+        self.assertEqual(('reset_state', SERVER, 'active'),
+                         self.gateway.actions[0])
+        self.assertEqual(['live_migrate'],
+                         sorted({a[0] for a in self.gateway.actions[1:]}))
+        self.assertIn('MIGRATING for 60s with no migration running',
+                      self.task.remedy)
 
     def test_submitting_is_not_sent_again_blind(self):
         # After a restart: did nova get the request? The migration list
@@ -502,10 +509,11 @@ class TestLeftMovingAfterItsMigration(ExecutorTestBase):
 
         self.tick_for(2 * STUCK_AFTER)
 
-        self.assertEqual([('reset_state', SERVER, 'active')],
-                         self.gateway.actions)
-        self.assertEqual(states.RETRY_WAIT, self.task.state)
-        self.assertIn('rollback unfinished', self.audit_details()[-2])
+        self.assertEqual(('reset_state', SERVER, 'active'),
+                         self.gateway.actions[0])
+        self.assertEqual(['live_migrate'],
+                         sorted({a[0] for a in self.gateway.actions[1:]}))
+        self.assertIn('rollback unfinished', self.task.remedy)
 
     def test_moved_but_left_moving_on_target_is_reset_and_done(self):
         # A token expired in nova's post-migration (chaos seed 37): nova
@@ -640,3 +648,90 @@ class TestErrorAfterColdMove(ExecutorTestBase):
         self.assertEqual(states.DONE, task.state)
         self.assertIn('openstack resource provider allocation delete mig-7',
                       task.remedy)
+
+
+class TestHalfFinishedAbort(ExecutorTestBase):
+    """The copy ended, nova's post-migration hung, the engine aborted.
+
+    Seen in the lab's RabbitMQ outage mid-migration.
+    """
+
+    def test_retry_of_a_vm_that_never_rests_goes_to_the_operator(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.gateway.progress = ('15', 'running', 0, 65536)
+
+        self.tick_for(STUCK_AFTER + 60)
+        self.assertEqual(states.RETRY_WAIT, self.task.state)
+        self.assertEqual('abort_live_migration', self.gateway.actions[0][0])
+        self.tick_for(2 * STUCK_AFTER)
+
+        task = self.task
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertEqual(1, len(self.gateway.actions))
+        self.assertIn('still MIGRATING (task migrating) on src', task.remedy)
+        self.assertIn('live migration 15 aborted', task.remedy)
+
+    def test_retry_of_a_vm_rolling_back_waits(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.gateway.progress = ('15', 'running', 0, 65536)
+        self.tick_for(STUCK_AFTER + 60)
+        self.gateway.set_server('ACTIVE', 'src')
+
+        self.tick_for(60)
+
+        self.assertEqual(states.MIGRATING, self.task.state)
+
+
+class TestQueuedBehindStuck(ExecutorTestBase):
+    """A migration queued on its source behind one that never ends."""
+
+    def test_queued_alone_for_stuck_after_goes_to_the_operator(self):
+        self.submitted()
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        self.gateway.progress = ('16', 'queued', 0, 0)
+
+        self.tick_for(STUCK_AFTER - 30)
+        self.assertEqual(states.MIGRATING, self.task.state)
+        self.tick_for(STUCK_AFTER)
+
+        task = self.task
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertEqual([], self.gateway.actions)
+        self.assertIn('has been queued on src', task.remedy)
+        self.assertIn('Nothing was aborted', task.remedy)
+
+    def test_queued_behind_one_of_ours_waits(self):
+        # Two VMs of one source; nova-compute there moves one at a time.
+        evacuation_id = self.store.create_evacuation(
+            source_hosts=['src'], actor='alice',
+            policy=dict(test_store.POLICY, allow_downtime=True),
+            tasks=[test_store.task(name, source_host='src',
+                                   target_host='dst', method='block')
+                   for name in ('srv-1', 'srv-2')])
+        self.store.set_state(evacuation_id, states.RUNNING, 'alice')
+        for task in self.store.tasks(evacuation_id):
+            for state in (states.SUBMITTING, states.MIGRATING):
+                self.store.update_task(task.id, 'test', state, attempts=1,
+                                       submitted_at=self.clock())
+        executor = executor_mod.Executor(
+            self.store, self.gateway, evacuation_id, owner='ev',
+            stuck_after=STUCK_AFTER, settle_seconds=0.0, clock=self.clock)
+        self.gateway.set_server('MIGRATING', 'src', 'migrating')
+        moving = {'done': 0}
+
+        def progress(server_id):
+            if server_id == 'srv-1':
+                moving['done'] += 1000
+                return ('15', 'running', moving['done'], 10 ** 9)
+            return ('16', 'queued', 0, 0)
+        self.gateway.live_progress = progress
+
+        for _ in range(10):
+            executor.tick()
+            self.clock.advance(STUCK_AFTER)
+
+        self.assertEqual([states.MIGRATING, states.MIGRATING],
+                         [t.state for t in self.store.tasks(evacuation_id)])
+        self.assertEqual([], self.gateway.actions)
