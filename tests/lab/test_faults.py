@@ -51,6 +51,11 @@ class DrainUnderFaultsTest(base.LabTestCase):
                                 kinds=KINDS, timeout=DRAIN_TIMEOUT,
                                 evacuator_options={
                                     'stuck_after': STUCK_AFTER})
+        # Last: a post-migration cut by the fault can hang in nova-compute
+        # and hold the source's live-migration slot for the next test
+        # (seen in CI on 2026-12-01): start both computes afresh.
+        for host in ('c1', 'c2'):
+            self.addCleanup(self.cloud.start_compute, host)
         self.addCleanup(self.remove_guests, drain)
         self.addCleanup(drain.cleanup)
         self.addCleanup(lambda: self.addDetail(
