@@ -40,6 +40,9 @@ COMPLETED_MIGRATION = ('completed', 'done')
 ENDED_MIGRATION = FAILED_MIGRATION + COMPLETED_MIGRATION
 # Statuses of a live migration libvirt has not started yet.
 NOT_STARTED_MIGRATION = ('accepted', 'queued', 'preparing')
+# Seconds a migration may wait for a slot on its source, at least, after
+# the last change there, before it is taken for stuck.
+QUEUE_PATIENCE = 60
 
 
 def release_bandwidth_caps(gateway, tasks, policy):
@@ -550,24 +553,31 @@ class Executor:
         end (seen in the lab: a post-migration cut by a RabbitMQ outage).
         Nothing is aborted: nova may still run it.
         """
-        ahead = [t for t in self.store.tasks(self.evacuation_id)
-                 if t.id != task.id and t.source_host == task.source_host
-                 and t.state in states.TASK_ACTIVE]
-        if ahead:
+        neighbours = tuple(sorted(
+            (t.id, t.state) for t in self.store.tasks(self.evacuation_id)
+            if t.id != task.id and t.source_host == task.source_host))
+        if any(state in states.TASK_ACTIVE or state == states.RETRY_WAIT
+               for _id, state in neighbours):
             self._progress_seen.pop(task.id, None)
             return
-        if not self._phase_held(task, ('waiting', status)):
+        # nova finishes on the source (post-migration, rollback) for a
+        # while after a VM shows where it ended: the wait counts from the
+        # last change on this source, and lasts at least a minute.
+        patience = max(self.stuck_after, QUEUE_PATIENCE)
+        if not self._phase_held(task, ('waiting', status, neighbours),
+                                patience):
             return
         self._progress_seen.pop(task.id, None)
         remedy = ('live migration %s has been %s on %s for %ds with nothing '
-                  'of this evacuation ahead of it: nova-compute there runs '
+                  'of this evacuation ahead of it or changing there: '
+                  'nova-compute there runs '
                   '[DEFAULT] max_concurrent_live_migrations at once and the '
                   'one holding the slot does not end. Nothing was aborted; '
                   'nova may still run it. Check "openstack server migration '
                   'list --host %s"; once it ran, or after "openstack server '
                   'migration abort", "openstack evacuation retry" or "skip" '
                   'the VM' % (migration_id, status, task.source_host,
-                              self.stuck_after, task.source_host))
+                              patience, task.source_host))
         self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                'live migration waits for ever',
                                remedy=remedy)
@@ -661,14 +671,18 @@ class Executor:
                                remedy=remedy)
         return True
 
-    def _phase_held(self, task, phase):
-        """Whether *phase* has held for ``stuck_after`` since first seen."""
+    def _phase_held(self, task, phase, seconds=None):
+        """Whether *phase* has held for *seconds* since first seen.
+
+        *seconds* defaults to ``stuck_after``.
+        """
         now = self.clock()
         seen = self._progress_seen.get(task.id)
         if seen is None or seen[0] != phase:
             self._progress_seen[task.id] = (phase, now)
             return False
-        return (now - seen[1]).total_seconds() >= self.stuck_after
+        return (now - seen[1]).total_seconds() >= (
+            self.stuck_after if seconds is None else seconds)
 
     def _watch_cold(self, task, task_state):
         """Flag a cold migration whose phase no longer changes.
