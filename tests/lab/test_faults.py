@@ -141,8 +141,10 @@ class DrainUnderFaultsTest(base.LabTestCase):
                 self.assertEqual('needs_operator', task['State'], detail)
                 self.assertTrue(task['Remedy / last error'], detail)
 
-    def test_rabbitmq_outage_mid_migration(self):
+    def rabbitmq_outage(self):
+        """The fault: the lab's broker paused for OUTAGE_SECONDS."""
         broker = self.cloud.control.broker
+        self.addCleanup(broker.resume)
 
         def outage():
             broker.pause()
@@ -150,9 +152,10 @@ class DrainUnderFaultsTest(base.LabTestCase):
                 time.sleep(OUTAGE_SECONDS)
             finally:
                 broker.resume()
+        return outage
 
-        self.addCleanup(broker.resume)
-        drain, tasks = self.drain_with(outage)
+    def test_rabbitmq_outage_mid_migration(self):
+        drain, tasks = self.drain_with(self.rabbitmq_outage())
         self.assert_each_vm_once(drain, tasks)
 
     def test_rabbitmq_outage_during_post_migration(self):
@@ -160,17 +163,8 @@ class DrainUnderFaultsTest(base.LabTestCase):
         # runs on c2) and nova still records the VM on c1: the RPC calls
         # of nova's post-migration are cut. The report's "left in
         # MIGRATING although it moved" came from this moment.
-        broker = self.cloud.control.broker
-
-        def outage():
-            broker.pause()
-            try:
-                time.sleep(OUTAGE_SECONDS)
-            finally:
-                broker.resume()
-
-        self.addCleanup(broker.resume)
-        drain, tasks = self.drain_with(outage, moment=self.guest_on_c2)
+        drain, tasks = self.drain_with(self.rabbitmq_outage(),
+                                       moment=self.guest_on_c2)
         self.assert_each_vm_once(drain, tasks)
 
     def guest_on_c2(self, drain, migration):
