@@ -189,11 +189,9 @@ class Application:
         try:
             getattr(self.engine, operation)(
                 evacuation_id, *args, actor=actor_of(request.environ))
-        except store_mod.NotFound as exc:
-            raise ApiError(404, str(exc))
         except states.InvalidTransition as exc:
             raise ApiError(409, str(exc))
-        except LookupError as exc:
+        except LookupError as exc:    # store.NotFound, or an unknown VM
             raise ApiError(404, str(exc))
         return 200, {'evacuation': self._show(evacuation_id)}
 
