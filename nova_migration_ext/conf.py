@@ -94,6 +94,61 @@ CORE_OPTS = [
              'which the VM\'s owner could have written. Unset: no '
              'evacuation cap applies; [libvirt] live_migration_bandwidth '
              'still does.'),
+    cfg.StrOpt(
+        'cold_copy',
+        default='verified',
+        choices=[
+            ('verified', 'our copy: no compression by default, holes and '
+                         'zero chunks not sent, a fast ssh cipher, every '
+                         'chunk checked on the destination, resumed after '
+                         'a broken connection'),
+            ('stock', "nova's own copy ([libvirt] "
+                      "remote_filesystem_transport: scp or rsync, "
+                      "compressed for raw disks, not verified)"),
+        ],
+        help='How cold migrations and resizes copy the disks. With '
+             '"verified" the source disks are deleted at resize-confirm '
+             'only if every disk was verified on the destination.'),
+    cfg.StrOpt(
+        'cold_copy_compression',
+        default='none',
+        choices=[
+            ('none', 'send the bytes as they are: best on a link of 1 '
+                     'Gbit/s or more'),
+            ('zstd', 'multi-threaded zstd level 1 (the zstd command on '
+                     'both hosts): for slow links and compressible disks'),
+        ],
+        help='Compression of the verified cold-migration copy.'),
+    cfg.BoolOpt(
+        'cold_copy_two_phase',
+        default=False,
+        help='Copy the disks of a running VM while it still runs, then '
+             'power it off and send only the chunks it changed meanwhile. '
+             'The VM is down for the second pass only, but its disks are '
+             'read twice and the first pass loads the link while the VM '
+             'works. Applies to cold migrations and resizes with '
+             'cold_copy = verified between hosts that do not share the '
+             'instances path.'),
+    cfg.IntOpt(
+        'cold_copy_retries',
+        default=3,
+        min=0,
+        help='Passes a disk copy may add after the first: to resume after '
+             'a broken connection, or to resend chunks the destination '
+             'read back wrong. Past them the migration stops and the VM '
+             'runs again on its source.'),
+    cfg.FloatOpt(
+        'cold_copy_max_bandwidth',
+        default=0.0,
+        min=0.0,
+        help='Cap of each cold-migration disk copy, in MiB/s; 0: none. An '
+             'evacuation\'s signed cap applies too; the lower one wins.'),
+    cfg.StrOpt(
+        'cold_copy_remote_python',
+        help='Python interpreter on the destination host that has '
+             'nova_migration_ext installed (the copy\'s receiver runs with '
+             'it over ssh). Default: the one running this nova-compute, '
+             'which fits computes installed alike.'),
 ]
 
 

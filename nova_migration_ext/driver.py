@@ -30,6 +30,10 @@ block migration disk list     ``_live_migration_operation`` (source,
 cold migration and resize     ``migrate_disk_and_power_off`` (source,
                               before power-off)
 ============================  ==========================================
+
+Cold migrations and resizes copy the disks with ``cold_migration``
+(verified, optionally two-phase) unless ``[migration_ext] cold_copy =
+stock``.
 """
 
 import dataclasses
@@ -44,6 +48,7 @@ from nova.virt.libvirt import imagecache as libvirt_imagecache
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
 
+from nova_migration_ext import cold_migration
 from nova_migration_ext import conf as ext_conf
 from nova_migration_ext import facts
 from nova_migration_ext import host_stats
@@ -63,7 +68,8 @@ ext_conf.register_opts(CONF)
 _LIVE_STATUSES = ('accepted', 'queued', 'preparing', 'running')
 
 
-class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
+class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
+                                libvirt_driver.LibvirtDriver):
     """LibvirtDriver that prechecks and guards every migration."""
 
     def __init__(self, virtapi, read_only=False):
@@ -462,9 +468,14 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
         except exception.MigrationPreCheckError as exc:
             # Nothing changed yet: nova puts the instance back as it was.
             raise exception.InstanceFaultRollback(inner_exception=exc)
-        return super().migrate_disk_and_power_off(
-            context, instance, dest, flavor, network_info,
-            block_device_info, timeout, retry_interval)
+        if CONF.migration_ext.cold_copy == 'stock':
+            return super().migrate_disk_and_power_off(
+                context, instance, dest, flavor, network_info,
+                block_device_info, timeout, retry_interval)
+        return self._verified_migrate_disk_and_power_off(
+            CONF, context, instance, dest, flavor, network_info,
+            block_device_info, timeout, retry_interval,
+            self._evacuation_cap(instance))
 
     def _check_and_seed_cold(self, context, instance, dest, flavor,
                              block_device_info):
@@ -518,6 +529,11 @@ class MigrationExtLibvirtDriver(libvirt_driver.LibvirtDriver):
     def confirm_migration(self, context, *args, **kwargs):
         self._tokens.prepare(context, 'confirm_migration')
         return super().confirm_migration(context, *args, **kwargs)
+
+    def _cleanup_resize(self, context, instance, network_info):
+        # Resize-confirm on the source: an unverified copy keeps its disks.
+        self._keeps_unverified_source(CONF, instance)
+        return super()._cleanup_resize(context, instance, network_info)
 
     # -- image cache ---------------------------------------------------------
 

@@ -32,6 +32,7 @@ from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
 from oslo_messaging.notify import _impl_test as test_notifier
 
+from nova_migration_ext import cold_copy
 from nova_migration_ext import imagecache
 
 DRIVER = 'migration_ext.MigrationExtLibvirtDriver'
@@ -119,6 +120,16 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.utils.copy_image',
             side_effect=self._copy_image))
+        # Our verified copy runs for real (sender and receiver processes),
+        # with the receiver on this machine writing to the host's folder.
+        real_copy_disk = cold_copy.copy_disk
+
+        def copy_disk(conf, from_path, to_path, host, *args, **kwargs):
+            to_path = self.folders.rebase(host, to_path) if host else to_path
+            return real_copy_disk(conf, from_path, to_path, None, *args,
+                                  **kwargs)
+        self.useFixture(fixtures.MockPatch(
+            'nova_migration_ext.cold_copy.copy_disk', side_effect=copy_disk))
         # The fake image backend describes every disk as raw; with nova's
         # default use_cow_images the real one makes qcow2 overlays, which
         # is what make_disks() creates.

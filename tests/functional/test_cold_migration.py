@@ -13,9 +13,11 @@
 
 import os
 
+import fixtures
 from nova import context as nova_context
 from nova.tests import fixtures as nova_fixtures
 
+from nova_migration_ext import cold_copy
 from tests.functional import base
 
 
@@ -162,3 +164,96 @@ class DeletedImageTest(base.MigrationExtTestBase):
         self.assertEqual([], self.seeds)
         for disk in self.local_disk_paths('src', server):
             self.assertTrue(os.path.exists(disk))
+
+
+class VerifiedCopyTest(base.MigrationExtTestBase):
+    """Our copy replaces nova's; stock is one option away."""
+
+    def setUp(self):
+        super().setUp()
+        self.src = self.computes[self.start_compute('src')]
+        self.dest = self.computes[self.start_compute('dest')]
+        self.events = []
+
+    def resize_folder(self, server):
+        return os.path.join(self.folders.paths['src'], server['id'] +
+                            '_resize')
+
+    def record_steps(self):
+        """Log our copies and the power-off, in order."""
+        real_copy = cold_copy.copy_disk
+        real_power_off = self.src.driver.power_off
+
+        def copy_disk(conf, from_path, to_path, host, *args, **kwargs):
+            self.events.append('precopy' if kwargs.get('precopy')
+                               else 'copy')
+            return real_copy(conf, from_path, to_path, host, *args,
+                             **kwargs)
+
+        def power_off(*args, **kwargs):
+            self.events.append('power_off')
+            return real_power_off(*args, **kwargs)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migration_ext.cold_copy.copy_disk', copy_disk))
+        self.src.driver.power_off = power_off
+
+    def test_copy_is_verified_and_recorded_until_confirm(self):
+        server = self.boot('src')
+        server = self.cold_migrate(server, 'dest')
+        record = cold_copy.read_record(self.resize_folder(server))
+        self.assertTrue(record['verified'])
+        self.assertEqual(['disk'], [os.path.basename(d['source'])
+                                    for d in record['disks']])
+        self._confirm_resize(server)
+        self.assertFalse(os.path.exists(self.resize_folder(server)))
+
+    def test_stock_copy_control(self):
+        self.flags(cold_copy='stock', group='migration_ext')
+        self.record_steps()
+        server = self.cold_migrate(self.boot('src'), 'dest')
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual(['power_off'], self.events)
+        self.assertIsNone(cold_copy.read_record(self.resize_folder(server)))
+
+    def test_two_phase_copies_before_the_power_off(self):
+        self.flags(cold_copy_two_phase=True, group='migration_ext')
+        self.record_steps()
+        server = self.cold_migrate(self.boot('src'), 'dest')
+        self.assertEqual(['precopy', 'power_off', 'copy'], self.events)
+        self.assertTrue(cold_copy.read_record(
+            self.resize_folder(server))['verified'])
+
+    def test_failed_copy_puts_the_vm_back_running_on_its_source(self):
+        server = self.boot('src')
+        disks = self.local_disk_paths('src', server)
+
+        def refuse(conf, from_path, to_path, host, source_host, **kwargs):
+            raise cold_copy.CopyFailed(cold_copy.explain(
+                {'code': 5, 'error': 'No space left on device'}, host,
+                source_host), 5)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migration_ext.cold_copy.copy_disk', refuse))
+        self.cold_migrate(server, 'dest', expected_state='ACTIVE')
+        self._wait_for_migration_status(server, ['error'])
+        server = self.api.get_server(server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual(1, self.domain('src', server['id']).info()[0])
+        for disk in disks:
+            self.assertTrue(os.path.exists(disk), disk)
+        self.assertFalse(os.path.exists(self.resize_folder(server)))
+        self.assertFalse(os.path.exists(
+            self.folders.rebase('dest', os.path.dirname(disks[0]))))
+        message = '\n'.join(self.action_event_details(server))
+        self.assertIn('No space left on device. Nothing was lost', message)
+        self.assertIn('free space on', message)
+
+    def test_confirm_keeps_the_source_of_an_unverified_copy(self):
+        server = self.cold_migrate(self.boot('src'), 'dest')
+        folder = self.resize_folder(server)
+        os.unlink(os.path.join(folder, cold_copy.RECORD))
+        self._confirm_resize(server)
+        self.assertFalse(os.path.exists(folder))
+        self.assertTrue(os.path.exists(folder + '_unverified'))
+        self.assertIn('its source disks are kept in',
+                      self.stdlog.logger.output)

@@ -97,10 +97,12 @@ class LabTestCase(testtools.TestCase):
         """
         deadline = time.monotonic() + timeout
         while True:
-            migration = self.migrations(server)[0]
-            if (migration.status == status
-                    or time.monotonic() > deadline):
-                return migration
+            found = self.migrations(server)
+            if found and (found[0].status == status
+                          or time.monotonic() > deadline):
+                return found[0]
+            if not found and time.monotonic() > deadline:
+                raise AssertionError('%s has no migration' % server.id)
             time.sleep(1)
 
     def verify_data(self, server, consoles, extra_disks=()):

@@ -108,9 +108,11 @@ class Cloud(object):
         mark = os.path.getsize(log) if os.path.exists(log) else 0
         path = self.compute_config(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        ext = {'cold_copy_remote_python': self._remote_python()}
+        ext.update(migration_ext or {})
         with open(path, 'w') as f:
             f.write(config.nova_compute_conf(
-                path, name, host.address, migration_ext=migration_ext,
+                path, name, host.address, migration_ext=ext,
                 service_user=service_user, extra=extra))
         self.supervisor.start(
             'compute-' + name,
@@ -131,6 +133,19 @@ class Cloud(object):
                 raise procs.LabError('nova-compute on %s not serving after '
                                      '180 s:\n%s' % (name, procs.tail(log)))
             time.sleep(1)
+
+    def _remote_python(self):
+        """The Python the disk copy's receiver runs with over ssh.
+
+        The lab's nova-computes run this checkout (PYTHONPATH); so does
+        the receiver they start on another host.
+        """
+        path = os.path.join(self.root, 'computes', 'remote-python')
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n' % (
+                REPO, config.venv_bin('python')))
+        os.chmod(path, 0o755)
+        return path
 
     def stop_compute(self, name, grace=10):
         self.supervisor.stop('compute-' + name, grace=grace)

@@ -16,6 +16,7 @@ import time
 import testtools.content
 
 from tests.lab import base
+from tests.lab import test_cold_copy
 
 
 class ColdMigrationTest(base.LabTestCase):
@@ -29,8 +30,13 @@ class ColdMigrationTest(base.LabTestCase):
     def test_cold_migration_and_confirm_keep_every_write(self):
         server = self.boot('c1', flavor='lab.eph')
         before = self.console(server)
+        mark = self.log_mark('c1')
         server, elapsed = self.cold_migrate(server, 'c2')
         self.assertEqual('c2', self.host_of(server))
+        # Our verified copy moved both disks, not nova's scp.
+        found = test_cold_copy.copies(self.compute_log_since('c1', mark))
+        for name in ('disk', 'disk.eph0'):
+            self.assertEqual(['True'], [c['verified'] for c in found[name]])
         self.nova.servers.confirm_resize(server)
         server = self.wait_status(server, 'ACTIVE')
         after = self.wait_console(server, 'nmx-ready')

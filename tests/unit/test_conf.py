@@ -43,6 +43,12 @@ DEFAULTS = {
     'hypervisor_version_allow_older': False,
     'user_token_lifetime': 3600,
     'token_lifetime_action': 'fail',
+    'cold_copy': 'verified',
+    'cold_copy_compression': 'none',
+    'cold_copy_two_phase': False,
+    'cold_copy_retries': 3,
+    'cold_copy_max_bandwidth': 0.0,
+    'cold_copy_remote_python': None,
 }
 
 

@@ -21,6 +21,10 @@ from tests.unit import utils
 
 MODULES = (
     'nova_migration_ext.conf',
+    'nova_migration_ext.diskcopy.protocol',
+    'nova_migration_ext.diskcopy.receiver',
+    'nova_migration_ext.diskcopy.sender',
+    'nova_migration_ext.diskcopy.ssh',
     'nova_migration_ext.host_stats',
     'nova_migration_ext.throttle',
     'nova_migration_ext.prechecks',

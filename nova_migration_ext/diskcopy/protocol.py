@@ -1,0 +1,144 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""What sender and receiver agree on: chunks, digests, frames, extents.
+
+The receiver starts by writing its digests (``DIGEST_SIZE`` bytes per
+chunk, ``UNKNOWN`` where it cannot vouch for a chunk) after an 8-byte
+length. The sender then writes frames, each a ``FRAME`` header:
+
+* ``D`` index length, a digest, then *length* bytes of data for the chunk;
+* ``Z`` index 0: the chunk is all zeros;
+* ``E`` 0 length, then every chunk's digest on the source: the end of the
+  data; the receiver checks its copy against them and answers with one
+  JSON line.
+
+A pass ends at ``E`` or at end of input (a pass cut short).
+"""
+
+import errno
+import hashlib
+import os
+import struct
+
+DEFAULT_CHUNK = 1 << 20
+DIGEST_SIZE = 32
+UNKNOWN = b'\0' * DIGEST_SIZE
+FRAME = struct.Struct('>cQI')
+LENGTH = struct.Struct('>Q')
+DATA, ZERO, END = b'D', b'Z', b'E'
+STATE_SUFFIX = '.nmx-sums'
+
+# Exit codes of both commands, so the driver can say what happened.
+EXIT_OK = 0
+EXIT_MISMATCH = 3
+EXIT_CONNECTION = 4
+EXIT_NO_SPACE = 5
+EXIT_SOURCE = 6
+
+_zeros = {}
+
+
+def digest(data):
+    return hashlib.sha256(data).digest()
+
+
+def _zeros_of(length):
+    found = _zeros.get(length)
+    if found is None:
+        found = _zeros[length] = (bytes(length), digest(bytes(length)))
+    return found
+
+
+def zero_digest(length):
+    """The digest of *length* zero bytes (cached: chunks share lengths)."""
+    return _zeros_of(length)[1]
+
+
+def is_zeros(data):
+    return data == _zeros_of(len(data))[0]
+
+
+def chunk_count(size, chunk):
+    return (size + chunk - 1) // chunk
+
+
+def chunk_length(size, chunk, index):
+    return min(chunk, size - index * chunk)
+
+
+def data_chunks(fd, size, chunk):
+    """Indexes of the chunks that hold data; holes read as zeros.
+
+    Uses SEEK_DATA/SEEK_HOLE; where the file system has no such thing,
+    every chunk counts as data.
+    """
+    indexes = set()
+    offset = 0
+    try:
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:
+                    break
+                raise
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            indexes.update(range(start // chunk, (end - 1) // chunk + 1))
+            offset = end
+    except (AttributeError, OSError):
+        return set(range(chunk_count(size, chunk)))
+    return indexes
+
+
+def read_chunk(fd, size, chunk, index):
+    length = chunk_length(size, chunk, index)
+    data = os.pread(fd, length, index * chunk)
+    if len(data) < length:
+        # The file shrank under us; what is gone reads as zeros.
+        data += bytes(length - len(data))
+    return data
+
+
+def chunk_digest(fd, size, chunk, index, has_data):
+    """(digest, data or None for zeros) of one chunk of an open file."""
+    length = chunk_length(size, chunk, index)
+    if not has_data:
+        return zero_digest(length), None
+    data = read_chunk(fd, size, chunk, index)
+    if is_zeros(data):
+        return zero_digest(length), None
+    return digest(data), data
+
+
+def file_digests(fd, size, chunk):
+    """Every chunk's digest, reading only the chunks that hold data."""
+    with_data = data_chunks(fd, size, chunk)
+    return b''.join(
+        chunk_digest(fd, size, chunk, index, index in with_data)[0]
+        for index in range(chunk_count(size, chunk)))
+
+
+def read_exactly(stream, length):
+    """*length* bytes from *stream*, or fewer at end of input."""
+    parts = []
+    while length:
+        part = stream.read(length)
+        if not part:
+            break
+        parts.append(part)
+        length -= len(part)
+    return b''.join(parts)
+
+
+def split_digests(blob):
+    return [blob[i:i + DIGEST_SIZE]
+            for i in range(0, len(blob), DIGEST_SIZE)]
