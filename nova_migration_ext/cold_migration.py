@@ -30,6 +30,7 @@ says the destination verified every disk.
 import os
 
 from nova import block_device
+from nova.compute import utils as compute_utils
 from nova.compute import vm_states
 from nova import exception
 from nova.virt import driver as virt_driver
@@ -41,8 +42,13 @@ from oslo_utils import excutils
 from oslo_utils import fileutils
 
 from nova_migration_ext import cold_copy
+from nova_migration_ext import throttle
 
 LOG = logging.getLogger(__name__)
+
+# The instance action event our final copy records: Success means every
+# disk was verified on the destination (the evacuator confirms only then).
+VERIFIED_COPY_EVENT = 'migration_ext_verified_copy'
 
 
 def refuse_unsupported(conf, instance, flavor, block_device_info,
@@ -98,7 +104,7 @@ class VerifiedColdMigration:
                 precopy=precopy, on_execute=on_execute,
                 on_completion=on_completion, host_name=host_name)
 
-        if (ext.cold_copy_two_phase and not shared and
+        if (self._two_phase(ext, instance) and not shared and
                 instance.vm_state == vm_states.ACTIVE):
             try:
                 for _name, info in cold_copy.disks_to_copy(
@@ -126,9 +132,13 @@ class VerifiedColdMigration:
             os.rename(inst_base, inst_base_resize)
             if shared:
                 fileutils.ensure_tree(inst_base)
-            reports = [copy(os.path.join(inst_base_resize, name),
-                            info['path'])
-                       for name, info in cold_copy.disks_to_copy(disk_info)]
+            with compute_utils.EventReporter(
+                    context, VERIFIED_COPY_EVENT, conf.host, instance.uuid,
+                    graceful_exit=True):
+                reports = [copy(os.path.join(inst_base_resize, name),
+                                info['path'])
+                           for name, info in cold_copy.disks_to_copy(
+                               disk_info)]
             disk_info_path = os.path.join(inst_base_resize, 'disk.info')
             if os.path.exists(disk_info_path):
                 libvirt_utils.copy_image(
@@ -151,6 +161,20 @@ class VerifiedColdMigration:
                 self._cleanup_remote_migration(host, inst_base,
                                                inst_base_resize, shared)
         return jsonutils.dumps(disk_info)
+
+    @staticmethod
+    def _two_phase(ext, instance):
+        """Two phases by configuration, or as the evacuator signed it."""
+        if ext.cold_copy_two_phase:
+            return True
+        try:
+            return bool(throttle.verified_cap(
+                instance.metadata, ext.bandwidth_cap_secret, instance.uuid,
+                key=throttle.TWO_PHASE_KEY))
+        except throttle.InvalidCap as exc:
+            LOG.warning('Ignoring %s: %s. Only the evacuator sets it.',
+                        throttle.TWO_PHASE_KEY, exc, instance=instance)
+            return False
 
     def _restart_on_source(self, context, instance, network_info,
                            block_device_info):

@@ -31,6 +31,8 @@ import hmac
 import time
 
 BANDWIDTH_KEY = 'migration_ext:max_bandwidth_mib_per_s'
+# 1: the driver copies the disks of a cold migration in two phases.
+TWO_PHASE_KEY = 'migration_ext:two_phase_cold_copy'
 VERSION = 'v1'
 
 
@@ -38,20 +40,27 @@ class InvalidCap(ValueError):
     """The key holds a value the operator's evacuator did not write."""
 
 
-def _digest(secret, instance_uuid, cap, expires):
-    message = '|'.join((VERSION, instance_uuid, str(cap), str(expires)))
+def _digest(secret, instance_uuid, cap, expires, key=BANDWIDTH_KEY):
+    # Keys other than the cap's are signed too: a signed cap cannot be
+    # copied into another key.
+    parts = (VERSION, instance_uuid, str(cap), str(expires))
+    if key != BANDWIDTH_KEY:
+        parts += (key,)
+    message = '|'.join(parts)
     return hmac.new(secret.encode('utf-8'), message.encode('utf-8'),
                     hashlib.sha256).hexdigest()
 
 
-def sign(secret, instance_uuid, cap, ttl, now=None):
+def sign(secret, instance_uuid, cap, ttl, now=None, key=BANDWIDTH_KEY):
     """The metadata value capping *instance_uuid* at *cap* MiB/s.
 
     It is valid for *ttl* seconds from *now* (default: the current time).
+    With *key*, the value of that key instead (a positive number).
     """
     expires = int((time.time() if now is None else now) + ttl)
     return '%s:%d:%d:%s' % (VERSION, cap, expires,
-                            _digest(secret, instance_uuid, cap, expires))
+                            _digest(secret, instance_uuid, cap, expires,
+                                    key))
 
 
 def _parse(value):
@@ -62,14 +71,15 @@ def _parse(value):
         raise InvalidCap('not a value signed by the evacuator')
 
 
-def verified_cap(metadata, secret, instance_uuid, now=None):
+def verified_cap(metadata, secret, instance_uuid, now=None,
+                 key=BANDWIDTH_KEY):
     """The cap in MiB/s the evacuator signed for this instance, or None.
 
     :raises InvalidCap: when the key is there but holds anything else
         (tenant-written, for another instance, expired, or no *secret* to
         check it with); the message says which.
     """
-    value = (metadata or {}).get(BANDWIDTH_KEY)
+    value = (metadata or {}).get(key)
     if value is None:
         return None
     if not secret:
@@ -77,7 +87,7 @@ def verified_cap(metadata, secret, instance_uuid, now=None):
                          'it with')
     version, cap, expires, digest = _parse(value)
     if version != VERSION or not hmac.compare_digest(
-            digest, _digest(secret, instance_uuid, cap, expires)):
+            digest, _digest(secret, instance_uuid, cap, expires, key)):
         raise InvalidCap('its signature does not match this instance')
     if expires < (time.time() if now is None else now):
         raise InvalidCap('it expired')

@@ -50,6 +50,8 @@ POLICY = {
                               'minItems': 2, 'maxItems': 2},
                              {'type': 'null'}]},
         'tunnelled': {'type': 'boolean'},
+        'two_phase_cold': {'type': 'boolean'},
+        'require_verified_copy': {'type': 'boolean'},
     },
 }
 

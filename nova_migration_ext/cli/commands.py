@@ -114,6 +114,17 @@ class PlanEvacuation(show.ShowOne):
                                  'the driver on the source host.')
         parser.add_argument('--window', metavar='<HH:MM-HH:MM>',
                             help='UTC window in which migrations may start.')
+        parser.add_argument('--accept-unverified-copies',
+                            action='store_true',
+                            help='Confirm cold migrations whose copy the '
+                                 'source did not verify (computes with '
+                                 '[migration_ext] cold_copy = stock); by '
+                                 'default they are left to the operator.')
+        parser.add_argument('--two-phase-cold', action='store_true',
+                            help='Cold migrations of running VMs copy the '
+                                 'disks while the VM runs, then only what '
+                                 'changed: downtime for the second pass '
+                                 'only.')
         parser.add_argument('--dry-run', action='store_true')
         return parser
 
@@ -125,6 +136,8 @@ class PlanEvacuation(show.ShowOne):
                   'max_total': args.max_total,
                   'bandwidth_mb_per_s': args.bandwidth,
                   'max_bandwidth_mib_per_s': args.max_bandwidth,
+                  'two_phase_cold': args.two_phase_cold,
+                  'require_verified_copy': not args.accept_unverified_copies,
                   'downtime_projects': _overrides(
                       args.allow_downtime_project,
                       args.deny_downtime_project),
@@ -151,9 +164,12 @@ class PlanEvacuation(show.ShowOne):
                       ('estimated',
                        display.duration(plan['estimated_seconds']))]
             for move in result['moves']:
-                fields.append(('%s' % move['server_name'], '%s -> %s (%s)'
+                down = move.get('expected_downtime_seconds') or 0
+                fields.append(('%s' % move['server_name'], '%s -> %s (%s%s)'
                                % (move['source_host'], move['target_host'],
-                                  move['method'])))
+                                  move['method'],
+                                  ', down ~%s' % display.duration(down)
+                                  if down else '')))
             for item in result['unplaceable']:
                 fields.append(('unplaceable %s' % item['server_name'],
                                item['reason']))

@@ -25,6 +25,7 @@ A pass ends at ``E`` or at end of input (a pass cut short).
 """
 
 import errno
+import fcntl
 import hashlib
 import os
 import struct
@@ -137,6 +138,25 @@ def read_exactly(stream, length):
         parts.append(part)
         length -= len(part)
     return b''.join(parts)
+
+
+def widen_pipe(fd, size=1 << 20):
+    """Let a pipe hold a whole chunk: fewer wake-ups on both ends."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, 'F_SETPIPE_SZ', 1031), size)
+    except OSError:
+        pass   # not a pipe, or over the system's limit: keep it
+
+
+def read_into(stream, view):
+    """Fill *view* from *stream*; how many bytes came (fewer at the end)."""
+    got = 0
+    while got < len(view):
+        count = stream.readinto(view[got:])
+        if not count:
+            break
+        got += count
+    return got
 
 
 def split_digests(blob):

@@ -26,8 +26,10 @@ import ctypes
 import errno
 import json
 import os
+import queue
 import signal
 import sys
+import threading
 import time
 
 from nova_migration_ext.diskcopy import protocol as proto
@@ -59,7 +61,10 @@ class Copy:
         self.digests = self._load(previous)
         self.written = 0
         self.bytes = 0
+        self.fresh = set()      # chunks written in this pass
         self.saved_at = time.monotonic()
+        self._read_back = None
+        self._reader = None
 
     @property
     def state_path(self):
@@ -109,6 +114,7 @@ class Copy:
         os.pwrite(self.fd, data, index * self.chunk)
         self.written += 1
         self.bytes += len(data)
+        self.fresh.add(index)
         self._record(index, value)
 
     def zero(self, index):
@@ -118,6 +124,7 @@ class Copy:
             _fallocate(self.fd, _PUNCH_HOLE, offset, length)
         except OSError:
             os.pwrite(self.fd, bytes(length), offset)
+        self.fresh.add(index)
         self._record(index, proto.zero_digest(length))
 
     def save(self):
@@ -129,13 +136,38 @@ class Copy:
         os.replace(tmp, self.state_path)
         self.saved_at = time.monotonic()
 
+    def start_reading_back(self):
+        """Read the copy back while the pass runs (its digests).
+
+        Chunks this pass writes are read too but not used: see ``check``.
+        """
+        def read_back():
+            self._read_back = proto.split_digests(proto.file_digests(
+                self.fd, self.size, self.chunk))
+        self._reader = threading.Thread(target=read_back, daemon=True)
+        self._reader.start()
+
     def check(self, source_digests):
-        """Read the copy back; indexes of chunks unlike the source's."""
-        mine = proto.split_digests(proto.file_digests(
-            self.fd, self.size, self.chunk))
+        """Indexes of the chunks of the copy unlike the source's.
+
+        A chunk written in this pass is known by the digest of the very
+        bytes handed to the file; every other one (kept from an earlier
+        pass, or never sent) by reading it back.
+        """
         theirs = proto.split_digests(source_digests)
-        bad = [i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b]
-        self.digests = bytearray(b''.join(mine))
+        if self._reader is None:
+            self.start_reading_back()
+        self._reader.join()
+        bad = []
+        for index, expected in enumerate(theirs):
+            start = index * proto.DIGEST_SIZE
+            if index in self.fresh:
+                mine = bytes(self.digests[start:start + proto.DIGEST_SIZE])
+            else:
+                mine = self._read_back[index]
+                self.digests[start:start + proto.DIGEST_SIZE] = mine
+            if mine != expected:
+                bad.append(index)
         return bad
 
     def finish(self):
@@ -153,31 +185,93 @@ def _fallocate(fd, mode, offset, length):
         raise OSError(code, os.strerror(code))
 
 
+class _Writer:
+    """Hashes and writes chunks in a thread while the next ones arrive.
+
+    Only this thread changes the copy until ``close``; buffers go back to
+    the reader once written.
+    """
+
+    BUFFERS = 4
+
+    def __init__(self, copy):
+        self.copy = copy
+        self.free = queue.Queue()
+        for _ in range(self.BUFFERS):
+            self.free.put(memoryview(bytearray(copy.chunk)))
+        self.work = queue.Queue()
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            item = self.work.get()
+            if item is None:
+                return
+            kind, index, value, view, buffer = item
+            try:
+                if self.error is None:
+                    if kind == proto.DATA:
+                        self.copy.write(index, value, view)
+                    else:
+                        self.copy.zero(index)
+            except BaseException as exc:
+                self.error = exc
+            finally:
+                if buffer is not None:
+                    self.free.put(buffer)
+
+    def buffer(self):
+        if self.error is not None:
+            raise self.error
+        return self.free.get()
+
+    def put(self, kind, index, value=None, view=None, buffer=None):
+        self.work.put((kind, index, value, view, buffer))
+
+    def close(self):
+        """Wait for every chunk handed over; re-raise a write's error."""
+        self.work.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def receive(copy, stream, finish):
     """Apply one pass of frames; the JSON-able answer and an exit code."""
-    while True:
-        header = proto.read_exactly(stream, proto.FRAME.size)
-        if len(header) < proto.FRAME.size:
-            copy.save()
-            return ({'error': 'the pass ended before its last frame',
-                     'written': copy.written}, proto.EXIT_CONNECTION)
-        kind, index, length = proto.FRAME.unpack(header)
-        if kind == proto.DATA:
-            value = proto.read_exactly(stream, proto.DIGEST_SIZE)
-            data = proto.read_exactly(stream, length)
-            if len(data) < length:
-                copy.save()
-                return ({'error': 'the pass ended inside chunk %d' % index,
-                         'written': copy.written}, proto.EXIT_CONNECTION)
-            copy.write(index, value, data)
-        elif kind == proto.ZERO:
-            copy.zero(index)
-        elif kind == proto.END:
-            source = proto.read_exactly(stream, length)
-            break
-        else:
-            raise ValueError('unknown frame %r' % kind)
+    writer = _Writer(copy)
+    source = None
+    try:
+        while True:
+            header = proto.read_exactly(stream, proto.FRAME.size)
+            if len(header) < proto.FRAME.size:
+                break
+            kind, index, length = proto.FRAME.unpack(header)
+            if kind == proto.DATA:
+                value = proto.read_exactly(stream, proto.DIGEST_SIZE)
+                if length > copy.chunk:
+                    raise ValueError('chunk %d of %d bytes is larger than '
+                                     '%d' % (index, length, copy.chunk))
+                buffer = writer.buffer()
+                view = buffer[:length]
+                if proto.read_into(stream, view) < length:
+                    writer.free.put(buffer)
+                    break
+                writer.put(kind, index, value, view, buffer)
+            elif kind == proto.ZERO:
+                writer.put(kind, index)
+            elif kind == proto.END:
+                source = proto.read_exactly(stream, length)
+                break
+            else:
+                raise ValueError('unknown frame %r' % kind)
+    finally:
+        writer.close()
     copy.save()
+    if source is None:
+        return ({'error': 'the pass ended before its last frame',
+                 'written': copy.written}, proto.EXIT_CONNECTION)
     answer = {'written': copy.written, 'bytes': copy.bytes}
     if not source:
         return answer, proto.EXIT_OK
@@ -198,17 +292,24 @@ def main(argv=None):
     parser.add_argument('--chunk', type=int, default=proto.DEFAULT_CHUNK)
     parser.add_argument('--finish', action='store_true',
                         help='remove the saved digests once verified')
+    parser.add_argument('--no-verify', dest='verify', action='store_false',
+                        help='a pass the source will not verify (the '
+                             'first of two): do not read the copy back')
     args = parser.parse_args(argv)
     out = sys.stdout.buffer
     known = copy = None
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _hang_up)
+    proto.widen_pipe(sys.stdin.fileno())
     try:
         copy = Copy(args.path, args.size, args.chunk)
         known = copy.known()
         out.write(proto.LENGTH.pack(len(known)) + known)
         out.flush()
-        answer, code = receive(copy, sys.stdin.buffer, args.finish)
+        if args.verify:
+            copy.start_reading_back()
+        # Unbuffered: chunks land straight in receive()'s buffer.
+        answer, code = receive(copy, sys.stdin.buffer.raw, args.finish)
     except Hangup:
         if copy is not None:
             copy.save()

@@ -19,13 +19,18 @@ prints a JSON report on stdout and exits with one of ``protocol``'s codes.
 """
 
 import argparse
+import collections
+from concurrent import futures
 import dataclasses
+import itertools
 import json
 import os
+import queue
 import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from nova_migration_ext.diskcopy import protocol as proto
@@ -33,6 +38,9 @@ from nova_migration_ext.diskcopy import ssh
 
 MIB = 1 << 20
 _RECEIVER = 'nova_migration_ext.diskcopy.receiver'
+_READ_AHEAD = 8      # chunks read and hashed ahead of the writes
+_HASHERS = 2         # threads reading and hashing them
+_DONE = object()
 
 
 class CopyError(Exception):
@@ -81,6 +89,8 @@ class _Pass:
                   str(size), '--chunk', str(options.chunk)]
         if options.finish:
             remote.append('--finish')
+        if not options.verify:
+            remote.append('--no-verify')
         remote.append(destination)
         command = ' '.join(shlex.quote(part) for part in remote)
         if options.compress == 'zstd':
@@ -94,6 +104,7 @@ class _Pass:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.errors)
         self.compressor = None
+        proto.widen_pipe(self.process.stdin.fileno())
         self.stream = self.process.stdin
         if options.compress == 'zstd':
             self.compressor = subprocess.Popen(
@@ -214,36 +225,19 @@ class Sender:
 
     def _one_pass(self, fd, size):
         options = self.options
-        chunk = options.chunk
         current = _Pass(options, self.destination, size)
         try:
             known = current.known()
-            count = len(self._digests)
-            if known is None or len(known) != count * proto.DIGEST_SIZE:
+            if known is None or len(known) != len(self._digests) * \
+                    proto.DIGEST_SIZE:
                 current.abort()
                 return current.close()
-            with_data = None
             self._started = time.monotonic()
             self._sent_since_start = 0
-            for index in range(count):
-                value = self._digests[index]
-                data = None
-                if value is None:
-                    if with_data is None:
-                        with_data = proto.data_chunks(fd, size, chunk)
-                    value, data = proto.chunk_digest(
-                        fd, size, chunk, index, index in with_data)
-                    self._digests[index] = value
-                start = index * proto.DIGEST_SIZE
-                if known[start:start + proto.DIGEST_SIZE] == value:
-                    self.report.chunks_skipped += 1
-                    continue
-                length = proto.chunk_length(size, chunk, index)
-                if value == proto.zero_digest(length):
+            for kind, index, value, data in self._read_ahead(fd, size, known):
+                if kind == proto.ZERO:
                     current.send(proto.ZERO, index)
                     continue
-                if data is None:
-                    data = proto.read_chunk(fd, size, chunk, index)
                 current.send(proto.DATA, index, data, value)
                 self.report.chunks_sent += 1
                 self.report.bytes_sent += len(data)
@@ -256,6 +250,86 @@ class Sender:
             current.abort()
             raise
         return current.close()
+
+    def _to_send(self, fd, size, known):
+        """(kind, index, digest, data) of each chunk the receiver lacks.
+
+        Chunks are read and hashed by ``_HASHERS`` threads (hashlib lets
+        go of the GIL), ``_READ_AHEAD`` at most in flight, in order.
+        """
+        chunk = self.options.chunk
+        with_data = (proto.data_chunks(fd, size, chunk)
+                     if None in self._digests else set())
+
+        def digest(index):
+            value = self._digests[index]
+            if value is not None:
+                return value, None
+            return proto.chunk_digest(fd, size, chunk, index,
+                                      index in with_data)
+
+        indexes = iter(range(len(self._digests)))
+        with futures.ThreadPoolExecutor(_HASHERS) as pool:
+            pending = collections.deque(
+                (index, pool.submit(digest, index))
+                for index in itertools.islice(indexes, _READ_AHEAD))
+            while pending:
+                index, future = pending.popleft()
+                value, data = future.result()
+                following = next(indexes, None)
+                if following is not None:
+                    pending.append((following,
+                                    pool.submit(digest, following)))
+                self._digests[index] = value
+                start = index * proto.DIGEST_SIZE
+                if known[start:start + proto.DIGEST_SIZE] == value:
+                    self.report.chunks_skipped += 1
+                    continue
+                if value == proto.zero_digest(proto.chunk_length(
+                        size, chunk, index)):
+                    yield proto.ZERO, index, value, None
+                    continue
+                if data is None:
+                    data = proto.read_chunk(fd, size, chunk, index)
+                yield proto.DATA, index, value, data
+
+    def _read_ahead(self, fd, size, known):
+        """``_to_send`` run in a thread, a few chunks ahead of the writes.
+
+        Reading and hashing (hashlib lets go of the GIL) overlap with
+        writing to ssh.
+        """
+        ahead = queue.Queue(maxsize=_READ_AHEAD)
+        stop = threading.Event()
+
+        def produce():
+            try:
+                for item in self._to_send(fd, size, known):
+                    while not stop.is_set():
+                        try:
+                            ahead.put(item, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ahead.put(_DONE)
+            except BaseException as exc:
+                ahead.put(exc)
+
+        worker = threading.Thread(target=produce, daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = ahead.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
 
     def _throttle(self, sent):
         cap = self.options.bandwidth

@@ -45,23 +45,34 @@ NOT_STARTED_MIGRATION = ('accepted', 'queued', 'preparing')
 QUEUE_PATIENCE = 60
 
 
-def release_bandwidth_caps(gateway, tasks, policy):
-    """Remove the bandwidth cap the evacuation put on its VMs.
+def _signed_keys(policy):
+    """Metadata keys the evacuation signs on its VMs for the driver."""
+    keys = []
+    if policy.max_bandwidth_mib_per_s:
+        keys.append(throttle.BANDWIDTH_KEY)
+    if policy.two_phase_cold:
+        keys.append(throttle.TWO_PHASE_KEY)
+    return keys
 
-    Any VM submitted may carry it, also one whose live attempts failed and
-    that went cold. Returns the ids of the tasks whose VM is rid of it.
+
+def release_bandwidth_caps(gateway, tasks, policy):
+    """Remove the cap (and two-phase flag) the evacuation put on its VMs.
+
+    Any VM submitted may carry them, also one whose live attempts failed
+    and that went cold. Returns the ids of the tasks whose VM is rid of
+    them.
     """
-    if not policy.max_bandwidth_mib_per_s:
+    keys = _signed_keys(policy)
+    if not keys:
         return []
     released = []
     for task in tasks:
         if task.attempts or task.live_failures:
             try:
-                gateway.delete_metadata(task.server_id,
-                                        [throttle.BANDWIDTH_KEY])
+                gateway.delete_metadata(task.server_id, keys)
             except Exception as exc:
                 LOG.warning('Could not remove %s from %s: %s',
-                            throttle.BANDWIDTH_KEY, task.server_id, exc)
+                            ', '.join(keys), task.server_id, exc)
             else:
                 released.append(task.id)
     return released
@@ -354,6 +365,7 @@ class Executor:
             else:
                 if task.live_failures:      # a live attempt left its cap
                     release_bandwidth_caps(self.gateway, [task], policy)
+                self._set_cap(task, policy, cold=True)
                 self.gateway.cold_migrate(task.server_id, task.target_host)
         except Exception as exc:
             LOG.warning('Submitting %s failed: %s', task.server_id, exc)
@@ -381,20 +393,24 @@ class Executor:
                          '%s %s; asking nova what happened'
                          % (task.server_id, error), task.id)
 
-    def _set_cap(self, task, policy):
-        """Sign the policy's cap for the driver on the VM's source."""
-        cap = policy.max_bandwidth_mib_per_s
-        if not cap:
+    def _set_cap(self, task, policy, cold=False):
+        """Sign the policy's live cap, or its two-phase cold copy."""
+        values = {}
+        if policy.max_bandwidth_mib_per_s and not cold:
+            values[throttle.BANDWIDTH_KEY] = policy.max_bandwidth_mib_per_s
+        if policy.two_phase_cold and cold:
+            values[throttle.TWO_PHASE_KEY] = 1
+        if not values:
             return
         if not self.bandwidth_cap_secret:
-            LOG.warning('%s migrates without the cap of %d MiB/s: no '
-                        '[evacuator] bandwidth_cap_secret to sign it with',
-                        task.server_id, cap)
+            LOG.warning('%s migrates without %s: no [evacuator] '
+                        'bandwidth_cap_secret to sign it with',
+                        task.server_id, ', '.join(values))
             return
         self.gateway.set_metadata(task.server_id, {
-            throttle.BANDWIDTH_KEY: throttle.sign(
-                self.bandwidth_cap_secret, task.server_id, cap,
-                self.bandwidth_cap_ttl)})
+            key: throttle.sign(self.bandwidth_cap_secret, task.server_id,
+                               value, self.bandwidth_cap_ttl, key=key)
+            for key, value in values.items()})
 
     # -- watching -------------------------------------------------------------
 
@@ -749,6 +765,15 @@ class Executor:
         return ('MIGRATING for %ds with no migration running: state reset '
                 'to ACTIVE, will retry' % self.stuck_after)
 
+    def _copy_verified(self, task):
+        """Whether the source's driver verified the copy; None: unknown."""
+        try:
+            return self.gateway.copy_verified(task.server_id)
+        except Exception as exc:
+            LOG.warning('Cannot read the instance actions of %s: %s',
+                        task.server_id, exc)
+            return None
+
     def _verify_resize(self, task, server, host, policy):
         """Confirm only when the VM really runs on the destination.
 
@@ -760,6 +785,23 @@ class Executor:
             else 'running'
         guest = self._guest_state(server)
         if host == task.target_host and guest == expected:
+            verified = (self._copy_verified(task)
+                        if policy.require_verified_copy else True)
+            if verified is None:
+                return   # nova cannot tell now: look again next pass
+            if not verified:
+                remedy = ('its disks reached %s but the copy was not '
+                          'verified (the source copies with nova\'s stock '
+                          'copy, [migration_ext] cold_copy = stock, or an '
+                          'older driver): check the VM there, then confirm '
+                          'the resize (openstack server resize confirm) or '
+                          'revert it' % host)
+                self.store.audit(self.evacuation_id, self.owner,
+                                 'unverified-copy', '%s %s' % (
+                                     task.server_id, remedy), task.id)
+                self._compare_and_swap(task, states.NEEDS_OPERATOR, remedy,
+                                       remedy=remedy)
+                return
             self._act(task, 'confirm-resize', '%s verified %s on %s'
                       % (task.server_id, guest, host),
                       self.gateway.confirm_resize)

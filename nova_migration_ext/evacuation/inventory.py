@@ -155,6 +155,12 @@ class Policy:
         (MiB/s, as libvirt counts), applied by the driver on the source.
     :param window: optional (``HH:MM``, ``HH:MM``) UTC window in which new
         migrations may start.
+    :param two_phase_cold: cold migrations of running VMs copy their disks
+        while they still run, then only what changed (the driver's
+        two-phase copy, signed in the server's metadata like the cap).
+    :param require_verified_copy: confirm a cold migration only if the
+        source's driver recorded a verified copy (its instance action event
+        ``migration_ext_verified_copy``); else leave it to the operator.
     """
 
     method: str = 'auto'
@@ -170,6 +176,8 @@ class Policy:
     max_attempts: int = 3
     window: tuple | None = None
     tunnelled: bool = False
+    two_phase_cold: bool = False
+    require_verified_copy: bool = True
 
     def downtime_allowed(self, server):
         if server.id in self.downtime_servers:

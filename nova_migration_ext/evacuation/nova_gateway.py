@@ -278,6 +278,25 @@ class NovaGateway:
     def cold_migrate(self, server_id, host):
         self.nova.servers.migrate(server_id, host=host)
 
+    def copy_verified(self, server_id):
+        """Whether the last cold move of the server had a verified copy.
+
+        The driver records the instance action event
+        ``migration_ext_verified_copy`` (Success: every disk verified on
+        the destination) in the migrate or resize action; nova's API is
+        the only witness, and tenants cannot write it.
+        """
+        actions = [a for a in self.nova.instance_action.list(server_id)
+                   if a.action in ('migrate', 'resize')]
+        if not actions:
+            return False
+        latest = max(actions, key=lambda a: a.start_time)
+        detail = self.nova.instance_action.get(server_id,
+                                               latest.request_id)
+        return any(event.get('event') == 'migration_ext_verified_copy' and
+                   event.get('result') == 'Success'
+                   for event in getattr(detail, 'events', None) or ())
+
     def confirm_resize(self, server_id):
         self.nova.servers.confirm_resize(server_id)
 

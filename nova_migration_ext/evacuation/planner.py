@@ -35,6 +35,16 @@ from nova_migration_ext.prechecks import shared_volumes
 
 MOVABLE = ('ACTIVE', 'SHUTOFF')
 OVERHEAD_SECONDS = 15.0   # scheduling, port binding, domain start
+# Downtime a running VM's guest sees, for the plan: a live switch-over;
+# for a cold move, the power-off and the boot on the target plus the copy
+# while it is down (the whole disk, or with a two-phase copy the share it
+# rewrites meanwhile, TWO_PHASE_REWRITE, and the read-back that verifies
+# the copy on both hosts, at VERIFY_RATE). benchmarks/cold_copy.py
+# measures what these stand for.
+LIVE_DOWNTIME_SECONDS = 1.0
+POWER_CYCLE_SECONDS = 10.0
+TWO_PHASE_REWRITE = 0.02
+VERIFY_RATE = 1e9         # bytes/s read back and hashed
 CANDIDATES = 4            # fitting targets compared for a base image
 
 
@@ -54,6 +64,7 @@ class Move:
     bytes_total: int
     expected_seconds: float
     verdicts: list
+    expected_downtime_seconds: float = 0.0
 
     def task_fields(self):
         return {'server_id': self.server_id,
@@ -342,7 +353,21 @@ class Planner:
         return Move(server.id, server.name, server.project_id, server.host,
                     server.status, method, target.name, copied,
                     round(seconds, 1),
-                    self._verdicts(server, source, target, method))
+                    self._verdicts(server, source, target, method),
+                    round(self._downtime(server, method), 1))
+
+    def _downtime(self, server, method):
+        """Seconds the guest of *server* is expected to be down."""
+        if server.status != 'ACTIVE':
+            return 0.0
+        if method != inventory.METHOD_COLD:
+            return LIVE_DOWNTIME_SECONDS
+        rate = self.policy.copy_rate(method)
+        if self.policy.two_phase_cold:
+            return (POWER_CYCLE_SECONDS +
+                    TWO_PHASE_REWRITE * server.disk_bytes / rate +
+                    server.disk_bytes / VERIFY_RATE)
+        return POWER_CYCLE_SECONDS + server.disk_bytes / rate
 
     def _verdicts(self, server, source, target, method):
         kind = {inventory.METHOD_LIVE: base.MigrationKind.LIVE,

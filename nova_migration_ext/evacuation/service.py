@@ -172,7 +172,8 @@ def dry_run_plan(engine, sources, targets, policy, target_aggregate=None):
     """What a plan would do, stored nowhere."""
     plan = engine.dry_run(sources, targets, policy, target_aggregate)
     return {'id': None, 'plan': plan.totals(),
-            'moves': [m.task_fields() for m in plan.moves],
+            'moves': [dict(m.task_fields(), expected_downtime_seconds=(
+                m.expected_downtime_seconds)) for m in plan.moves],
             'unplaceable': [u.__dict__ for u in plan.unplaceable]}
 
 

@@ -13,7 +13,7 @@
 
 Config: ``source`` (host to empty), ``targets``, ``name``, ``vms`` (how
 many VMs the plan must move), ``done_timeout`` (seconds for every VM to
-be done). Result: ``dry_run_moves`` ([VM, from, to, method]),
+be done). Result: ``dry_run_moves`` ([VM, from, to, method, downtime]),
 ``evacuations_after_dry_run`` (rows of the list after the dry run),
 ``evacuation_id``, ``planned_state``, ``start_message``, ``snapshots``
 (the VMs' states each time the polled rows changed, in a browser tab

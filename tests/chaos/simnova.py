@@ -380,6 +380,11 @@ class SimNova:
         return vm, [m for m in self.migrations if m.instance_uuid == vm.id
                     and m.status == 'finished'][-1]
 
+    def copy_verified(self, server_id):
+        # The simulated driver verifies every copy it makes.
+        self._vm(server_id)
+        return True
+
     def confirm_resize(self, server_id):
         vm, mig = self._finished_resize(server_id, 'confirm-resize')
         mig.status = 'confirmed'
@@ -478,6 +483,10 @@ class SimGateway:
     def cold_migrate(self, server_id, host):
         return self._call('cold_migrate', server_id,
                           lambda: self.nova.cold_migrate(server_id, host))
+
+    def copy_verified(self, server_id):
+        return self._call('copy_verified', server_id,
+                          lambda: self.nova.copy_verified(server_id))
 
     def confirm_resize(self, server_id):
         return self._call('confirm_resize', server_id,

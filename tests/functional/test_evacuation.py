@@ -21,6 +21,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 import testtools.content
 
+from nova_migration_ext import cold_copy
 from nova_migration_ext.evacuation import engine as engine_mod
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import planner
@@ -217,6 +218,81 @@ class BandwidthCapTest(EvacuationTestBase):
         for server in servers:
             self.assertNotIn(throttle.BANDWIDTH_KEY, self.api.get_server(
                 server['id'])['metadata'])
+
+
+class ColdCopyPolicyTest(EvacuationTestBase):
+    """--two-phase-cold reaches the driver; no unverified copy confirmed.
+
+    Each host has its own instances folder here: between hosts sharing
+    it, a cold migration copies nothing in two phases.
+    """
+
+    shared_instance_path = False
+
+    def setUp(self):
+        super().setUp()
+        self.flags(bandwidth_cap_secret='operator-secret',
+                   group='migration_ext')
+        self.engine.executor_args['bandwidth_cap_secret'] = 'operator-secret'
+        self.copies = []
+        real_copy = cold_copy.copy_disk
+
+        def copy_disk(conf, from_path, to_path, host, *args, **kwargs):
+            self.copies.append('precopy' if kwargs.get('precopy')
+                               else 'copy')
+            return real_copy(conf, from_path, to_path, host, *args,
+                             **kwargs)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migration_ext.cold_copy.copy_disk', copy_disk))
+
+    def drain_old1(self, **policy):
+        """Drain old1 onto new1 (the harness copies to one named host)."""
+        self.use_host_paths('old1')
+        self.folders.alias(self.flags_my_ip(), 'new1')
+        evacuation_id, plan = self.engine.plan(
+            ['old1'], ['new1'], inventory.Policy(
+                method='cold', allow_downtime=True, **policy))
+        self.engine.start(evacuation_id)
+        state = self.engine.run(evacuation_id, poll_interval=0.2,
+                                timeout=240)
+        return evacuation_id, plan, state
+
+    def assert_on_new1(self, server):
+        server = self.api.get_server(server['id'])
+        self.assertEqual(('new1', 'ACTIVE'), (
+            server['OS-EXT-SRV-ATTR:host'], server['status']))
+
+    def test_two_phase_policy_copies_before_the_power_off(self):
+        server = self.boot('old1', name='vm')
+        _id, plan, state = self.drain_old1(two_phase_cold=True)
+        self.assertEqual(states.COMPLETED, state)
+        self.assert_on_new1(server)
+        self.assertEqual(['precopy', 'copy'], self.copies)
+        [move] = plan.moves
+        self.assertLess(move.expected_downtime_seconds,
+                        planner.POWER_CYCLE_SECONDS + move.bytes_total /
+                        (100 * 1e6))
+        self.assertNotIn(throttle.TWO_PHASE_KEY, self.api.get_server(
+            server['id'])['metadata'])
+
+    def test_control_without_the_policy_copies_once(self):
+        server = self.boot('old1', name='vm')
+        _id, _plan, state = self.drain_old1()
+        self.assertEqual(states.COMPLETED, state)
+        self.assert_on_new1(server)
+        self.assertEqual(['copy'], self.copies)
+
+    def test_stock_copy_is_never_confirmed(self):
+        # old1 copies with nova's own copy: nothing says it was verified.
+        self.flags(cold_copy='stock', group='migration_ext')
+        server = self.boot('old1', name='vm')
+        evacuation_id, _plan, _state = self.drain_old1()
+        [task] = self.store.tasks(evacuation_id)
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertIn('the copy was not verified', task.remedy)
+        server = self.api.get_server(server['id'])
+        self.assertEqual('VERIFY_RESIZE', server['status'])
+        self.assertEqual([], self.copies)
 
 
 class BadInputTest(EvacuationTestBase):

@@ -150,7 +150,8 @@ class EvacuatorRPCTest(testtools.TestCase):
         self.assertEqual(0, rc, err)
         plan = json.loads(out)
         self.assertEqual(3, plan['moves'])
-        self.assertEqual({'old1 -> new2 (block)'}, {
+        # With each running VM's expected downtime: a live switch-over.
+        self.assertEqual({'old1 -> new2 (block, down ~0m01s)'}, {
             plan['vm%d' % i] for i in range(3)})
         rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
                                     'nope')

@@ -96,9 +96,12 @@ class EvacuationPanelTest(HorizonStackTest):
         # The dry run showed every VM's move and created nothing.
         self.assertEqual(names, sorted(m[0] for m in result[
             'dry_run_moves']))
-        for _name, source, target, method in result['dry_run_moves']:
+        for _name, source, target, method, downtime in result[
+                'dry_run_moves']:
             self.assertEqual('old1', source)
             self.assertIn(target, NEW)
+            # Each running VM's expected downtime: a live switch-over.
+            self.assertEqual('1 s', downtime)
         self.assertEqual([], result['evacuations_after_dry_run'])
         self.assertEqual(states.PLANNED, result['planned_state'].lower())
         # A tab opened before the start saw every VM go from pending to

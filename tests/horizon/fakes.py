@@ -76,19 +76,19 @@ AUDIT = [
 DRY_RUN = {
     'id': None,
     'plan': {'vms': 3, 'moves': 2, 'unplaceable': 1,
-             'by_method': {'live': 2}, 'bytes': 20 * 1024 ** 3,
+             'by_method': {'live': 1, 'cold': 1}, 'bytes': 20 * 1024 ** 3,
              'estimated_seconds': 300},
     'moves': [
         {'server_id': 's1', 'server_name': 'app-1', 'project_id': 'p',
          'source_host': 'devstack002', 'original_status': 'ACTIVE',
          'method': 'live', 'target_host': 'devstack003',
          'bytes_total': 10 * 1024 ** 3, 'expected_seconds': 100.0,
-         'verdicts': []},
+         'expected_downtime_seconds': 1.0, 'verdicts': []},
         {'server_id': 's2', 'server_name': 'app-2', 'project_id': 'p',
          'source_host': 'devstack002', 'original_status': 'ACTIVE',
-         'method': 'live', 'target_host': 'devstack001',
+         'method': 'cold', 'target_host': 'devstack001',
          'bytes_total': 10 * 1024 ** 3, 'expected_seconds': 100.0,
-         'verdicts': []},
+         'expected_downtime_seconds': 117.4, 'verdicts': []},
     ],
     'unplaceable': [
         {'server_id': 's3', 'server_name': 'huge-1',

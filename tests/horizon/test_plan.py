@@ -64,7 +64,8 @@ class PlanFormTests(test.BaseAdminViewTests):
             id=fakes.PLANNED_ID, state='planned')
         res = self.client.post(PLAN_URL, self._form(
             targets=['devstack003'], allow_downtime='on', method='live',
-            max_bandwidth='200', window='22:00-06:00'))
+            max_bandwidth='200', window='22:00-06:00',
+            two_phase_cold='on'))
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, reverse(
             'horizon:admin:evacuations:detail', args=[fakes.PLANNED_ID]))
@@ -75,6 +76,7 @@ class PlanFormTests(test.BaseAdminViewTests):
                     'max_per_source': 2, 'max_per_target': 3,
                     'max_total': 6, 'bandwidth_mb_per_s': 100.0,
                     'max_bandwidth_mib_per_s': 200,
+                    'two_phase_cold': True,
                     'window': ['22:00', '06:00']},
             name='rack-2', dry_run=False, target_aggregate=None)
 
@@ -129,7 +131,8 @@ class PlanFormTests(test.BaseAdminViewTests):
         self.assertTemplateUsed(res, 'admin/evacuations/_plan_preview.html')
         for text in ('id="plan_preview"', 'app-1', 'app-2', 'devstack003',
                      'huge-1', 'No target has 32 vCPUs free.',
-                     'Dry run: nothing was created'):
+                     'Dry run: nothing was created',
+                     'Expected Downtime', '117 s'):
             self.assertContains(res, text)
         self.mock_evacuation_plan.assert_called_once()
         self.assertTrue(self.mock_evacuation_plan.call_args.kwargs['dry_run'])

@@ -56,7 +56,8 @@ def build_policy(data, window=None):
               'max_total': data['max_total'],
               'bandwidth_mb_per_s': (data.get('bandwidth') or
                                      DEFAULTS.bandwidth_mb_per_s),
-              'max_bandwidth_mib_per_s': data.get('max_bandwidth')}
+              'max_bandwidth_mib_per_s': data.get('max_bandwidth'),
+              'two_phase_cold': bool(data.get('two_phase_cold'))}
     if window:
         policy['window'] = window
     inventory.Policy.from_dict(policy).validate()
@@ -124,6 +125,11 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
         label=_("Bandwidth Cap (MiB/s)"), min_value=1, required=False,
         help_text=_("Cap on each live migration, applied on the source "
                     "host. Empty: no cap."))
+    two_phase_cold = forms.BooleanField(
+        label=_("Two-Phase Cold Copy"), required=False,
+        help_text=_("Cold migrations of running VMs copy the disks while "
+                    "the VM runs, then only what changed: it is down for "
+                    "the second pass only."))
     window = forms.CharField(
         label=_("Time Window (UTC)"), required=False, max_length=11,
         widget=forms.TextInput(attrs={'placeholder': '22:00-06:00'}),

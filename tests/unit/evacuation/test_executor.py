@@ -23,6 +23,7 @@ from oslotest import base as oslotest_base
 
 from nova_migration_ext.evacuation import executor as executor_mod
 from nova_migration_ext.evacuation import states
+from nova_migration_ext import throttle
 from tests.unit.evacuation import fakes
 from tests.unit.evacuation import test_store
 
@@ -108,6 +109,11 @@ class FakeGateway:
     def abort_live_migration(self, server_id, migration_id):
         self._act('abort_live_migration', server_id, migration_id)
 
+    copy_is_verified = True
+
+    def copy_verified(self, server_id):
+        return self._answer('copy_verified', self.copy_is_verified)
+
     def confirm_resize(self, server_id):
         self._act('confirm_resize', server_id)
 
@@ -121,13 +127,15 @@ class FakeGateway:
         self._act('cold_migrate', server_id, host)
 
     def set_metadata(self, server_id, metadata):
-        pass
+        self.metadata = dict(getattr(self, 'metadata', {}), **metadata)
 
     def delete_metadata(self, server_id, keys):
         pass
 
 
 class ExecutorTestBase(oslotest_base.BaseTestCase):
+
+    POLICY = {}
 
     def setUp(self):
         super().setUp()
@@ -136,7 +144,8 @@ class ExecutorTestBase(oslotest_base.BaseTestCase):
         self.gateway = FakeGateway()
         self.evacuation_id = self.store.create_evacuation(
             source_hosts=['src'], actor='alice',
-            policy=dict(test_store.POLICY, allow_downtime=True),
+            policy=dict(test_store.POLICY, allow_downtime=True,
+                        **self.POLICY),
             tasks=[test_store.task(SERVER, source_host='src',
                                    target_host='dst', method='block')])
         self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
@@ -648,6 +657,80 @@ class TestErrorAfterColdMove(ExecutorTestBase):
         self.assertEqual(states.DONE, task.state)
         self.assertIn('openstack resource provider allocation delete mig-7',
                       task.remedy)
+
+
+class TestVerifiedCopyGate(ExecutorTestBase):
+    """A cold move is confirmed only after a verified copy (issue 9)."""
+
+    def setUp(self):
+        super().setUp()
+        self.store.update_task(self.task.id, 'test', method='cold')
+        self.submitted()
+        self.gateway.set_server('VERIFY_RESIZE', 'dst')
+        self.record('finished')
+
+    def test_verified_copy_is_confirmed(self):
+        self.executor.tick()
+        self.assertEqual([('confirm_resize', SERVER)], self.gateway.actions)
+
+    def test_unverified_copy_goes_to_the_operator_unconfirmed(self):
+        self.gateway.copy_is_verified = False
+        self.executor.tick()
+        self.assertEqual([], self.gateway.actions)
+        task = self.task
+        self.assertEqual(states.NEEDS_OPERATOR, task.state)
+        self.assertIn('the copy was not verified', task.remedy)
+        self.assertIn('openstack server resize confirm', task.remedy)
+
+    def test_cannot_tell_waits(self):
+        self.gateway.fail['copy_verified'] = outage()
+        self.tick_for(3 * STUCK_AFTER)
+        self.assertEqual([], self.gateway.actions)
+        self.assertEqual(states.MIGRATING, self.task.state)
+        del self.gateway.fail['copy_verified']
+        self.executor.tick()
+        self.assertEqual([('confirm_resize', SERVER)], self.gateway.actions)
+
+
+class TestUnverifiedCopiesAccepted(TestVerifiedCopyGate):
+    """A cloud whose computes copy with nova's stock copy."""
+
+    POLICY = {'require_verified_copy': False}
+
+    def test_unverified_copy_goes_to_the_operator_unconfirmed(self):
+        self.gateway.copy_is_verified = False
+        self.executor.tick()
+        self.assertEqual([('confirm_resize', SERVER)], self.gateway.actions)
+
+    def test_cannot_tell_waits(self):
+        # Not even asked.
+        self.gateway.fail['copy_verified'] = outage()
+        self.executor.tick()
+        self.assertEqual([('confirm_resize', SERVER)], self.gateway.actions)
+
+
+class TestTwoPhasePolicy(ExecutorTestBase):
+    """--two-phase-cold reaches the driver, signed like the cap."""
+
+    POLICY = {'two_phase_cold': True}
+
+    def setUp(self):
+        super().setUp()
+        self.store.update_task(self.task.id, 'test', method='cold')
+        self.executor.bandwidth_cap_secret = 'operator-secret'
+
+    def test_cold_submit_signs_the_two_phase_flag(self):
+        self.executor.tick()
+        self.assertEqual([('cold_migrate', SERVER, 'dst')],
+                         self.gateway.actions)
+        self.assertEqual(1, throttle.verified_cap(
+            self.gateway.metadata, 'operator-secret', SERVER,
+            key=throttle.TWO_PHASE_KEY))
+        # Not usable as a cap: the key is part of what is signed.
+        forged = {throttle.BANDWIDTH_KEY:
+                  self.gateway.metadata[throttle.TWO_PHASE_KEY]}
+        self.assertRaises(throttle.InvalidCap, throttle.verified_cap,
+                          forged, 'operator-secret', SERVER)
 
 
 class TestHalfFinishedAbort(ExecutorTestBase):

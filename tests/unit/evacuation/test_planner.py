@@ -822,3 +822,31 @@ class TestSharedStorageGroups(utils.TestCase):
             inventory.parse_storage_groups({'ceph': 'c1;c2', 'nfs': ' c3 '}))
         self.assertRaises(ValueError, inventory.parse_storage_groups,
                           {'ceph': 'c1;c2', 'nfs': 'c2'})
+
+
+class TestExpectedDowntime(PlannerTestCase):
+    """The plan shows how long each guest is expected to be down."""
+
+    def downtime(self, status='ACTIVE', **policy):
+        plan = self.plan([host('src'), host('t1')],
+                         [server('a', status=status)],
+                         inventory.Policy(**policy))
+        move, = plan.moves
+        return move.method, move.expected_downtime_seconds
+
+    def test_live_and_stopped(self):
+        self.assertEqual(('block', 1.0), self.downtime())
+        self.assertEqual(('cold', 0.0), self.downtime(status='SHUTOFF'))
+
+    def test_cold_copy_while_down(self):
+        self.assertEqual(
+            ('cold', round(10 + 20 * GiB / 100e6, 1)),
+            self.downtime(method='cold', allow_downtime=True))
+
+    def test_two_phase_sends_what_changed_and_verifies(self):
+        method, down = self.downtime(method='cold', allow_downtime=True,
+                                     two_phase_cold=True)
+        self.assertEqual(round(10 + 0.02 * 20 * GiB / 100e6 +
+                               20 * GiB / 1e9, 1), down)
+        self.assertLess(down, 0.25 * self.downtime(
+            method='cold', allow_downtime=True)[1])

@@ -1,0 +1,326 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Cold-migration copy and downtime: nova's stock path against ours.
+
+Two parts, in one run, between lab hosts (``tools/lab.sh up`` first; as
+root)::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/cold_copy.py
+
+1. *Copy*: the same two disks, made on c1 — a raw disk of 1.6 GB of mixed
+   data (half random, half text) and a qcow2 overlay of about 1.6 GB over
+   a 512 MiB raw backing file — copied to c2 by nova's own
+   ``libvirt_utils.copy_image`` (as nova's cold migration calls it: scp,
+   compressed for raw disks) and by our sender (verification included),
+   page cache dropped before each; the link's limit is measured in the
+   same run (2 GiB of zeros through ssh with the cipher we choose).
+2. *Downtime*: a lab guest whose 1.5 GiB raw root disk (hosts c2 and c3
+   with ``images_type = flat``) it keeps rewriting in part (1 % or 10 %,
+   the guest's ``nmx_churn``) is cold-migrated by nova's API: c2 -> c3
+   with ``cold_copy = stock``, c3 -> c2 with ``cold_copy_two_phase``.
+   Downtime is what the guest saw: its last tick on the source to its
+   first tick on the destination (host clock, 1 s resolution).
+
+It ends with one line per target: ``raw: X.Xx stock``, ``qcow2: X.Xx
+stock``, ``link: NN%``, ``downtime at 1%: NN% of stock``.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from nova_migration_ext.diskcopy import ssh
+from tests.lab import cloud as lab_cloud
+from tests.lab import config as lab_config
+from tests.lab import guests as lab_guests
+
+MB = 1000 * 1000
+MiB = 1 << 20
+WORK = '/var/lib/nova/instances/nmx-bench'
+TICK = re.compile(r'^nmx-tick \d+ (\d+) (\d+)', re.M)
+
+# Writes PATH: SIZE MiB of mixed data, 1 MiB blocks alternating random
+# and text (log-like lines; zstd -3 packs the whole about 2x). Run on a
+# lab host with the lab's Python.
+MAKE_MIXED = r'''
+import os, random, sys
+path, size, start, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    int(sys.argv[4])
+rng = random.Random(seed)
+words = ('nova compute migration instance disk volume host error info '
+         'debug request token glance keystone neutron placement').split()
+lines, length = [], 0
+while length < 4 << 20:
+    lines.append('%d-%02d-%02d %s %s %s %d\n' % (
+        2026, rng.randint(1, 12), rng.randint(1, 28),
+        rng.choice(words), rng.choice(words), rng.choice(words),
+        rng.randint(0, 10 ** 9)))
+    length += len(lines[-1])
+text = ''.join(lines).encode()
+mode = 'r+b' if os.path.exists(path) else 'wb'
+with open(path, mode) as f:
+    for i in range(size):
+        f.seek((start + i) << 20)
+        if i % 2:
+            offset = rng.randint(0, len(text) - (1 << 20))
+            f.write(text[offset:offset + (1 << 20)])
+        else:
+            f.write(os.urandom(1 << 20))
+'''
+
+
+def sh(cloud, host, command, timeout=1800):
+    return cloud.run_in(host, ['sh', '-c', command], timeout=timeout)
+
+
+def python_in(cloud, host, code, *args, timeout=1800):
+    return cloud.run_in(host, [lab_config.venv_bin('python'), '-c', code]
+                        + [str(a) for a in args], timeout=timeout)
+
+
+def drop_caches():
+    subprocess.run(['sync'], check=True)
+    with open('/proc/sys/vm/drop_caches', 'w') as f:
+        f.write('3\n')
+
+
+def timed(call):
+    drop_caches()
+    start = time.monotonic()
+    result = call()
+    return time.monotonic() - start, result
+
+
+# -- part 1: the copy -------------------------------------------------------
+
+def make_disks(cloud, size_mib):
+    sh(cloud, 'c1', 'rm -rf %s && mkdir -p %s' % (WORK, WORK))
+    sh(cloud, 'c2', 'rm -rf %s && mkdir -p %s' % (WORK, WORK))
+    raw = WORK + '/raw.img'
+    python_in(cloud, 'c1', MAKE_MIXED, raw, size_mib, 0, 1)
+    base = WORK + '/base.raw'
+    python_in(cloud, 'c1', MAKE_MIXED, base, 512, 0, 2)
+    # The guest's view: the base, every 8th MiB of it rewritten, then
+    # size - 512 MiB of new data; the overlay holds what differs.
+    target = WORK + '/target.raw'
+    sh(cloud, 'c1', 'cp --sparse=always %s %s' % (base, target))
+    for start in range(0, 512, 8):
+        python_in(cloud, 'c1', MAKE_MIXED, target, 1, start, 100 + start)
+    python_in(cloud, 'c1', MAKE_MIXED, target, size_mib - 512, 512, 3)
+    overlay = WORK + '/overlay.qcow2'
+    sh(cloud, 'c1', 'cd %s && qemu-img convert -O qcow2 -B base.raw -F raw '
+       'target.raw overlay.qcow2 && rm target.raw' % WORK)
+    return {'raw': (raw, True), 'qcow2': (overlay, False)}
+
+
+def stock_copy(cloud, src, dest_host, compression):
+    code = ('import sys; from nova.virt.libvirt import utils; '
+            'utils.copy_image(sys.argv[1], sys.argv[1], host=sys.argv[2], '
+            'compression=sys.argv[3] == "1")')
+    python_in(cloud, 'c1', code, src, dest_host, int(compression))
+
+
+def our_copy(cloud, src, dest_host, compress='none'):
+    out = cloud.run_in('c1', [
+        lab_config.venv_bin('python'), '-m',
+        'nova_migration_ext.diskcopy.sender', '--host', dest_host,
+        '--compress', compress, '--remote-python',
+        cloud._remote_python(), src, src], timeout=1800)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def link_limit(cloud, dest_host):
+    command = ('dd if=/dev/zero bs=1M count=2048 status=none | ssh -o '
+               'BatchMode=yes -c %s %s "cat >/dev/null"'
+               % (ssh.ciphers(), dest_host))
+    seconds, _ = timed(lambda: sh(cloud, 'c1', command))
+    return 2048 * MiB / seconds / MB
+
+
+def plain_stream(cloud, path, dest_host):
+    """MB/s of cat | ssh 'cat > file' (the page cache dropped first).
+
+    The link with the destination's file writes and no verification.
+    """
+    size = int(sh(cloud, 'c1', 'stat -c %%s %s' % path))
+    command = ('cat %s | ssh -o BatchMode=yes -c %s %s "cat > %s.plain"'
+               % (path, ssh.ciphers(), dest_host, path))
+    seconds, _ = timed(lambda: sh(cloud, 'c1', command))
+    sh(cloud, 'c2', 'rm -f %s.plain' % path)
+    return size / seconds / MB
+
+
+def same_on_both(cloud, path):
+    sums = [sh(cloud, host, 'sha256sum %s' % path).split()[0]
+            for host in ('c1', 'c2')]
+    return sums[0] == sums[1]
+
+
+def copy_part(cloud, size_mib):
+    dest = cloud.host('c2').address
+    disks = make_disks(cloud, size_mib)
+    results = {}
+    link = link_limit(cloud, dest)
+    print('link limit c1 -> c2 (ssh -c %s): %.0f MB/s' % (
+        ssh.ciphers().split(',')[0], link))
+    print('plain stream into a file on c2 (cat | ssh "cat > file", the '
+          'raw disk): %.0f MB/s' % plain_stream(cloud, disks['raw'][0],
+                                                dest))
+    for kind, (path, compressed) in disks.items():
+        size = int(sh(cloud, 'c1', 'stat -c %%s %s' % path))
+        sh(cloud, 'c2', 'rm -f %s' % path)
+        stock, _ = timed(lambda: stock_copy(cloud, path, dest, compressed))
+        stock_ok = same_on_both(cloud, path)
+        sh(cloud, 'c2', 'rm -f %s' % path)
+        ours, report = timed(lambda: our_copy(cloud, path, dest))
+        ours_ok = same_on_both(cloud, path) and report['verified']
+        sh(cloud, 'c2', 'rm -f %s' % path)
+        zstd, zreport = timed(lambda: our_copy(cloud, path, dest, 'zstd'))
+        print('%s disk, %.0f MB: stock (scp%s) %.1f s = %.0f MB/s%s; ours '
+              '%.1f s = %.0f MB/s (%.0f MB/s of data sent), verified %s; '
+              'ours with zstd %.1f s = %.0f MB/s' % (
+                  kind, size / MB, ' -C' if compressed else '', stock,
+                  size / stock / MB, '' if stock_ok else ' (COPY DIFFERS)',
+                  ours, size / ours / MB, report['bytes_sent'] / ours / MB,
+                  ours_ok, zstd, size / zstd / MB))
+        results[kind] = (stock, ours, report['bytes_sent'] / ours / MB)
+    sh(cloud, 'c1', 'rm -rf %s' % WORK)
+    sh(cloud, 'c2', 'rm -rf %s' % WORK)
+    return link, results
+
+
+# -- part 2: downtime -------------------------------------------------------
+
+FLAT = {'libvirt': {'images_type': 'flat'},
+        'DEFAULT': {'use_cow_images': False}}
+
+
+def make_image(cloud, size_mib):
+    """A raw root image: 32 MiB of zeros (the guest's ring), then data."""
+    state = cloud.state()
+    cloud.build_guest()
+    ramdisk = cloud.upload_image(
+        'nmx-ramdisk-bench', os.path.join(cloud.guest_dir(), 'initrd.img'),
+        'ari', 'ari')
+    path = os.path.join(cloud.root, 'images', 'bench-raw.img')
+    if os.path.exists(path):
+        os.unlink(path)
+    with open(path, 'wb') as f:
+        f.truncate(size_mib * MiB)
+    subprocess.run([sys.executable, '-c', MAKE_MIXED, path,
+                    str(size_mib - 32), '32', '4'], check=True)
+    image = cloud.upload_image(
+        'bench-raw', path, 'raw', 'bare',
+        kernel_id=state['images']['kernel'], ramdisk_id=ramdisk,
+        hw_disk_bus='virtio')
+    os.unlink(path)
+    return image, ramdisk
+
+
+def downtime(cloud, guests, image, source, dest, churn_mib):
+    glance = cloud.glance()
+    glance.images.update(image, os_command_line=(
+        'root=/dev/vda console=tty0 console=ttyS0 nmx_claim_all=1 '
+        'nmx_churn=%d' % churn_mib))
+    nova = guests.nova
+    server = guests.boot('bench-down-%d' % churn_mib, source,
+                         flavor='lab.big', image=image)
+    try:
+        guests.wait_console(server, 'nmx-churned 2 ')
+        mark = os.path.getsize(cloud.compute_log(source))
+        start = time.monotonic()
+        nova.servers.migrate(server, host=dest)
+        server = guests.wait_status(server, 'VERIFY_RESIZE', timeout=1200)
+        wall = time.monotonic() - start
+        before = sh(cloud, source, 'cat /var/lib/nova/instances/%s_resize/'
+                    'console.log' % server.id)
+        after = guests.wait_console(server, 'nmx-ready')
+        last = int(TICK.findall(before)[-1][1])
+        uptime_ms, first = (int(x) for x in TICK.findall(after)[0])
+        down = first - last
+        # Without the guest's boot on the destination (its uptime at its
+        # first tick there): the time it was off.
+        off = first - uptime_ms / 1000.0 - last
+        with open(cloud.compute_log(source), 'rb') as f:
+            f.seek(mark)
+            log = f.read().decode('utf-8', 'replace')
+        final = re.findall(r'Copied \S+_resize/disk .*? s: (\d+) bytes', log)
+        nova.servers.confirm_resize(server)
+        guests.wait_status(server, 'ACTIVE')
+        return down, off, wall, (int(final[-1]) if final else None)
+    finally:
+        guests.delete(server.id)
+
+
+def downtime_part(cloud, size_mib):
+    guests = lab_guests.Guests(cloud)
+    cloud.start_compute('c2', extra=FLAT, migration_ext={'cold_copy':
+                                                         'stock'})
+    cloud.start_compute('c3', extra=FLAT, migration_ext={
+        'cold_copy_two_phase': True})
+    image, ramdisk = make_image(cloud, size_mib)
+    results = {}
+    try:
+        one, ten = max(1, size_mib // 100), max(1, size_mib // 10)
+        results['stock'] = downtime(cloud, guests, image, 'c2', 'c3', one)
+        results['1%'] = downtime(cloud, guests, image, 'c3', 'c2', one)
+        results['10%'] = downtime(cloud, guests, image, 'c3', 'c2', ten)
+    finally:
+        glance = cloud.glance()
+        glance.images.delete(image)
+        glance.images.delete(ramdisk)
+        cloud.start_compute('c2')
+        cloud.start_compute('c3')
+    for name, (down, off, wall, final) in results.items():
+        print('downtime, %s: guest down %d s, of which off %.0f s and '
+              'booting the rest (migrate to VERIFY_RESIZE %.1f s)%s' % (
+                  'stock cold migration (1% rewritten)' if name == 'stock'
+                  else 'two-phase, %s rewritten' % name, down, off, wall,
+                  '' if final is None else ', second pass sent %.0f MB'
+                  % (final / MB)))
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--size-mib', type=int, default=1600)
+    parser.add_argument('--vm-disk-mib', type=int, default=1536)
+    parser.add_argument('--skip-copy', action='store_true')
+    parser.add_argument('--skip-downtime', action='store_true')
+    args = parser.parse_args()
+    cloud = lab_cloud.Cloud()
+    summary = []
+    if not args.skip_copy:
+        link, copies = copy_part(cloud, args.size_mib)
+        for kind in ('raw', 'qcow2'):
+            stock, ours, _wire = copies[kind]
+            summary.append('%s: %.1fx stock' % (kind, stock / ours))
+        # The lower of the two disks' rates of data on the wire.
+        wire = min(copies[kind][2] for kind in copies)
+        summary.append('link: %.0f%%' % (100.0 * wire / link))
+    if not args.skip_downtime:
+        down = downtime_part(cloud, args.vm_disk_mib)
+        summary.append('downtime at 1%%: %.0f%% of stock (off: %.0f%%, '
+                       'at 10%%: %.0f%%)' % (
+                           100.0 * down['1%'][0] / max(1, down['stock'][0]),
+                           100.0 * down['1%'][1] / max(1, down['stock'][1]),
+                           100.0 * down['10%'][0] / max(1,
+                                                        down['stock'][0])))
+    print('\n'.join(summary))
+
+
+if __name__ == '__main__':
+    main()
