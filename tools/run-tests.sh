@@ -130,7 +130,7 @@ step genpolicy 120 "$VENV/bin/oslopolicy-sample-generator" \
     --config-file etc/oslo-policy-generator.conf
 step releasenotes 120 "$VENV/bin/reno" lint
 stestr_step unit 600 ./tests/unit
-stestr_step functional 900 ./tests/functional tests.functional.test_
+stestr_step functional 1200 ./tests/functional tests.functional.test_
 stestr_step nova-functional 900 ./tests/functional tests.functional.nova_suite
 horizon_step horizon 600
 step precheck-messages 60 "$PY" tools/show_precheck_messages.py
