@@ -745,8 +745,10 @@ class TestMariaDBStore(StoreTests, utils.TestCase):
         url = self.new_database()
         holder = self.server.connect()
         self.addCleanup(holder.close)
-        holder.exec_driver_sql("SELECT GET_LOCK('%s', 0)"
-                               % store.UPGRADE_LOCK)
+        # The lock is the server's: a test of the other worker may hold
+        # it a moment (its own upgrade), so wait for it, and check.
+        self.assertEqual(1, holder.exec_driver_sql(
+            "SELECT GET_LOCK('%s', 60)" % store.UPGRADE_LOCK).scalar())
         release = threading.Timer(4, holder.exec_driver_sql,
                                   ("SELECT RELEASE_LOCK('%s')"
                                    % store.UPGRADE_LOCK,))
