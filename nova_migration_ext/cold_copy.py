@@ -49,8 +49,9 @@ def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False):
             '--remote-python', conf.cold_copy_remote_python or sys.executable]
     if host:
         argv += ['--host', host]
-    bandwidth = min(x for x in (cap, conf.cold_copy_max_bandwidth) if x) \
-        if (cap or conf.cold_copy_max_bandwidth) else 0
+    # The lower of the evacuation's cap and the host's; 0 or None: none.
+    bandwidth = min([x for x in (cap, conf.cold_copy_max_bandwidth) if x],
+                    default=0)
     if bandwidth:
         argv += ['--bandwidth', str(bandwidth)]
     if precopy:

@@ -24,6 +24,7 @@ it once the copy matched every digest of the source.
 import argparse
 import ctypes
 import errno
+import functools
 import json
 import os
 import queue
@@ -177,10 +178,14 @@ class Copy:
             pass
 
 
+@functools.lru_cache(maxsize=None)
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _fallocate(fd, mode, offset, length):
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.fallocate(fd, mode, ctypes.c_long(offset),
-                      ctypes.c_long(length)) != 0:
+    if _libc().fallocate(fd, mode, ctypes.c_long(offset),
+                         ctypes.c_long(length)) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
 

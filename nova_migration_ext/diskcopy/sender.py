@@ -129,11 +129,10 @@ class _Pass:
 
     def close(self):
         """The receiver's answer (a dict) and exit code."""
-        for stream in (self.stream,):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.stream.close()
+        except OSError:
+            pass
         if self.compressor is not None:
             self.compressor.wait()
         line = self.process.stdout.readline()

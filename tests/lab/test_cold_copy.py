@@ -64,6 +64,14 @@ class CopyLogMixin:
                 self.fail('%s never logged %r' % (host, text))
             time.sleep(0.2)
 
+    def confirm_and_verify(self, server, before, host):
+        """Confirm the resize; *server* runs on *host* with every write."""
+        self.nova.servers.confirm_resize(server)
+        server = self.wait_status(server, 'ACTIVE')
+        self.assertEqual(host, self.host_of(server))
+        after = self.wait_console(server, 'nmx-ready')
+        self.verify_data(server, [before, after])
+
     def assert_verified(self, found, names):
         for name in names:
             self.assertIn(name, found)
@@ -92,11 +100,7 @@ class TwoPhaseCopyTest(CopyLogMixin, base.LabTestCase):
         for name in ('disk', 'disk.eph0'):
             self.assertEqual(['False', 'True'],
                              [c['verified'] for c in found[name]])
-        self.nova.servers.confirm_resize(server)
-        server = self.wait_status(server, 'ACTIVE')
-        self.assertEqual('c2', self.host_of(server))
-        after = self.wait_console(server, 'nmx-ready')
-        self.verify_data(server, [before, after])
+        self.confirm_and_verify(server, before, 'c2')
 
 
 class RawDiskCopyTest(CopyLogMixin, base.LabTestCase):
@@ -150,10 +154,7 @@ class RawDiskCopyTest(CopyLogMixin, base.LabTestCase):
         self.assert_verified(found, ('disk',))
         self.assertGreaterEqual(int(found['disk'][-1]['bytes']),
                                 96 * 1024 * 1024)
-        self.nova.servers.confirm_resize(server)
-        server = self.wait_status(server, 'ACTIVE')
-        after = self.wait_console(server, 'nmx-ready')
-        self.verify_data(server, [before, after])
+        self.confirm_and_verify(server, before, 'c3')
 
     def test_connection_cut_mid_copy_resumes(self):
         server = self.boot_raw()
@@ -183,10 +184,7 @@ class RawDiskCopyTest(CopyLogMixin, base.LabTestCase):
         self.addDetail('record', testtools.content.json_content(disk))
         first, second = disk['bytes_per_pass']
         self.assertLess(second, 96 * 1024 * 1024 - 8 * 1024 * 1024)
-        self.nova.servers.confirm_resize(server)
-        server = self.wait_status(server, 'ACTIVE')
-        after = self.wait_console(server, 'nmx-ready')
-        self.verify_data(server, [before, after])
+        self.confirm_and_verify(server, before, 'c3')
 
     def test_destination_full_fails_cleanly_and_the_vm_runs_on(self):
         server = self.boot_raw()
@@ -241,11 +239,7 @@ class RawDiskCopyTest(CopyLogMixin, base.LabTestCase):
         final = found['disk'][-1]
         self.assertEqual('1', final['repaired'])
         self.assertEqual('2', final['passes'])
-        self.nova.servers.confirm_resize(server)
-        server = self.wait_status(server, 'ACTIVE')
-        self.assertEqual('c2', self.host_of(server))
-        after = self.wait_console(server, 'nmx-ready')
-        self.verify_data(server, [before, after])
+        self.confirm_and_verify(server, before, 'c2')
         # The image's data, the byte included, is the source's.
         self.assertEqual('5a', self.cloud.run_in('c2', [
             'sh', '-c', "od -An -tx1 -j %d -N1 %s/%s/disk"
