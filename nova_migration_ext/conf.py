@@ -149,6 +149,31 @@ CORE_OPTS = [
              'nova_migration_ext installed (the copy\'s receiver runs with '
              'it over ssh). Default: the one running this nova-compute, '
              'which fits computes installed alike.'),
+    cfg.BoolOpt(
+        'remove_resize_leftovers',
+        default=True,
+        help='Do on this source host what a resize-confirm would, for VMs '
+             'that moved away but can no longer be confirmed (they went to '
+             'ERROR after the move and were reset to ACTIVE or SHUTOFF on '
+             'their destination): remove the <uuid>_resize folder and the '
+             'domain left here, release the source\'s claim in Placement '
+             'and mark an unconfirmed migration confirmed. Only when '
+             'nova\'s records show nothing under way and the copy record '
+             'says the destination\'s disks were verified; otherwise the '
+             'folder stays and the log says why.'),
+    cfg.IntOpt(
+        'resize_leftovers_interval',
+        default=600,
+        min=0,
+        help='Seconds between two looks for such folders (each look runs '
+             'with the resource tracker\'s periodic update); 0: every '
+             'update.'),
+    cfg.IntOpt(
+        'resize_leftovers_grace',
+        default=600,
+        min=0,
+        help='Seconds a migration must have been left unchanged before its '
+             'leftovers are removed.'),
 ]
 
 

@@ -58,6 +58,7 @@ from nova_migration_ext.prechecks import base
 from nova_migration_ext.prechecks import runner
 from nova_migration_ext.prechecks import shared_volumes
 from nova_migration_ext import residency
+from nova_migration_ext import resize_leftovers
 from nova_migration_ext import throttle
 from nova_migration_ext import tokens
 
@@ -69,6 +70,7 @@ _LIVE_STATUSES = ('accepted', 'queued', 'preparing', 'running')
 
 
 class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
+                                resize_leftovers.ResizeLeftoverSweeper,
                                 libvirt_driver.LibvirtDriver):
     """LibvirtDriver that prechecks and guards every migration."""
 
@@ -120,6 +122,7 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
             stats.update(measured)
             self._publish_facts(measured)
         data['stats'] = stats
+        self.sweep_resize_leftovers(CONF, self._ext_host, CONF.instances_path)
         return data
 
     def _publish_facts(self, stats):

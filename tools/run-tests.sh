@@ -5,9 +5,12 @@
 # by a timeout that kills its whole process group.
 #
 # Every test step and the last line count passed, failed and skipped
-# tests. On CI (CI=true) a test that needs a service this machine must
-# have (RabbitMQ, MariaDB, Redis, Chromium, root) fails instead of
-# skipping: NMX_REQUIRE_SERVICES=1, read by tests/services.py.
+# tests. The runners' own closing lines (stestr's "Ran: N tests",
+# unittest's "Ran N tests" and "OK") are left out of what is printed, so
+# the last line, "total: N passed, N failed, N skipped", is the one that
+# counts; each step says how long it took. On CI (CI=true) a test that
+# needs a service this machine must have (RabbitMQ, MariaDB, Redis,
+# Chromium, root) fails instead of skipping: NMX_REQUIRE_SERVICES=1, read by tests/services.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -47,12 +50,20 @@ count() {  # count NAME RC PASSED FAILED SKIPPED: add a test step's counts
     skipped=$((skipped + s))
 }
 
+without_runner_lines() {  # a step's output less runners' closing lines
+    grep -v -E '^(Ran:? [0-9]+ tests?( in|$)|OK( \(.*\))?$|=+$)' \
+        | sed 's/^=== /### /'
+}
+export -f without_runner_lines
+
 step() {  # step NAME SECONDS COMMAND...
     local name=$1 seconds=$2
     shift 2
-    echo "=== $name"
+    echo "### $name"
+    local started=$SECONDS
     timeout -k 20 "$seconds" "$@"
     local rc=$?
+    echo "--- $name: took $((SECONDS - started)) s"
     if [ $rc -eq 0 ]; then
         echo "--- $name: ok"
     else
@@ -73,7 +84,9 @@ stestr_step() {  # stestr_step NAME SECONDS TEST_PATH [FILTER...]
     step "$name" "$seconds" "$PY" -m stestr --test-path "$path" \
         --top-dir . run --concurrency 2 "$@" >"$log" 2>&1
     rc=$?
-    grep -E '^(===|---|FAIL|ERROR)|^ - |^Ran: | \.\.\. SKIPPED' "$log"
+    grep -E '^(###|---|FAIL|ERROR)|^ - | \.\.\. SKIPPED' "$log"
+    # Each test's time where tests are slow (the lab): what to cut next.
+    [ "$name" = lab ] && grep -E '\[[0-9.]+s\] \.\.\. ok' "$log"
     if grep -q -- "--- $name: FAILED" "$log"; then
         "$PY" -m stestr last --subunit 2>/dev/null | "$VENV/bin/subunit2pyunit" \
             2>&1 | grep -v ' \(INFO\|DEBUG\) \[' | tail -n 200
@@ -105,7 +118,7 @@ horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
     step "$name" "$seconds" "$VENV_HORIZON/bin/python" -m django test \
         --settings=tests.horizon.settings tests.horizon >"$log" 2>&1
     local rc=$?
-    grep -E '^(=== |--- |Ran |OK|FAILED)' "$log"
+    grep -E '^(### |--- |FAILED)' "$log"
     [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200
     # unittest's last lines: "Ran N tests in Xs", then "OK", "OK
     # (skipped=S)" or "FAILED (failures=F, errors=E, skipped=S)".
@@ -136,7 +149,8 @@ horizon_step horizon 600
 step precheck-messages 60 "$PY" tools/show_precheck_messages.py
 # The README's main job, so CI proves it works: exits non-zero if a VM is
 # lost or left in a transitional state.
-step demo 600 tools/demo.sh
+step demo 600 bash -c 'tools/demo.sh 2>&1 | without_runner_lines
+                        exit "${PIPESTATUS[0]}"'
 
 # The real-hypervisor lab: real libvirt/QEMU hosts in namespaces, real
 # nova-compute processes with our driver, real Keystone, Glance and
@@ -151,7 +165,7 @@ if step lab-setup 900 tools/setup-lab.sh && \
     PYTHONPATH="$PWD" PYTHONWARNINGS=ignore \
         stestr_step lab 3000 ./tests/lab --concurrency 1 \
         --exclude-regex 'tests\.lab\.test_stock_control\.'
-    cat /var/tmp/nmx-lab/drain-report.txt 2>/dev/null
+    without_runner_lines </var/tmp/nmx-lab/drain-report.txt 2>/dev/null
 else
     failed=$((failed + 1))
     tail -n 60 /var/tmp/nmx-lab/logs/*.log 2>/dev/null | tail -n 200
@@ -161,7 +175,7 @@ lab_down
 echo
 echo "total: $passed passed, $failed failed, $skipped skipped"
 if [ -s "$FAILURES" ]; then
-    echo "=== what failed"
+    echo "### what failed"
     head -n 150 "$FAILURES"
 fi
 rm -f "$FAILURES"

@@ -869,8 +869,9 @@ class Executor:
         nova confirms a resize only from VERIFY_RESIZE, which a VM in
         ERROR never returns to, so what the confirm would release stays:
         the source's allocation in Placement (released here, as nova's
-        confirm does) and the source's ``<uuid>_resize`` folder (named for
-        the operator). Returns the text added to the remedy.
+        confirm does); the source's ``<uuid>_resize`` folder and domain go
+        with that nova-compute's sweep (``resize_leftovers``). Returns the
+        text added to the remedy.
         """
         uuid = getattr(migration, 'uuid', None)
         if not uuid:
@@ -893,8 +894,10 @@ class Executor:
                     'allocation delete %s"' % (uuid, task.source_host, exc,
                                                uuid))
         return ('; the allocation migration %s held on %s released in '
-                'Placement (%d provider(s)); its disks stay in %s_resize '
-                'on %s until removed by hand'
+                'Placement (%d provider(s)); its old disks in %s_resize on '
+                '%s go with the next sweep of that nova-compute if their '
+                'copy was verified ([migration_ext] remove_resize_leftovers; '
+                'its log says why one stays)'
                 % (uuid, task.source_host, len(released), task.server_id,
                    task.source_host))
 

@@ -14,8 +14,11 @@
 import os
 
 import fixtures
+from nova.compute import vm_states
 from nova import context as nova_context
+from nova import objects
 from nova.tests import fixtures as nova_fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
 
 from nova_migration_ext import cold_copy
 from tests.functional import base
@@ -256,4 +259,100 @@ class VerifiedCopyTest(base.MigrationExtTestBase):
         self.assertFalse(os.path.exists(folder))
         self.assertTrue(os.path.exists(folder + '_unverified'))
         self.assertIn('its source disks are kept in',
+                      self.stdlog.logger.output)
+
+
+class ResizeLeftoversTest(base.MigrationExtTestBase):
+    """A cold move that ERROR left unconfirmable is cleaned on its source.
+
+    The VM goes to ERROR in VERIFY_RESIZE after its disks moved, and is
+    reset to ACTIVE on its destination (by the evacuator, or an operator).
+    nova can no longer confirm it: without us the source keeps the old
+    disks, the domain and its claim for ever.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.flags(resize_leftovers_grace=0, resize_leftovers_interval=0,
+                   group='migration_ext')
+        self.src = self.computes[self.start_compute('src')]
+        self.dest = self.computes[self.start_compute('dest')]
+
+    def moved_then_reset(self):
+        server = self.cold_migrate(self.boot('src'), 'dest')
+        ctxt = nova_context.get_admin_context()
+        instance = objects.Instance.get_by_uuid(ctxt, server['id'])
+        instance.vm_state = vm_states.ERROR
+        instance.save()
+        self.api.post_server_action(server['id'],
+                                    {'os-resetState': {'state': 'active'}})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
+        return server
+
+    def sweep_source(self):
+        # As in src's own nova-compute process: its folder, its host name.
+        self.use_host_paths('src')
+        self.flags(host='src')
+        self.src.manager.update_available_resource(
+            nova_context.get_admin_context())
+
+    def migration(self, server):
+        [migration] = self.api.api_get(
+            '/os-migrations?instance_uuid=%s' % server['id']
+        ).body['migrations']
+        return migration
+
+    def src_usages(self):
+        usages = self._get_provider_usages(
+            self._get_provider_uuid_by_host('src'))
+        return {rc: n for rc, n in usages.items() if n}
+
+    def test_source_is_cleaned_as_a_confirm_would(self):
+        server = self.moved_then_reset()
+        folder = os.path.join(self.folders.paths['src'],
+                              server['id'] + '_resize')
+        self.assertTrue(os.path.isdir(folder))
+        self.assertNotEqual({}, self.src_usages())
+        self.sweep_source()
+        self.assertFalse(os.path.exists(folder))
+        self.assertRaises(fakelibvirt.libvirtError, self.domain, 'src',
+                          server['id'])
+        self.assertEqual({}, self.src_usages())
+        self.assertEqual('confirmed', self.migration(server)['status'])
+        self.assertEqual(1, self.domain('dest', server['id']).info()[0])
+        self.assertIn('doing what a confirm does on this host',
+                      self.stdlog.logger.output)
+
+    def test_control_with_the_sweep_off_leaks(self):
+        self.flags(remove_resize_leftovers=False, group='migration_ext')
+        server = self.moved_then_reset()
+        self.sweep_source()
+        self.assertTrue(os.path.isdir(os.path.join(
+            self.folders.paths['src'], server['id'] + '_resize')))
+        self.assertIsNotNone(self.domain('src', server['id']))
+        self.assertNotEqual({}, self.src_usages())
+        self.assertEqual('finished', self.migration(server)['status'])
+
+    def test_resize_waiting_for_confirm_is_left_to_nova(self):
+        server = self.cold_migrate(self.boot('src'), 'dest')
+        self.sweep_source()
+        folder = os.path.join(self.folders.paths['src'],
+                              server['id'] + '_resize')
+        self.assertTrue(os.path.isdir(folder))
+        self.assertIn('the VM is resized: nova may still confirm or revert',
+                      self.stdlog.logger.output)
+        self._revert_resize(server)
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+
+    def test_stock_copy_leftovers_stay_for_the_operator(self):
+        server = self.moved_then_reset()
+        folder = os.path.join(self.folders.paths['src'],
+                              server['id'] + '_resize')
+        os.unlink(os.path.join(folder, cold_copy.RECORD))
+        self.sweep_source()
+        self.assertTrue(os.path.isdir(folder))
+        self.assertIn('no copy record (nova\'s stock copy): check the VM on '
+                      'dest, then delete the folder',
                       self.stdlog.logger.output)

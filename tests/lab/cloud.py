@@ -108,7 +108,11 @@ class Cloud(object):
         mark = os.path.getsize(log) if os.path.exists(log) else 0
         path = self.compute_config(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        ext = {'cold_copy_remote_python': self._remote_python()}
+        # The leftover sweep looks at every resource update (20 s here)
+        # and acts 10 s after a migration's last change, not 10 minutes.
+        ext = {'cold_copy_remote_python': self._remote_python(),
+               'resize_leftovers_interval': 0,
+               'resize_leftovers_grace': 10}
         ext.update(migration_ext or {})
         with open(path, 'w') as f:
             f.write(config.nova_compute_conf(

@@ -211,14 +211,14 @@ class ControlPlane(object):
 
     # -- stand-ins -------------------------------------------------------
 
-    def start_standins(self):
+    def start_standins(self, names=('cinder', 'neutron')):
         """Cinder and Neutron stand-ins, checking tokens with Keystone.
 
         They validate tokens with keystonemiddleware as the real services
         do, so an expired user token is refused there too unless a valid
         service token comes with it.
         """
-        for name in ('cinder', 'neutron'):
+        for name in names:
             state = self._dir(name)
             auth = self._write(name, 'authtoken.conf', config.render(
                 {'keystone_authtoken': config.authtoken(name)}))

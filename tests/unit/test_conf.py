@@ -49,6 +49,9 @@ DEFAULTS = {
     'cold_copy_retries': 3,
     'cold_copy_max_bandwidth': 0.0,
     'cold_copy_remote_python': None,
+    'remove_resize_leftovers': True,
+    'resize_leftovers_interval': 600,
+    'resize_leftovers_grace': 600,
 }
 
 
