@@ -77,8 +77,20 @@ class PlanFormTests(test.BaseAdminViewTests):
                     'max_total': 6, 'bandwidth_mb_per_s': 100.0,
                     'max_bandwidth_mib_per_s': 200,
                     'two_phase_cold': True,
+                    'require_verified_copy': True,
                     'window': ['22:00', '06:00']},
             name='rack-2', dry_run=False, target_aggregate=None)
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_unverified_copies_are_confirmed_only_when_ticked(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.show()
+        res = self.client.post(PLAN_URL, self._form(
+            accept_unverified_copies='on'))
+        self.assertNoFormErrors(res)
+        policy = self.mock_evacuation_plan.call_args.kwargs['policy']
+        self.assertIs(False, policy['require_verified_copy'])
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})

@@ -57,7 +57,9 @@ def build_policy(data, window=None):
               'bandwidth_mb_per_s': (data.get('bandwidth') or
                                      DEFAULTS.bandwidth_mb_per_s),
               'max_bandwidth_mib_per_s': data.get('max_bandwidth'),
-              'two_phase_cold': bool(data.get('two_phase_cold'))}
+              'two_phase_cold': bool(data.get('two_phase_cold')),
+              'require_verified_copy': not data.get(
+                  'accept_unverified_copies')}
     if window:
         policy['window'] = window
     inventory.Policy.from_dict(policy).validate()
@@ -130,6 +132,12 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
         help_text=_("Cold migrations of running VMs copy the disks while "
                     "the VM runs, then only what changed: it is down for "
                     "the second pass only."))
+    accept_unverified_copies = forms.BooleanField(
+        label=_("Confirm Unverified Copies"), required=False,
+        help_text=_("Confirm cold moves whose copy the source did not "
+                    "verify (hosts with nova's stock copy). By default "
+                    "such a VM is left for you to check and confirm: the "
+                    "confirm deletes its source disks."))
     window = forms.CharField(
         label=_("Time Window (UTC)"), required=False, max_length=11,
         widget=forms.TextInput(attrs={'placeholder': '22:00-06:00'}),
