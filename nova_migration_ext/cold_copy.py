@@ -31,6 +31,7 @@ LOG = logging.getLogger(__name__)
 
 RECORD = 'nmx-copy.json'
 SKIPPED = ('disk.swap',)   # nova re-creates it on the destination
+NOT_CONVERGING = 100       # CopyFailed code: first passes never got short
 
 
 class CopyFailed(Exception):
@@ -63,9 +64,7 @@ def explain(report, host, source_host, host_name=None):
     """What a failed copy means for the operator, from the sender's report."""
     code = report.get('code')
     what = report.get('error') or 'no report from the copy'
-    where = host or 'the shared instances path'
-    if host and host_name and host_name != host:
-        where = '%s (%s)' % (host_name, host)
+    where = _where(host, host_name)
     if code == proto.EXIT_NO_SPACE:
         advice = ('free space on %s or migrate to another host, then '
                   'retry' % where)
@@ -74,14 +73,48 @@ def explain(report, host, source_host, host_name=None):
                   'again and again: check %s\'s disk and memory, and '
                   'migrate to another host' % where)
     elif code == proto.EXIT_CONNECTION:
-        advice = ('check that the nova user on %s can ssh to %s without a '
-                  'password (the same keys nova\'s own copy uses), then '
-                  'retry' % (source_host, where))
+        advice = _ssh_advice(source_host, where)
     else:
         advice = 'read the source\'s nova-compute log, then retry'
     return ('Disk copy to %s failed: %s. Nothing was lost: the source '
             'disks on %s are untouched and the VM is put back there. To '
             'do: %s.' % (where, what, source_host, advice))
+
+
+def explain_unreachable(error, host, source_host, host_name=None):
+    """What a failed first ssh command to the destination means."""
+    where = _where(host, host_name)
+    detail = (getattr(error, 'stderr', None) or str(error)).strip()
+    return ('Cannot reach %s over ssh to prepare the copy: %s. Nothing was '
+            'changed: the VM is still on %s. To do: %s.'
+            % (where, detail.splitlines()[-1] if detail else 'no answer',
+               source_host, _ssh_advice(source_host, where)))
+
+
+def explain_not_converging(durations, limit, host, source_host):
+    """What a two-phase copy that never got short enough means."""
+    return ('The VM writes to its disks faster than they can be sent to %s: '
+            'after %d first pass(es) (%s s) the next one would still keep it '
+            'down longer than [migration_ext] cold_copy_max_downtime (%g s). '
+            'Nothing was lost: the VM never stopped and still runs on %s. '
+            'To do: migrate it when it writes less, raise '
+            'cold_copy_max_downtime, or migrate it in one phase (it is then '
+            'down for the whole copy).'
+            % (host, len(durations),
+               ', '.join('%.1f' % d for d in durations), limit,
+               source_host))
+
+
+def _ssh_advice(source_host, where):
+    return ('check that sshd runs on %s and that the nova user on %s can '
+            'ssh there without a password (the same keys nova\'s own copy '
+            'uses), then retry' % (where, source_host))
+
+
+def _where(host, host_name):
+    if host and host_name and host_name != host:
+        return '%s (%s)' % (host_name, host)
+    return host or 'the shared instances path'
 
 
 def copy_disk(conf, from_path, to_path, host, source_host, cap=None,

@@ -28,6 +28,7 @@ says the destination verified every disk.
 """
 
 import os
+import time
 
 from nova import block_device
 from nova.compute import utils as compute_utils
@@ -70,6 +71,11 @@ def refuse_unsupported(conf, instance, flavor, block_device_info,
                        'instances'))
 
 
+# First passes of a two-phase copy before it gives up on a VM that keeps
+# writing more than the link sends between two passes.
+MAX_FIRST_PASSES = 5
+
+
 class VerifiedColdMigration:
     """Mixed into the libvirt driver: the copy of a cold migration."""
 
@@ -83,20 +89,21 @@ class VerifiedColdMigration:
         inst_base_resize = inst_base + '_resize'
         shared = self._is_path_shared_with(dest, inst_base)
         host = None if shared else dest
+        host_name = self._cold_destination_host(context, instance, dest)
         if not shared:
             try:
                 self._remotefs.create_dir(dest, inst_base)
             except processutils.ProcessExecutionError as e:
+                # Nothing changed yet: the VM still runs here.
                 raise exception.InstanceFaultRollback(exception.ResizeError(
-                    reason='not able to execute ssh command: %s' % e))
+                    reason=cold_copy.explain_unreachable(
+                        e, dest, conf.host, host_name)))
 
         def on_execute(process):
             self.job_tracker.add_job(instance, process.pid)
 
         def on_completion(process):
             self.job_tracker.remove_job(instance, process.pid)
-
-        host_name = self._cold_destination_host(context, instance, dest)
 
         def copy(from_path, to_path, precopy=False):
             return cold_copy.copy_disk(
@@ -107,16 +114,14 @@ class VerifiedColdMigration:
         if (self._two_phase(ext, instance) and not shared and
                 instance.vm_state == vm_states.ACTIVE):
             try:
-                for _name, info in cold_copy.disks_to_copy(
-                        self._get_instance_disk_info(
-                            instance, block_device_info)):
-                    copy(info['path'], info['path'], precopy=True)
-                LOG.info('First pass of a two-phase copy done; powering '
-                         'off', instance=instance)
+                self._precopy_until_short(
+                    ext, instance, block_device_info, copy, host_name or dest,
+                    conf.host)
             except cold_copy.CopyFailed as exc:
-                # The VM never stopped: drop what reached the destination.
-                self._cleanup_remote_migration(dest, inst_base,
-                                               inst_base_resize, shared)
+                # The VM never stopped and its folder here was never
+                # moved aside (nova's _cleanup_remote_migration cleans
+                # the destination only after that): drop what reached it.
+                self._remove_remote_copy(dest, inst_base, instance)
                 raise exception.InstanceFaultRollback(
                     exception.MigrationError(reason=str(exc)))
 
@@ -161,6 +166,50 @@ class VerifiedColdMigration:
                 self._cleanup_remote_migration(host, inst_base,
                                                inst_base_resize, shared)
         return jsonutils.dumps(disk_info)
+
+    def _precopy_until_short(self, ext, instance, block_device_info, copy,
+                             dest_name, source_host):
+        """First passes while the VM runs, until the last one was short.
+
+        A pass reads every disk and sends what changed since the one
+        before, so the final pass, with the VM off, lasts about as long
+        as the last one did. With ``cold_copy_max_downtime`` set, passes
+        go on until one lasts no longer than that; a pass no shorter
+        than the one before means the VM writes faster than its disks
+        can be sent: the copy stops, and the VM never stopped.
+
+        :raises cold_copy.CopyFailed: when a copy fails or never gets
+            short enough.
+        """
+        limit = ext.cold_copy_max_downtime
+        disks = cold_copy.disks_to_copy(self._get_instance_disk_info(
+            instance, block_device_info))
+        durations = []
+        while True:
+            started = time.monotonic()
+            sent = sum(copy(info['path'], info['path'],
+                            precopy=True).get('bytes_sent', 0)
+                       for _name, info in disks)
+            durations.append(time.monotonic() - started)
+            LOG.info('First pass %d of a two-phase copy: %d bytes in %.1f '
+                     's', len(durations), sent, durations[-1],
+                     instance=instance)
+            if not limit or durations[-1] <= limit:
+                break
+            if len(durations) > 1 and durations[-1] >= durations[-2] or \
+                    len(durations) >= MAX_FIRST_PASSES:
+                raise cold_copy.CopyFailed(cold_copy.explain_not_converging(
+                    durations, limit, dest_name, source_host),
+                    cold_copy.NOT_CONVERGING)
+        LOG.info('Two-phase copy: powering off for the final pass',
+                 instance=instance)
+
+    def _remove_remote_copy(self, dest, inst_base, instance):
+        try:
+            self._remotefs.remove_dir(dest, inst_base)
+        except processutils.ProcessExecutionError as exc:
+            LOG.warning('Cannot remove the partial copy in %s on %s: %s',
+                        inst_base, dest, exc, instance=instance)
 
     @staticmethod
     def _two_phase(ext, instance):

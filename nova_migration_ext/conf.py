@@ -129,6 +129,18 @@ CORE_OPTS = [
              'works. Applies to cold migrations and resizes with '
              'cold_copy = verified between hosts that do not share the '
              'instances path.'),
+    cfg.FloatOpt(
+        'cold_copy_max_downtime',
+        default=0.0,
+        min=0.0,
+        help='Two-phase copies only: the longest, in seconds, the final '
+             'pass may keep the VM down, as foreseen from the first passes '
+             '(each lasts about as long as the next would). First passes '
+             'are repeated, up to 5, until one lasts no longer than this; '
+             'if a pass is no shorter than the one before (the VM writes '
+             'faster than the link sends), the migration stops before the '
+             'VM is powered off, and it runs on where it was. 0: one first '
+             'pass, then the final one whatever it has to send.'),
     cfg.IntOpt(
         'cold_copy_retries',
         default=3,

@@ -175,6 +175,13 @@ class ResizeLeftoverSweeper:
                     'doing what a confirm does on this host',
                     path, migration.id, migration.status,
                     instance.vm_state, instance.host, instance=instance)
+        # A confirm that failed half-way has already dropped the stashed
+        # flavors, which the driver's clean-up reads (vTPM): the VM runs
+        # with its current flavor, so that is both the old and the new.
+        if instance.old_flavor is None:
+            instance.old_flavor = instance.flavor
+        if instance.new_flavor is None:
+            instance.new_flavor = instance.flavor
         self._cleanup_resize(context, instance, instance.get_network_info())
         try:
             report.report_client_singleton().delete_allocation_for_instance(

@@ -12,6 +12,8 @@
 """Cold migration and resize through the REST API with our driver."""
 
 import os
+import time
+from unittest import mock
 
 import fixtures
 from nova.compute import vm_states
@@ -19,6 +21,7 @@ from nova import context as nova_context
 from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
+from oslo_concurrency import processutils
 
 from nova_migration_ext import cold_copy
 from tests.functional import base
@@ -251,6 +254,88 @@ class VerifiedCopyTest(base.MigrationExtTestBase):
         self.assertIn('No space left on device. Nothing was lost', message)
         self.assertIn('free space on', message)
 
+    def slow_first_passes(self, seconds):
+        """First passes last *seconds* more each (the VM's writes)."""
+        real_copy = cold_copy.copy_disk
+        durations = list(seconds)
+
+        def copy_disk(conf, from_path, to_path, host, *args, **kwargs):
+            if kwargs.get('precopy') and durations:
+                time.sleep(durations.pop(0))
+            return real_copy(conf, from_path, to_path, host, *args,
+                             **kwargs)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migration_ext.cold_copy.copy_disk', copy_disk))
+
+    def test_first_passes_repeat_until_one_is_short(self):
+        self.flags(cold_copy_two_phase=True, cold_copy_max_downtime=0.5,
+                   group='migration_ext')
+        self.slow_first_passes([1.0, 0.7])
+        self.record_steps()
+        server = self.boot('src')
+        # Longer than nova's wait for VERIFY_RESIZE: wait for the record.
+        self.use_host_paths('src')
+        self.folders.alias(self.flags_my_ip(), 'dest')
+        self.api.post_server_action(server['id'],
+                                    {'migrate': {'host': 'dest'}})
+        self._wait_for_migration_status(server, ['finished'])
+        # Passes while each is shorter than the one before, until one
+        # lasts no more than 0.5 s; then the power-off and the last pass.
+        self.assertGreaterEqual(self.events.count('precopy'), 3)
+        self.assertEqual(['power_off', 'copy'], self.events[-2:])
+        self.assertTrue(cold_copy.read_record(
+            self.resize_folder(server))['verified'])
+
+    def test_vm_writing_faster_than_the_link_is_never_stopped(self):
+        self.flags(cold_copy_two_phase=True, cold_copy_max_downtime=0.5,
+                   group='migration_ext')
+        self.slow_first_passes([1.0, 2.0])
+        self.record_steps()
+        server = self.boot('src')
+        disks = self.local_disk_paths('src', server)
+        self.cold_migrate(server, 'dest', expected_state='ACTIVE')
+        self._wait_for_migration_status(server, ['error'])
+        server = self.api.get_server(server['id'])
+        self.assertEqual(('ACTIVE', 'src'), (
+            server['status'], server['OS-EXT-SRV-ATTR:host']))
+        self.assertEqual(['precopy', 'precopy'], self.events)
+        self.assertEqual(1, self.domain('src', server['id']).info()[0])
+        for disk in disks:
+            self.assertTrue(os.path.exists(disk), disk)
+        self.assertFalse(os.path.exists(
+            self.folders.rebase('dest', os.path.dirname(disks[0]))))
+        message = '\n'.join(self.action_event_details(server))
+        self.assertIn('The VM writes to its disks faster than they can be '
+                      'sent to', message)
+        self.assertIn('after 2 first pass(es) (1.', message)
+        self.assertIn('Nothing was lost: the VM never stopped', message)
+
+    def test_unreachable_destination_changes_nothing(self):
+        server = self.boot('src')
+
+        def refuse(host, path, **kwargs):
+            raise processutils.ProcessExecutionError(
+                stderr='ssh: connect to host %s port 22: Connection '
+                       'refused' % host, cmd='ssh %s mkdir -p %s'
+                % (host, path))
+        self.src.driver._remotefs.create_dir = refuse
+        self.record_steps()
+        self.cold_migrate(server, 'dest', expected_state='ACTIVE')
+        self._wait_for_migration_status(server, ['error'])
+        server = self.api.get_server(server['id'])
+        self.assertEqual(('ACTIVE', 'src'), (
+            server['status'], server['OS-EXT-SRV-ATTR:host']))
+        self.assertEqual([], self.events)     # never stopped, nothing sent
+        self.assertEqual(1, self.domain('src', server['id']).info()[0])
+        message = '\n'.join(self.action_event_details(server))
+        self.assertIn('over ssh to prepare the copy: ssh: connect to host',
+                      message)
+        # (The harness's CONF.host is the last compute started: the
+        # source's name in the message is not checked here.)
+        self.assertIn('Nothing was changed: the VM is still on', message)
+        self.assertIn('To do: check that sshd runs on dest (192.0.2.2)',
+                      message)
+
     def test_confirm_keeps_the_source_of_an_unverified_copy(self):
         server = self.cold_migrate(self.boot('src'), 'dest')
         folder = self.resize_folder(server)
@@ -323,6 +408,31 @@ class ResizeLeftoversTest(base.MigrationExtTestBase):
         self.assertEqual(1, self.domain('dest', server['id']).info()[0])
         self.assertIn('doing what a confirm does on this host',
                       self.stdlog.logger.output)
+
+    def test_confirm_that_failed_on_the_source_then_reset(self):
+        # nova's own path: the source's confirm fails at its first step
+        # (Neutron), the VM goes to ERROR, the migration to error, and
+        # nova drops the claim and the stashed flavors regardless.
+        server = self.cold_migrate(self.boot('src'), 'dest')
+        with mock.patch.object(
+                self.src.manager.network_api, 'setup_networks_on_host',
+                side_effect=Exception('Neutron is down')):
+            self.api.post_server_action(server['id'],
+                                        {'confirmResize': None})
+            server = self._wait_for_state_change(server, 'ERROR')
+        self.assertEqual('error', self.migration(server)['status'])
+        folder = os.path.join(self.folders.paths['src'],
+                              server['id'] + '_resize')
+        self.assertTrue(os.path.isdir(folder))
+        self.api.post_server_action(server['id'],
+                                    {'os-resetState': {'state': 'active'}})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.sweep_source()
+        self.assertFalse(os.path.exists(folder))
+        self.assertRaises(fakelibvirt.libvirtError, self.domain, 'src',
+                          server['id'])
+        self.assertEqual('error', self.migration(server)['status'])
+        self.assertEqual({}, self.src_usages())
 
     def test_control_with_the_sweep_off_leaks(self):
         self.flags(remove_resize_leftovers=False, group='migration_ext')

@@ -121,6 +121,14 @@ class LabTestCase(testtools.TestCase):
             f.seek(mark)
             return f.read().decode('utf-8', 'replace')
 
+    def wait_for_log(self, host, mark, text, timeout=300):
+        """Wait until *host*'s nova-compute logs *text* after *mark*."""
+        deadline = time.monotonic() + timeout
+        while text not in self.compute_log_since(host, mark):
+            if time.monotonic() > deadline:
+                self.fail('%s never logged %r' % (host, text))
+            time.sleep(0.2)
+
     def log_mark(self, host):
         try:
             return os.path.getsize(self.cloud.compute_log(host))

@@ -219,12 +219,14 @@ class Cloud(object):
                                  'interface': 'public'})
         return image.id
 
-    def make_root_image(self, name, fill_mb=0):
+    def make_root_image(self, name, fill_mb=0, guest_options=''):
         """A qcow2 root disk image booting the lab guest.
 
         Its base file on a host is ``_base/<sha1(image id)>``, one per
         image; *fill_mb* MiB of data (after the 32 MiB the guest may
         write) make that file really take that much space.
+        *guest_options* go on the guest's kernel command line
+        (``tests/lab/guest/README.md``).
         """
         state = self.state()
         path = os.path.join(self.root, 'images', name + '.qcow2')
@@ -239,7 +241,7 @@ class Cloud(object):
             kernel_id=state['images']['kernel'],
             ramdisk_id=state['images']['ramdisk'],
             os_command_line=('root=/dev/vda console=tty0 console=ttyS0 '
-                             'nmx_claim_all=1'),
+                             'nmx_claim_all=1 ' + guest_options).strip(),
             hw_disk_bus='virtio')
 
     def setup_images_and_flavors(self):

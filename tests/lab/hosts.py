@@ -533,15 +533,26 @@ class LabHost(object):
                           % self._path('instances.img'))
         self.run(['sh', '-c', '\n'.join(script)])
 
+    def start_sshd(self, wait=True):
+        """Start the host's sshd (after :meth:`stop_sshd`, or at start)."""
+        self.run(['/usr/sbin/sshd', '-f', '/etc/ssh/sshd_config', '-E',
+                  os.path.join(self._path('log'), 'sshd.log')])
+        if wait:
+            self._wait_port(self.address, 22)
+
+    def stop_sshd(self):
+        """Stop the host's sshd: new ssh connections are refused."""
+        self.run(['sh', '-c', 'pid=$(cat /run/sshd.pid) && kill $pid && '
+                  'while kill -0 $pid 2>/dev/null; do sleep 0.2; done'],
+                 timeout=30)
+
     def _start_daemons(self):
-        log = self._path('log')
         self.run(['virtlogd', '-d'])
         # Its QEMU probe records the CPUID of the CPU it ran on; pinned,
         # every host's probe matches and the capabilities cache is reused.
         # (libvirt gives each QEMU all CPUs again.)
         self.run(['taskset', '-c', '0', 'libvirtd', '-d', '--listen'])
-        self.run(['/usr/sbin/sshd', '-f', '/etc/ssh/sshd_config', '-E',
-                  os.path.join(log, 'sshd.log')])
+        self.start_sshd(wait=False)
         deadline = time.monotonic() + 120
         while True:
             result = self.run(['virsh', '-c', 'qemu:///system',

@@ -51,13 +51,17 @@ class DrainUnderFaultsTest(base.LabTestCase):
                                 kinds=KINDS, timeout=DRAIN_TIMEOUT,
                                 evacuator_options={
                                     'stuck_after': STUCK_AFTER})
-        # Last: a post-migration cut by the fault can hang in nova-compute
-        # and hold the source's live-migration slot for the next test
-        # (seen in CI on 2026-12-01): start both computes afresh.
-        for host in ('c1', 'c2'):
-            self.addCleanup(self.cloud.start_compute, host)
         self.addCleanup(self.remove_guests, drain)
         self.addCleanup(drain.cleanup)
+        # First (cleanups run last-in first-out): a post-migration cut by
+        # the fault can hang in nova-compute and hold the source's
+        # live-migration slot (seen in CI on 2026-12-01), and a VM whose
+        # migration waits behind it then takes the whole delete time-out
+        # to go (seen here: "deleting" for minutes): start both computes
+        # afresh before deleting, which leaves them fresh for the next
+        # test too.
+        for host in ('c1', 'c2'):
+            self.addCleanup(self.cloud.start_compute, host)
         self.addCleanup(lambda: self.addDetail(
             'report', testtools.content.text_content('\n'.join(lines))))
         drain.seed()
@@ -75,7 +79,15 @@ class DrainUnderFaultsTest(base.LabTestCase):
         injector.join(600)
         self.assertTrue(fired.is_set(), 'no live migration was seen')
         lines.append('drain ended after %.0f s' % elapsed)
-        return drain, drain.cli('tasks', evacuation)
+        tasks = drain.cli('tasks', evacuation)
+        # The checks read the guests' consoles through nova, an RPC call
+        # to their host's nova-compute, whose RPC server can stay deaf
+        # after the broker's outage (seen: MessagingTimeout from c2 four
+        # minutes after RabbitMQ came back). That is nova's and
+        # oslo.messaging's, not the engine's, whose outcome is read above.
+        for host in ('c1', 'c2'):
+            self.cloud.start_compute(host)
+        return drain, tasks
 
     def _inject(self, drain, fault, fired, lines, moment):
         deadline = time.monotonic() + 600

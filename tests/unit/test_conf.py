@@ -46,6 +46,7 @@ DEFAULTS = {
     'cold_copy': 'verified',
     'cold_copy_compression': 'none',
     'cold_copy_two_phase': False,
+    'cold_copy_max_downtime': 0.0,
     'cold_copy_retries': 3,
     'cold_copy_max_bandwidth': 0.0,
     'cold_copy_remote_python': None,

@@ -23,6 +23,7 @@ import textwrap
 import time
 
 import fixtures
+from oslo_concurrency import processutils
 
 from nova_migration_ext import cold_copy
 from nova_migration_ext.diskcopy import protocol as proto
@@ -210,9 +211,25 @@ class ExplainTest(utils.TestCase):
     def test_each_failure_says_what_to_do(self):
         for code, words in ((proto.EXIT_NO_SPACE, 'free space on c2'),
                             (proto.EXIT_MISMATCH, "check c2's disk"),
-                            (proto.EXIT_CONNECTION, 'can ssh to c2')):
+                            (proto.EXIT_CONNECTION,
+                             'sshd runs on c2 and that the nova user on c1 '
+                             'can ssh there')):
             message = cold_copy.explain({'code': code, 'error': 'boom'},
                                         'c2', 'c1')
             self.assertIn(words, message)
             self.assertIn('Nothing was lost', message)
             self.assertIn('boom', message)
+
+    def test_unreachable_destination_says_nothing_changed(self):
+        error = processutils.ProcessExecutionError(
+            stderr='Warning: x\nssh: connect to host 10.0.0.2 port 22: '
+                   'Connection refused\n', cmd='ssh 10.0.0.2 mkdir -p /x')
+        message = cold_copy.explain_unreachable(error, '10.0.0.2', 'c1',
+                                                host_name='c2')
+        self.assertEqual(
+            'Cannot reach c2 (10.0.0.2) over ssh to prepare the copy: ssh: '
+            'connect to host 10.0.0.2 port 22: Connection refused. Nothing '
+            'was changed: the VM is still on c1. To do: check that sshd runs '
+            'on c2 (10.0.0.2) and that the nova user on c1 can ssh there '
+            'without a password (the same keys nova\'s own copy uses), then '
+            'retry.', message)
