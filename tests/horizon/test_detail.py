@@ -95,6 +95,15 @@ class DetailTests(test.BaseAdminViewTests):
         self.assertTrue(rows[fakes.TASK_DONE].status)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_vm_done_after_a_retry_shows_no_old_error(self):
+        info = fakes.show()
+        info['tasks'][2].update(state='done', progress=100.0, attempts=4)
+        self.mock_evacuation_get.return_value = info
+        res = self.client.get(DETAIL_URL)
+        self.assertNotContains(res, 'Network filter not found')
+        self.assertNotContains(res, 'Restart nova-compute on new1')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
     def test_task_row_update(self):
         info = fakes.show()
         info['tasks'][1].update(state='done', progress=100.0)

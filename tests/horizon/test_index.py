@@ -17,6 +17,7 @@ from django.urls import reverse
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
+from horizon_panel.content.evacuations import tables
 from tests.horizon import fakes
 
 INDEX_URL = reverse('horizon:admin:evacuations:index')
@@ -60,6 +61,28 @@ class IndexTests(test.BaseAdminViewTests):
                     self.assertContains(res, html_id, msg_prefix=action)
                 else:
                     self.assertNotContains(res, html_id, msg_prefix=action)
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_another_table_built_meanwhile_changes_nothing(self):
+        # An evacuation's page (and its poll, every 2.5 s) builds an
+        # EvacuationsTable for its header actions. Horizon keeps a
+        # table's actions on its class: built while the index renders,
+        # that empty table took them, and the index lost its batch
+        # buttons and its check-box column header.
+        def list_while_a_detail_page_renders(request):
+            tables.EvacuationsTable(request)
+            return fakes.LIST
+        self.mock_evacuation_list.side_effect = \
+            list_while_a_detail_page_renders
+        res = self.client.get(INDEX_URL)
+        for action in ('start', 'pause', 'resume', 'cancel'):
+            self.assertContains(res, 'id="evacuations__action_%s"' % action,
+                                msg_prefix=action)
+        table = res.context['table']
+        self.assertTrue(all(action.table is table
+                            for action in table.get_table_actions()))
+        self.assertContains(res, 'class="multi_select_column', count=1 +
+                            len(fakes.LIST))
 
     @test.create_mocks({evacuator: ['evacuation_list']})
     def test_rows_poll_while_the_state_may_change(self):
@@ -126,6 +149,33 @@ class ActionTests(test.BaseAdminViewTests):
 
     def test_cancel(self):
         self._check('cancel', fakes.RUNNING_ID, 'evacuation_cancel')
+
+    def test_from_the_evacuation_s_page_back_to_it(self):
+        detail = reverse('horizon:admin:evacuations:detail',
+                         args=[fakes.RUNNING_ID])
+        for action, api_name in (('pause', 'evacuation_pause'),
+                                 ('cancel', 'evacuation_cancel')):
+            with mock.patch.object(evacuator, 'evacuation_list',
+                                   return_value=fakes.LIST), \
+                    mock.patch.object(evacuator, api_name) as call:
+                call.return_value = fakes.show()
+                res = self.client.post(INDEX_URL, {
+                    'action': 'evacuations__%s__%s' % (
+                        action, fakes.RUNNING_ID)},
+                    HTTP_REFERER='http://dashboard.example.org' + detail)
+            self.assertRedirectsNoFollow(res, detail)
+        # Another page, or another evacuation's: the list, as before.
+        other = reverse('horizon:admin:evacuations:detail',
+                        args=[fakes.PAUSED_ID])
+        for referer in ('http://elsewhere.example.org/', other):
+            with mock.patch.object(evacuator, 'evacuation_list',
+                                   return_value=fakes.LIST), \
+                    mock.patch.object(evacuator, 'evacuation_pause') as call:
+                call.return_value = fakes.show()
+                res = self.client.post(INDEX_URL, {
+                    'action': 'evacuations__pause__%s' % fakes.RUNNING_ID},
+                    HTTP_REFERER=referer)
+            self.assertRedirectsNoFollow(res, INDEX_URL)
 
     def test_action_not_allowed_in_that_state_is_not_sent(self):
         with mock.patch.object(evacuator, 'evacuation_list',

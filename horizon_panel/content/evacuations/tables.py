@@ -15,6 +15,9 @@ Rows are the evacuator's JSON dicts. Actions are offered by state, as
 the evacuator's state machine allows them.
 """
 
+import collections
+from urllib import parse
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -51,6 +54,7 @@ TASK_STATES = (
     (states.TASK_CANCELLED, _("Cancelled")),
     (states.GONE, _("Deleted by its owner")),
 )
+ENDED_WELL = (states.DONE, states.SKIPPED, states.GONE)
 TASK_STATUS = tuple(
     [(s, None) for s in (states.PENDING, states.SUBMITTING,
                          states.MIGRATING, states.VERIFYING,
@@ -59,7 +63,26 @@ TASK_STATUS = tuple(
      (states.NEEDS_OPERATOR, False), (states.TASK_CANCELLED, False)])
 
 
-class DictTable(tables.DataTable):
+class OwnActionsTable(tables.DataTable):
+    """A table whose actions belong to it alone.
+
+    Horizon builds a table class's actions once, on the class, and every
+    new table re-points them to itself: a table built for another request
+    meanwhile (the detail page's header actions, its poll) took the
+    index's, which then rendered without batch buttons or check-box
+    header. Each table here makes its own, as the class did (a shallow
+    copy would not do: a batch action's bound ``single`` and ``multiple``
+    still point at the shared one).
+    """
+
+    def __init__(self, request, *args, **kwargs):
+        self.base_actions = collections.OrderedDict(
+            (name, type(action)())
+            for name, action in type(self).base_actions.items())
+        super().__init__(request, *args, **kwargs)
+
+
+class DictTable(OwnActionsTable):
     """A table whose rows are dicts with an ``id`` and a ``name``."""
 
     def get_object_id(self, datum):
@@ -102,6 +125,23 @@ class EvacuationAction(tables.BatchAction):
             getattr(evacuator, self.operation)(request, obj_id)
         except evacuator.EvacuatorError:
             _report(request)
+
+    def get_success_url(self, request=None):
+        """Back to the evacuation's page when the click came from there.
+
+        The page's header actions post to the list (where this table
+        lives); the operator watching a drain stays on its page. Only
+        the referring page's path is compared, never followed.
+        """
+        came_from = parse.urlsplit(request.META.get('HTTP_REFERER', '')).path
+        chosen = request.POST.getlist('object_ids') or [
+            request.POST.get('action', '').rpartition('__')[2]]
+        for evacuation_id in filter(None, chosen):
+            page = reverse('horizon:admin:evacuations:detail',
+                           args=[evacuation_id])
+            if came_from == page:
+                return page
+        return super().get_success_url(request)
 
 
 class StartEvacuation(EvacuationAction):
@@ -302,6 +342,13 @@ def _percent(datum):
 
 
 def _error_and_remedy(datum):
+    """The VM's last error and remedy, while they still matter.
+
+    A VM that ended well (moved, skipped, deleted by its owner) shows
+    none: an error of an attempt that a retry overcame only misleads.
+    """
+    if datum.get('state') in ENDED_WELL:
+        return ''
     return ' '.join(part for part in (datum.get('last_error'),
                                       datum.get('remedy')) if part)
 
@@ -332,7 +379,7 @@ class TasksTable(DictTable):
 
 # Audit log ---------------------------------------------------------------
 
-class AuditTable(tables.DataTable):
+class AuditTable(OwnActionsTable):
     at = tables.Column('at', verbose_name=_("At"),
                        filters=(filters.parse_isotime,))
     actor = tables.Column('actor', verbose_name=_("Actor"))
