@@ -26,6 +26,7 @@ reloaded: neither page may, they poll).
 
 import re
 import sys
+from urllib import parse
 
 import common
 import panel
@@ -93,6 +94,7 @@ def start(s, c):
     evacuation_id = s.result['evacuation_id']
     s.page.click('#evacuations__row_%s__action_start' % evacuation_id)
     s.page.wait_for_load_state()
+    s.result['after_start_path'] = parse.urlsplit(s.page.url).path
     s.result['start_message'] = ' '.join(s.page.locator(
         '.alert-success, .messages .alert').all_inner_texts())
     s.check('Started' in s.result['start_message'],
@@ -138,6 +140,17 @@ def overview(s, c, page):
             '#evacuation_progress').split()),
         'counts': page.inner_text('#evacuation_counts').strip(),
         'reloaded': not page.evaluate('window.nmeWatching === true')}
+    # The header's actions, drawn when the tab opened (planned: Start,
+    # Cancel), follow the state too: nothing is left to do when done.
+    s.wait_until(lambda: not header_actions(page) or None, 15,
+                 interval=0.5, message='the header still offers %s'
+                 % header_actions(page))
+    s.result['header_actions'] = header_actions(page)
+
+
+def header_actions(page):
+    return [text.strip() for text in page.locator(
+        '.detail-actions button, .detail-actions a').all_inner_texts()]
 
 
 def audit(s, c):

@@ -115,6 +115,11 @@ class EvacuationPanelTest(HorizonStackTest):
         self.assertEqual({'state': states.COMPLETED, 'progress': '100.0%',
                           'counts': 'done %d' % len(servers),
                           'reloaded': False}, result['overview'])
+        # Started from its page, the operator stayed on it.
+        self.assertEqual('/admin/evacuations/%s/' % result['evacuation_id'],
+                         result['after_start_path'])
+        # Its header's actions, drawn while planned, followed the state.
+        self.assertEqual([], result['header_actions'])
         evacuation_id = result['evacuation_id']
         info = self.wait_for(evacuation_id,
                              lambda i: i['state'] == states.COMPLETED)
