@@ -181,11 +181,12 @@ class ListEvacuations(lister.Lister):
     """List evacuations."""
 
     def take_action(self, args):
-        rows = [(e['id'], e['name'], e['state'], ', '.join(e['sources']),
+        rows = [(e['id'], e['name'], e['state'],
+                 e.get('needs_operator', 0), ', '.join(e['sources']),
                  e['owner'] or '', e['created_at'])
                 for e in _check(_api(self).list())]
-        return (('ID', 'Name', 'State', 'Sources', 'Driven by', 'Created'),
-                rows)
+        return (('ID', 'Name', 'State', 'Needs you', 'Sources', 'Driven by',
+                 'Created'), rows)
 
 
 class _OneEvacuation(show.ShowOne):

@@ -161,10 +161,16 @@ def list_opts():
 
 
 def summaries(engine):
-    """One line of data per evacuation, oldest first."""
+    """One line of data per evacuation, oldest first.
+
+    ``needs_operator`` counts its VMs left for the operator: what a list
+    must show, whatever the evacuation's own state.
+    """
+    waiting = engine.store.count_tasks(states.NEEDS_OPERATOR)
     return [{'id': e.id, 'name': e.name, 'state': e.state,
              'sources': e.source_hosts, 'owner': e.owner,
-             'created_at': e.created_at.isoformat()}
+             'created_at': e.created_at.isoformat(),
+             'needs_operator': waiting.get(e.id, 0)}
             for e in engine.store.list_evacuations()]
 
 

@@ -282,6 +282,14 @@ class Store:
                 models.Task.server_id == server_id).order_by(
                     models.Task.id.desc()).limit(1)).first()
 
+    def count_tasks(self, state):
+        """{evacuation id: how many of its tasks are in *state*}."""
+        with self.session() as session:
+            return dict(session.execute(
+                sa.select(models.Task.evacuation_id, sa.func.count())
+                .where(models.Task.state == state)
+                .group_by(models.Task.evacuation_id)).all())
+
     def tasks(self, evacuation_id):
         with self.session() as session:
             return list(session.scalars(sa.select(models.Task).where(

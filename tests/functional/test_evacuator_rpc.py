@@ -168,6 +168,9 @@ class EvacuatorRPCTest(testtools.TestCase):
         self.assertEqual(0, rc, err)
         self.assertIn(info['id'], out)
         self.assertIn('| planned', out)
+        rc, out, err = self.run_cli('list', '-f', 'json')
+        listed = {e['ID']: e for e in json.loads(out)}
+        self.assertEqual(0, listed[info['id']]['Needs you'])
         rc, out, err = self.run_cli('tasks', info['id'], '-f', 'json')
         self.assertEqual(3, len(json.loads(out)))
         rc, out, err = self.run_cli('plan', 'old1', '--target', 'old1')

@@ -30,7 +30,7 @@ LIST = [
      'created_at': '2026-03-01T12:00:00'},
     {'id': DONE_ID, 'name': 'rack-d', 'state': 'completed',
      'sources': ['old5'], 'owner': None,
-     'created_at': '2026-02-01T12:00:00'},
+     'created_at': '2026-02-01T12:00:00', 'needs_operator': 2},
 ]
 
 TASK_DONE = 'a0000000-0000-4000-8000-00000000000a'

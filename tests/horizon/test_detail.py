@@ -95,6 +95,19 @@ class DetailTests(test.BaseAdminViewTests):
         self.assertTrue(rows[fakes.TASK_DONE].status)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_overview_says_when_vms_need_the_operator(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        self.assertContains(res, 'id="evacuation_needs_you"')
+        self.assertContains(res, '1 VM needs you')
+        self.assertContains(res, 'href="?tab=evacuation_details__tasks"')
+        info = fakes.show()
+        info['counts'] = {'done': 3}
+        self.mock_evacuation_get.return_value = info
+        res = self.client.get(DETAIL_URL)
+        self.assertNotContains(res, 'id="evacuation_needs_you"')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
     def test_vm_done_after_a_retry_shows_no_old_error(self):
         info = fakes.show()
         info['tasks'][2].update(state='done', progress=100.0, attempts=4)

@@ -45,6 +45,24 @@ class IndexTests(test.BaseAdminViewTests):
         self.mock_evacuation_list.assert_called_once_with(test.IsHttpRequest())
 
     @test.create_mocks({evacuator: ['evacuation_list']})
+    def test_vms_left_for_the_operator_stand_out(self):
+        # rack-d completed with 2 VMs left for the operator; the others
+        # have none (or an evacuator too old to say: no key).
+        self.mock_evacuation_list.return_value = fakes.LIST
+        res = self.client.get(INDEX_URL)
+        rows = {row.datum['id']: row for row in
+                res.context['table'].get_rows()}
+        self.assertIn('needs-operator', rows[fakes.DONE_ID].classes)
+        self.assertIn('danger', rows[fakes.DONE_ID].classes)
+        self.assertNotIn('needs-operator', rows[fakes.RUNNING_ID].classes)
+        self.assertEqual('2 VMs', str(
+            rows[fakes.DONE_ID].cells['needs_you'].data))
+        self.assertEqual('', rows[fakes.RUNNING_ID].cells['needs_you'].data)
+        self.assertContains(res, 'href="%s?tab=evacuation_details__tasks"'
+                            % reverse('horizon:admin:evacuations:detail',
+                                      args=[fakes.DONE_ID]))
+
+    @test.create_mocks({evacuator: ['evacuation_list']})
     def test_actions_follow_the_state(self):
         self.mock_evacuation_list.return_value = fakes.LIST
         res = self.client.get(INDEX_URL)

@@ -219,6 +219,13 @@ class CancelEvacuation(EvacuationAction):
 class EvacuationRow(tables.Row):
     ajax = True
 
+    def load_cells(self, datum=None):
+        super().load_cells(datum)
+        # VMs left for the operator: the row stands out, whatever its
+        # state (Horizon's own 'warning' marks rows still changing).
+        if (datum or self.datum or {}).get('needs_operator'):
+            self.classes.extend(('danger', 'needs-operator'))
+
     def get_data(self, request, evacuation_id):
         for evacuation in evacuator.evacuation_list(request):
             if evacuation['id'] == evacuation_id:
@@ -231,12 +238,30 @@ def _hosts(datum):
     return ', '.join(datum.get('sources') or ())
 
 
+def _needs_you(datum):
+    count = datum.get('needs_operator') or 0
+    if not count:
+        return ''
+    return ngettext_lazy('%(count)d VM', '%(count)d VMs', count) % {
+        'count': count}
+
+
+def _vms_tab(datum):
+    return '%s?tab=evacuation_details__tasks' % reverse(
+        'horizon:admin:evacuations:detail', args=[datum['id']])
+
+
 class EvacuationsTable(DictTable):
     name = tables.WrappingColumn('name', verbose_name=_("Name"),
                                  link='horizon:admin:evacuations:detail')
     state = tables.Column('state', verbose_name=_("State"), status=True,
                           status_choices=EVACUATION_STATUS,
                           display_choices=EVACUATION_STATES)
+    needs_you = tables.Column(
+        _needs_you, verbose_name=_("Needs You"), link=_vms_tab,
+        empty_value='',
+        help_text=_("VMs left for you, each with the reason and what to "
+                    "do."))
     sources = tables.Column(_hosts, verbose_name=_("Source Hosts"))
     owner = tables.Column('owner', verbose_name=_("Driven By"),
                           empty_value='-')

@@ -33,6 +33,8 @@ class OverviewTab(tabs.Tab):
         return {
             'evacuation': info,
             'counts': sorted((info.get('counts') or {}).items()),
+            'needs_you': (info.get('counts') or {}).get(
+                states.NEEDS_OPERATOR, 0),
             'eta': display.duration(info.get('eta_seconds')),
             'plan': plan,
             'by_method': sorted((plan.get('by_method') or {}).items()),

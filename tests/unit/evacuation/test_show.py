@@ -13,6 +13,7 @@
 
 from nova_migration_ext.evacuation import display
 from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import states
 from tests.unit.evacuation import fakes
 from tests.unit.evacuation import test_store
@@ -71,6 +72,16 @@ class TestShow(utils.TestCase):
         self.move('a', states.SUBMITTING, states.NEEDS_OPERATOR)
         self.assertEqual(200, self.engine.show(
             self.evacuation_id)['eta_seconds'])
+
+    def test_list_counts_the_vms_left_for_the_operator(self):
+        self.move('a', states.SUBMITTING, states.NEEDS_OPERATOR)
+        self.move('b', states.SUBMITTING, states.NEEDS_OPERATOR)
+        other = self.store.create_evacuation(
+            source_hosts=['cmp-2'], policy=test_store.POLICY, actor='bob',
+            tasks=[test_store.task('d')])
+        listed = {e['id']: e for e in service.summaries(self.engine)}
+        self.assertEqual(2, listed[self.evacuation_id]['needs_operator'])
+        self.assertEqual(0, listed[other]['needs_operator'])
 
     def test_estimate_runs_moves_under_way_first(self):
         # c is under way although planned last: it holds the only slot.

@@ -272,6 +272,19 @@ class StoreTests:
         listed = {e.id: e for e in self.store.list_evacuations()}
         self.assertEqual(states.PLANNED, listed[eid].state)
 
+    def test_count_tasks_per_evacuation(self):
+        first, second, third = self.create(), self.create(), self.create()
+        for eid in (first, second):
+            task_a = self.store.tasks(eid)[0]
+            self.store.update_task(task_a.id, 'engine-1',
+                                   new_state=states.NEEDS_OPERATOR)
+        task_b = self.store.tasks(second)[1]
+        self.store.update_task(task_b.id, 'engine-1',
+                               new_state=states.NEEDS_OPERATOR)
+        counts = self.store.count_tasks(states.NEEDS_OPERATOR)
+        self.assertEqual((1, 2), (counts[first], counts[second]))
+        self.assertNotIn(third, counts)
+
     def test_get_unknown(self):
         with self.store.session() as session:
             exc = self.assertRaises(store.NotFound, self.store.get, session,
