@@ -95,6 +95,16 @@ class DetailTests(test.BaseAdminViewTests):
         self.assertTrue(rows[fakes.TASK_DONE].status)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_header_actions_confirm_with_the_evacuation_s_name(self):
+        # Horizon's confirmation of an action in a page header names the
+        # object from the page's dd[data-display] ("You have selected:
+        # ." without it).
+        self.mock_evacuation_get.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        self.assertContains(res, '<dd data-display="rack-b">rack-b</dd>',
+                            count=1, html=False)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
     def test_overview_says_when_vms_need_the_operator(self):
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(DETAIL_URL)
