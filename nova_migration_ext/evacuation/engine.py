@@ -33,6 +33,10 @@ def _fraction_done(task):
     return min(task.bytes_done, task.bytes_total) / task.bytes_total
 
 
+def _iso(moment):
+    return moment.isoformat() if moment else None
+
+
 def _lease_text(evacuation, now):
     """Whether an evacuator drives *evacuation*, from its lease.
 
@@ -274,7 +278,10 @@ class Engine:
                     'owner': evacuation.owner,
                     'lease': _lease_text(evacuation,
                                          self.store.db_now(session)),
-                    'plan': evacuation.plan_summary}
+                    'plan': evacuation.plan_summary,
+                    'created_at': _iso(evacuation.created_at),
+                    'started_at': _iso(evacuation.started_at),
+                    'finished_at': _iso(evacuation.finished_at)}
             policy = inventory.Policy.from_dict(evacuation.policy)
         tasks = self.store.tasks(evacuation_id)
         counts = {}

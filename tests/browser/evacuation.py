@@ -130,7 +130,7 @@ def overview(s, c, page):
 
     def final():
         state = page.inner_text('#evacuation_state').strip()
-        return state == 'completed' and state
+        return state == 'Completed' and state
     s.wait_until(final, 30, interval=0.5,
                  message='the overview still says %s' % page.inner_text(
                      '#evacuation_state'))

@@ -112,8 +112,8 @@ class EvacuationPanelTest(HorizonStackTest):
         self.assertEqual(['%s:Done' % name for name in names],
                          result['snapshots'][-1])
         # That tab's overview refreshed itself too.
-        self.assertEqual({'state': states.COMPLETED, 'progress': '100.0%',
-                          'counts': 'done %d' % len(servers),
+        self.assertEqual({'state': 'Completed', 'progress': '100.0%',
+                          'counts': 'Done %d' % len(servers),
                           'reloaded': False}, result['overview'])
         # Started from its page, the operator stayed on it.
         self.assertEqual('/admin/evacuations/%s/' % result['evacuation_id'],

@@ -47,6 +47,8 @@ SHOW = {
         'by_method': {'live': 2, 'cold': 1}, 'bytes': 3 * 1024 ** 3,
         'estimated_seconds': 600},
     'counts': {'done': 1, 'migrating': 1, 'needs_operator': 1},
+    'created_at': '2026-03-01T11:00:00', 'started_at': '2026-03-01T11:05:00',
+    'finished_at': None,
     'vms': 3, 'window': '22:00-06:00 UTC', 'progress': 47.5,
     'eta_seconds': 3725,
     'tasks': [

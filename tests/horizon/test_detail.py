@@ -34,7 +34,8 @@ class DetailTests(test.BaseAdminViewTests):
         res = self.client.get(DETAIL_URL)
         self.assertTemplateUsed(res, 'horizon/common/_detail.html')
         for text in ('rack-b', 'id="evacuation_progress"', '47.5%',
-                     '1h02m', '22:00-06:00 UTC', 'needs_operator 1',
+                     '1h02m', '22:00-06:00 UTC', 'Needs operator 1',
+                     'Running', '2026-03-01 11:05:00 UTC',
                      'big-db', 'No target has 64 GiB of RAM free.',
                      'cold 1, live 2', '10m00s'):
             self.assertContains(res, text)
@@ -43,6 +44,24 @@ class DetailTests(test.BaseAdminViewTests):
                             % fakes.RUNNING_ID)
         self.mock_evacuation_get.assert_called_once_with(
             test.IsHttpRequest(), fakes.RUNNING_ID)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_overview_times_and_eta_follow_the_state(self):
+        self.mock_evacuation_get.return_value = fakes.show(
+            state='planned', started_at=None)
+        res = self.client.get(DETAIL_URL)
+        self.assertNotContains(res, 'id="evacuation_eta"')
+        self.assertNotContains(res, 'id="evacuation_started"')
+        self.assertContains(res, 'Planned')
+        self.mock_evacuation_get.return_value = fakes.show(
+            state='completed', finished_at='2026-03-01T12:07:30',
+            counts={'done': 2, 'needs_operator': 1})
+        res = self.client.get(DETAIL_URL)
+        self.assertNotContains(res, 'id="evacuation_eta"')
+        for text in ('Completed', 'Started', '2026-03-01 11:05:00 UTC',
+                     'Ended', '2026-03-01 12:07:30 UTC', 'Elapsed',
+                     '1h02m', 'Done 2, Needs operator 1'):
+            self.assertContains(res, text)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_overview_says_when_no_evacuator_drives_it(self):

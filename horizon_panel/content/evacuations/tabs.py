@@ -15,11 +15,18 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from horizon import exceptions
 from horizon import tabs
+from oslo_utils import timeutils
 
 from horizon_panel.api import evacuator
 from horizon_panel.content.evacuations import tables
 from nova_migration_ext.evacuation import display
 from nova_migration_ext.evacuation import states
+
+
+def _moment(text):
+    """A naive UTC datetime from the evacuator's ISO text, or None."""
+    return timeutils.normalize_time(timeutils.parse_isotime(text)) \
+        if text else None
 
 
 class OverviewTab(tabs.Tab):
@@ -30,9 +37,25 @@ class OverviewTab(tabs.Tab):
     def get_context_data(self, request):
         info = self.tab_group.kwargs['evacuation']
         plan = info.get('plan') or {}
+        task_labels = dict(tables.TASK_STATES)
+        started = _moment(info.get('started_at'))
+        finished = _moment(info.get('finished_at'))
         return {
             'evacuation': info,
-            'counts': sorted((info.get('counts') or {}).items()),
+            'state_label': dict(tables.EVACUATION_STATES).get(
+                info['state'], info['state']),
+            # Only while VMs may still move: planned has its estimate,
+            # an ended one has nothing left.
+            'moving': info['state'] in (states.RUNNING, states.PAUSED),
+            'created': _moment(info.get('created_at')),
+            'started': started,
+            'finished': finished,
+            'elapsed': display.duration(
+                ((finished or timeutils.utcnow()) - started).total_seconds())
+            if started else None,
+            'counts': sorted(
+                (str(task_labels.get(state, state)), count)
+                for state, count in (info.get('counts') or {}).items()),
             'needs_you': (info.get('counts') or {}).get(
                 states.NEEDS_OPERATOR, 0),
             'eta': display.duration(info.get('eta_seconds')),
