@@ -73,6 +73,9 @@ AUDIT = [
      'detail': 'planned 3 VMs'},
     {'at': '2026-03-01T11:05:00', 'actor': 'bob', 'action': 'start',
      'detail': 'planned -> running'},
+    {'at': '2026-03-01T11:05:07', 'actor': 'evacuator-1',
+     'action': 'confirm-resize',
+     'detail': '%s verified running on new1' % TASK_DONE},
 ]
 
 DRY_RUN = {

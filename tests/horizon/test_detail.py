@@ -193,8 +193,10 @@ class DetailTests(test.BaseAdminViewTests):
             fakes.show(), fakes.show(audit=fakes.AUDIT)]
         res = self.client.get(DETAIL_URL + '?tab=evacuation_details__audit')
         for text in ('alice', 'bob', 'planned -&gt; running',
-                     'planned 3 VMs'):
+                     'planned 3 VMs', '2026-03-01 11:05:00',
+                     '2026-03-01 11:05:07', 'web-1 verified running on new1'):
             self.assertContains(res, text)
+        self.assertNotContains(res, fakes.TASK_DONE + ' verified')
         self.mock_evacuation_get.assert_called_with(
             test.IsHttpRequest(), fakes.RUNNING_ID, with_audit=True)
 

@@ -404,9 +404,14 @@ class TasksTable(DictTable):
 
 # Audit log ---------------------------------------------------------------
 
+def _to_the_second(moment):
+    return moment.strftime('%Y-%m-%d %H:%M:%S')
+
+
 class AuditTable(OwnActionsTable):
-    at = tables.Column('at', verbose_name=_("At"),
-                       filters=(filters.parse_isotime,))
+    # To the second: several entries share a minute.
+    at = tables.Column('at', verbose_name=_("At (UTC)"),
+                       filters=(filters.parse_isotime, _to_the_second))
     actor = tables.Column('actor', verbose_name=_("Actor"))
     action = tables.Column('action', verbose_name=_("Action"))
     detail = tables.WrappingColumn('detail', verbose_name=_("Detail"))

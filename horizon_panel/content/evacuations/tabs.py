@@ -29,6 +29,13 @@ def _moment(text):
         if text else None
 
 
+def _named(text, names):
+    """*text* with each VM's UUID replaced by its name, as operators say."""
+    for server_id, name in names.items():
+        text = text.replace(server_id, name)
+    return text
+
+
 class OverviewTab(tabs.Tab):
     name = _("Overview")
     slug = 'overview'
@@ -97,7 +104,10 @@ class AuditTab(tabs.TableTab):
         except evacuator.EvacuatorError:
             exceptions.handle(self.request, details='')
             return []
-        return [dict(entry, id=str(number))
+        names = {task['server_id']: task['name']
+                 for task in info.get('tasks') or () if task.get('name')}
+        return [dict(entry, id=str(number),
+                     detail=_named(entry.get('detail') or '', names))
                 for number, entry in enumerate(info.get('audit') or ())]
 
 
