@@ -15,6 +15,7 @@ from django.urls import reverse
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
+from horizon_panel.content.evacuations import tables
 from tests.horizon import fakes
 
 DETAIL_URL = reverse('horizon:admin:evacuations:detail',
@@ -135,6 +136,40 @@ class DetailTests(test.BaseAdminViewTests):
         self.mock_evacuation_get.return_value = info
         res = self.client.get(DETAIL_URL)
         self.assertNotContains(res, 'id="evacuation_needs_you"')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_error_is_one_sentence_with_the_rest_behind_details(self):
+        # As the panel met it: nova's fault with its source line, and a
+        # remedy that repeats it.
+        error = ('Migration pre-check error: disk_fit: new3 has 2.0 GiB '
+                 'free, the disk of vm-1 needs 9.0 GiB.:     raise '
+                 'exception.MigrationPreCheckError(msg)')
+        info = fakes.show()
+        info['tasks'][2].update(
+            last_error=error,
+            remedy='left on old3: Migration pre-check error: disk_fit: new3 '
+                   'has 2.0 GiB free, the disk of vm-1 needs 9.0 GiB.')
+        self.mock_evacuation_get.return_value = info
+        res = self.client.get(DETAIL_URL)
+        table = res.context['tab_group'].get_tab('tasks')._tables['tasks']
+        cell = str(table.get_rows()[2].cells['problem'].data)
+        said, _sep, details = cell.partition('<details')
+        self.assertEqual('left on old3: Migration pre-check error: disk_fit: '
+                         'new3 has 2.0 GiB free, the disk of vm-1 needs 9.0 '
+                         'GiB.', said.strip())
+        self.assertIn('raise exception.MigrationPreCheckError(msg)', details)
+        self.assertIn('<summary>Details</summary>', details)
+
+    def test_short_error(self):
+        self.assertEqual('No valid host was found.', tables.short_error(
+            'No valid host was found.:     raise exception.NoValidHost('
+            'reason=reason)'))
+        self.assertEqual('boom', tables.short_error(
+            'boom\nTraceback (most recent call last):\n  File "x"'))
+        long_error = 'word ' * 100
+        short = tables.short_error(long_error)
+        self.assertLessEqual(len(short), tables.SHORT_ERROR + 1)
+        self.assertTrue(short.endswith('word\u2026'))
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_vm_done_after_a_retry_shows_no_old_error(self):

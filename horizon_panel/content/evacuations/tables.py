@@ -16,9 +16,11 @@ the evacuator's state machine allows them.
 """
 
 import collections
+import re
 from urllib import parse
 
 from django.urls import reverse
+from django.utils import html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from horizon import exceptions
@@ -366,16 +368,41 @@ def _percent(datum):
     return '%.0f%%' % (datum.get('progress') or 0.0)
 
 
+# Where nova's fault text turns into source lines or a traceback.
+_SOURCE_LINE = re.compile(r':?\s+raise \w|\s*Traceback \(|\n')
+SHORT_ERROR = 200
+
+
+def short_error(text):
+    """The first sentence-like part of an error, without source lines."""
+    text = _SOURCE_LINE.split(text or '', maxsplit=1)[0].strip()
+    if len(text) > SHORT_ERROR:
+        text = text[:SHORT_ERROR].rsplit(' ', 1)[0] + '\u2026'
+    return text
+
+
 def _error_and_remedy(datum):
     """The VM's last error and remedy, while they still matter.
 
-    A VM that ended well (moved, skipped, deleted by its owner) shows
-    none: an error of an attempt that a retry overcame only misleads.
+    A short sentence (the remedy, which names the error, or the error's
+    first part), and the whole text behind "Details". A VM that ended
+    well (moved, skipped, deleted by its owner) shows none: an error of
+    an attempt that a retry overcame only misleads.
     """
-    if datum.get('state') in ENDED_WELL:
+    error = datum.get('last_error') or ''
+    remedy = datum.get('remedy') or ''
+    if datum.get('state') in ENDED_WELL or not (error or remedy):
         return ''
-    return ' '.join(part for part in (datum.get('last_error'),
-                                      datum.get('remedy')) if part)
+    short = short_error(error)
+    said = remedy if short and short in remedy else ' '.join(
+        part for part in (short, short_error(remedy)) if part)
+    full = '\n\n'.join(part for part in (error, remedy) if part)
+    if said == full:
+        return said
+    return html.format_html(
+        '{} <details class="nme-details"><summary>{}</summary>'
+        '<pre style="white-space: pre-wrap">{}</pre></details>',
+        said, _("Details"), full)
 
 
 class TasksTable(DictTable):
@@ -389,9 +416,9 @@ class TasksTable(DictTable):
     phase = tables.Column('phase', verbose_name=_("Phase"), empty_value='')
     progress = tables.Column(_percent, verbose_name=_("Progress"))
     attempts = tables.Column('attempts', verbose_name=_("Attempts"))
-    problem = tables.WrappingColumn(_error_and_remedy,
-                                    verbose_name=_("Last Error / Remedy"),
-                                    empty_value='')
+    problem = tables.Column(_error_and_remedy,
+                            verbose_name=_("Last Error / Remedy"),
+                            empty_value='')
 
     class Meta(object):
         name = 'tasks'
