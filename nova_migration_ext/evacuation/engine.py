@@ -33,6 +33,16 @@ def _fraction_done(task):
     return min(task.bytes_done, task.bytes_total) / task.bytes_total
 
 
+def progress(tasks):
+    """Percent of *tasks*' bytes moved, to one decimal.
+
+    Each task has ``state``, ``bytes_total`` and ``bytes_done``.
+    """
+    total = sum(t.bytes_total for t in tasks) or 1
+    done = sum(t.bytes_total * _fraction_done(t) for t in tasks)
+    return round(100.0 * done / total, 1)
+
+
 def _iso(moment):
     return moment.isoformat() if moment else None
 
@@ -287,8 +297,6 @@ class Engine:
         counts = {}
         for task in tasks:
             counts[task.state] = counts.get(task.state, 0) + 1
-        total = sum(t.bytes_total for t in tasks) or 1
-        done = sum(t.bytes_total * _fraction_done(t) for t in tasks)
         # Moves under way hold their slots first, for what they have left.
         remaining = [planner_mod.Move(
             t.server_id, t.server_name, t.project_id, t.source_host,
@@ -301,7 +309,7 @@ class Engine:
         info.update({
             'counts': counts, 'vms': len(tasks),
             'window': _window_text(policy, info['state']),
-            'progress': round(100.0 * done / total, 1),
+            'progress': progress(tasks),
             'eta_seconds': round(planner_mod.estimate_makespan(
                 remaining, policy)),
             'tasks': [{'server_id': t.server_id, 'name': t.server_name,

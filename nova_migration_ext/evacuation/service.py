@@ -164,13 +164,18 @@ def summaries(engine):
     """One line of data per evacuation, oldest first.
 
     ``needs_operator`` counts its VMs left for the operator: what a list
-    must show, whatever the evacuation's own state.
+    must show, whatever the evacuation's own state; ``progress`` is the
+    percent of its bytes moved, as ``show`` says.
     """
     waiting = engine.store.count_tasks(states.NEEDS_OPERATOR)
+    tasks = {}
+    for row in engine.store.task_bytes():
+        tasks.setdefault(row.evacuation_id, []).append(row)
     return [{'id': e.id, 'name': e.name, 'state': e.state,
              'sources': e.source_hosts, 'owner': e.owner,
              'created_at': e.created_at.isoformat(),
-             'needs_operator': waiting.get(e.id, 0)}
+             'needs_operator': waiting.get(e.id, 0),
+             'progress': engine_mod.progress(tasks.get(e.id, []))}
             for e in engine.store.list_evacuations()]
 
 

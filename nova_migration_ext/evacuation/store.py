@@ -282,6 +282,13 @@ class Store:
                 models.Task.server_id == server_id).order_by(
                     models.Task.id.desc()).limit(1)).first()
 
+    def task_bytes(self):
+        """(evacuation_id, state, bytes_total, bytes_done) of every task."""
+        with self.session() as session:
+            return session.execute(sa.select(
+                models.Task.evacuation_id, models.Task.state,
+                models.Task.bytes_total, models.Task.bytes_done)).all()
+
     def count_tasks(self, state):
         """{evacuation id: how many of its tasks are in *state*}."""
         with self.session() as session:

@@ -24,7 +24,7 @@ LIST = [
      'created_at': '2026-03-01T10:00:00'},
     {'id': RUNNING_ID, 'name': 'rack-b', 'state': 'running',
      'sources': ['old3'], 'owner': 'evacuator-1',
-     'created_at': '2026-03-01T11:00:00'},
+     'created_at': '2026-03-01T11:00:00', 'progress': 47.5},
     {'id': PAUSED_ID, 'name': 'rack-c', 'state': 'paused',
      'sources': ['old4'], 'owner': 'evacuator-1',
      'created_at': '2026-03-01T12:00:00'},

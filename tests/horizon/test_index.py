@@ -110,8 +110,15 @@ class IndexTests(test.BaseAdminViewTests):
                 res.context['table'].get_rows()}
         self.assertTrue(rows[fakes.RUNNING_ID].ajax)
         self.assertIsNone(rows[fakes.RUNNING_ID].status)
-        self.assertIsNone(rows[fakes.PLANNED_ID].status)
+        # Planned and paused wait for the operator: no busy stripe.
+        self.assertTrue(rows[fakes.PLANNED_ID].status)
+        self.assertTrue(rows[fakes.PAUSED_ID].status)
+        self.assertNotIn('warning', rows[fakes.PLANNED_ID].classes)
         self.assertTrue(rows[fakes.DONE_ID].status)
+        # Progress, where the evacuator gives it.
+        self.assertEqual('47.5%', rows[fakes.RUNNING_ID].cells[
+            'progress'].data)
+        self.assertEqual('', rows[fakes.PLANNED_ID].cells['progress'].data)
         self.assertContains(res, 'class="ajax-update')
 
     @test.create_mocks({evacuator: ['evacuation_list']})

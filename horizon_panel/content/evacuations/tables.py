@@ -38,9 +38,10 @@ EVACUATION_STATES = (
     (states.CANCELLED, _("Cancelled")),
     (states.FAILED, _("Failed")),
 )
-# True: ended well, False: ended badly, None: may still change (polled).
+# None: changes by itself (polled, drawn busy); True: waits for nobody
+# or for the operator (planned, paused) or ended well; False: ended badly.
 EVACUATION_STATUS = (
-    (states.PLANNED, None), (states.RUNNING, None), (states.PAUSED, None),
+    (states.PLANNED, True), (states.RUNNING, None), (states.PAUSED, True),
     (states.COMPLETED, True), (states.CANCELLED, False),
     (states.FAILED, False),
 )
@@ -240,6 +241,12 @@ def _hosts(datum):
     return ', '.join(datum.get('sources') or ())
 
 
+def _list_progress(datum):
+    # Older evacuators list no progress.
+    value = datum.get('progress')
+    return '' if value is None else '%.1f%%' % value
+
+
 def _needs_you(datum):
     count = datum.get('needs_operator') or 0
     if not count:
@@ -259,6 +266,8 @@ class EvacuationsTable(DictTable):
     state = tables.Column('state', verbose_name=_("State"), status=True,
                           status_choices=EVACUATION_STATUS,
                           display_choices=EVACUATION_STATES)
+    progress = tables.Column(_list_progress, verbose_name=_("Progress"),
+                             empty_value='')
     needs_you = tables.Column(
         _needs_you, verbose_name=_("Needs You"), link=_vms_tab,
         empty_value='',

@@ -79,9 +79,16 @@ class TestShow(utils.TestCase):
         other = self.store.create_evacuation(
             source_hosts=['cmp-2'], policy=test_store.POLICY, actor='bob',
             tasks=[test_store.task('d')])
+        self.move('c', states.SUBMITTING, states.MIGRATING, bytes_done=GiB)
         listed = {e['id']: e for e in service.summaries(self.engine)}
         self.assertEqual(2, listed[self.evacuation_id]['needs_operator'])
         self.assertEqual(0, listed[other]['needs_operator'])
+        # The list's progress is show's.
+        self.assertEqual(self.engine.show(self.evacuation_id)['progress'],
+                         listed[self.evacuation_id]['progress'])
+        self.assertEqual(round(100.0 / 12, 1),
+                         listed[self.evacuation_id]['progress'])
+        self.assertEqual(0.0, listed[other]['progress'])
 
     def test_estimate_runs_moves_under_way_first(self):
         # c is under way although planned last: it holds the only slot.
