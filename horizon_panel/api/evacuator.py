@@ -38,6 +38,7 @@ evacuator's message, which says what to do; no answer in time raises
 import threading
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from horizon import exceptions as horizon_exceptions
 from oslo_config import cfg
@@ -48,6 +49,7 @@ from nova_migration_ext.evacuation import rpcapi
 SETTING = 'NOVA_MIGRATION_EXT'
 READ_TIMEOUT = 10
 READ_ATTEMPTS = 2   # another evacuator may answer if the first one died
+ROW_POLL_SHARE = 2.0    # seconds the row updates of one poll share a show
 
 _clients = {}
 _clients_lock = threading.Lock()
@@ -139,6 +141,22 @@ def evacuation_list(request):
 def evacuation_get(request, evacuation_id, with_audit=False):
     """One evacuation with its tasks, progress and ETA (and audit log)."""
     return _read('show', evacuation_id, with_audit=with_audit)
+
+
+def evacuation_get_shared(request, evacuation_id, max_age=ROW_POLL_SHARE):
+    """``evacuation_get``, shared by the row updates of one poll.
+
+    Horizon asks for each polled row of a table separately: for the VMs
+    of an evacuation, that was one full ``show`` per VM per interval
+    (hundreds for a large drain). Answers are shared for *max_age*
+    seconds, through Django's cache.
+    """
+    key = 'nova-migration-ext:show:%s' % evacuation_id
+    info = cache.get(key)
+    if info is None:
+        info = evacuation_get(request, evacuation_id)
+        cache.set(key, info, max_age)
+    return info
 
 
 def evacuation_plan(request, sources, targets=None, policy=None, name='',

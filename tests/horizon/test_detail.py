@@ -11,6 +11,7 @@
 # under the License.
 """An evacuation's page: overview, VMs with retry and skip, audit log."""
 
+from django.core.cache import cache
 from django.urls import reverse
 from openstack_dashboard.test import helpers as test
 
@@ -28,6 +29,10 @@ def task_action_id(server_id, action):
 
 
 class DetailTests(test.BaseAdminViewTests):
+
+    def setUp(self):
+        super().setUp()
+        cache.clear()     # answers shared between row updates
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_overview_shows_progress_eta_window_and_plan(self):
@@ -194,6 +199,22 @@ class DetailTests(test.BaseAdminViewTests):
         self.assertContains(res, '100%')
         self.assertContains(res, 'Done')
         self.assertNotContains(res, 'web-1')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_row_updates_of_one_poll_share_one_show(self):
+        # Horizon sends one request per polled row: hundreds of VMs must
+        # not mean hundreds of full answers per interval.
+        self.mock_evacuation_get.return_value = fakes.show()
+        for server in (fakes.TASK_MIGRATING, fakes.TASK_STUCK):
+            res = self.client.get(
+                DETAIL_URL, {'action': 'row_update', 'table': 'tasks',
+                             'obj_id': server},
+                HTTP_X_REQUESTED_WITH='XMLHttpRequest')
+            self.assertEqual(200, res.status_code)
+        self.assertEqual(1, self.mock_evacuation_get.call_count)
+        # The page itself always asks afresh.
+        self.client.get(DETAIL_URL)
+        self.assertEqual(2, self.mock_evacuation_get.call_count)
 
     @test.create_mocks({evacuator: ['evacuation_get', 'task_retry']})
     def test_retry(self):

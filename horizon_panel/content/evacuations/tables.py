@@ -358,7 +358,7 @@ class TaskRow(tables.Row):
 
     def get_data(self, request, server_id):
         evacuation_id = self.table.kwargs['evacuation_id']
-        info = evacuator.evacuation_get(request, evacuation_id)
+        info = evacuator.evacuation_get_shared(request, evacuation_id)
         for task in task_rows(info):
             if task['id'] == server_id:
                 return task

@@ -73,9 +73,14 @@ class DetailView(tabs.TabbedTableView):
 
     @memoized.memoized_method
     def get_data(self):
+        # A row update (one request per polled row) shares the answer
+        # with the others of its poll.
+        if self.request.GET.get('action') == 'row_update':
+            get = evacuator.evacuation_get_shared
+        else:
+            get = evacuator.evacuation_get
         try:
-            return evacuator.evacuation_get(self.request,
-                                            self.kwargs['evacuation_id'])
+            return get(self.request, self.kwargs['evacuation_id'])
         except evacuator.EvacuatorError:
             exceptions.handle(self.request, details='',
                               redirect=reverse(INDEX_URL))
