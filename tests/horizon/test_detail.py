@@ -201,6 +201,16 @@ class DetailTests(test.BaseAdminViewTests):
         self.assertNotContains(res, 'web-1')
 
     @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_vms_tab_has_a_filter_of_its_own(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        table = res.context['tab_group'].get_tab('tasks')._tables['tasks']
+        self.assertIs(table, table._meta._filter_action.table)
+        self.assertContains(res, 'name="tasks__filter_tasks__q"')
+        # The class's own filter was never handed to a table.
+        self.assertIsNone(type(table)._meta._filter_action.table)
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
     def test_row_updates_of_one_poll_share_one_show(self):
         # Horizon sends one request per polled row: hundreds of VMs must
         # not mean hundreds of full answers per interval.

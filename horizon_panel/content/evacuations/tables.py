@@ -16,6 +16,7 @@ the evacuator's state machine allows them.
 """
 
 import collections
+import copy
 import re
 from urllib import parse
 
@@ -82,6 +83,10 @@ class OwnActionsTable(tables.DataTable):
         self.base_actions = collections.OrderedDict(
             (name, type(action)())
             for name, action in type(self).base_actions.items())
+        shared_filter = self._meta._filter_action
+        if shared_filter is not None:
+            self._meta = copy.copy(self._meta)
+            self._meta._filter_action = self.base_actions[shared_filter.name]
         super().__init__(request, *args, **kwargs)
 
 
@@ -353,6 +358,12 @@ class SkipTask(TaskAction):
         return ngettext_lazy("Skipped VM", "Skipped VMs", count)
 
 
+class TaskFilter(tables.FilterAction):
+    """Find VMs by name, host, method or state, in the browser."""
+
+    name = 'filter_tasks'
+
+
 class TaskRow(tables.Row):
     ajax = True
 
@@ -434,7 +445,7 @@ class TasksTable(DictTable):
         verbose_name = _("VMs")
         status_columns = ['state']
         row_class = TaskRow
-        table_actions = (RetryTask, SkipTask)
+        table_actions = (TaskFilter, RetryTask, SkipTask)
         row_actions = (RetryTask, SkipTask)
 
 
