@@ -17,13 +17,19 @@ in the standalone ``nova-evacuation`` program for hosts without the
 openstack client. Table output by default, ``-f json`` for scripts.
 """
 
+import time
+
 from cliff import lister
 from cliff import show
 
 from nova_migration_ext.evacuation import display
 from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import states
 
 BAR_WIDTH = 30
+# Exit status of --wait when the drain ended with VMs left for the
+# operator, cancelled or failed (1 is an error of the command itself).
+LEFT_FOR_OPERATOR = 3
 
 
 class CommandError(Exception):
@@ -189,29 +195,83 @@ class ListEvacuations(lister.Lister):
                  'Created'), rows)
 
 
+def _ended(info):
+    """Whether the drain is over: a final state and no VM still moving."""
+    counts = info.get('counts') or {}
+    return info['state'] in states.EVACUATION_FINAL | {states.FAILED} \
+        and not any(counts.get(state) for state in states.TASK_ACTIVE)
+
+
+def progress_line(info, seconds):
+    """One line of a drain followed with --wait."""
+    counts = ', '.join('%s %d' % kv for kv in sorted(
+        (info.get('counts') or {}).items()))
+    eta = ('' if _ended(info) else
+           '  ETA %s' % display.duration(info.get('eta_seconds')))
+    return '[%5d s] %-9s %s%s  %s' % (
+        seconds, info['state'], progress_bar(info.get('progress', 0.0)),
+        eta, counts)
+
+
 class _OneEvacuation(show.ShowOne):
     operation = None
+    can_wait = False
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('evacuation', metavar='<evacuation-id>')
+        if self.can_wait:
+            parser.add_argument(
+                '--wait', action='store_true',
+                help='Then follow the drain until it ends, a progress '
+                     'line on stderr at each poll; the exit status is 0 '
+                     'if every VM was moved or skipped, %d if some were '
+                     'left for the operator or it was cancelled or failed.'
+                     % LEFT_FOR_OPERATOR)
+            parser.add_argument(
+                '--poll-interval', type=float, default=5.0,
+                metavar='<seconds>', help='Seconds between two looks '
+                                          'with --wait.')
         return parser
 
     def take_action(self, args):
-        return _summary(_check(getattr(_api(self), self.operation)(
-            args.evacuation)))
+        info = _check(getattr(_api(self), self.operation)(args.evacuation))
+        if getattr(args, 'wait', False):
+            info = self._follow(args.evacuation, info, args.poll_interval)
+        return _summary(info)
+
+    def _follow(self, evacuation_id, info, interval):
+        started = time.monotonic()
+        while True:
+            self.app.stderr.write(progress_line(
+                info, time.monotonic() - started) + '\n')
+            self.app.stderr.flush()
+            if _ended(info):
+                break
+            time.sleep(interval)
+            info = _check(_api(self).show(evacuation_id))
+        left = (info.get('counts') or {}).get(states.NEEDS_OPERATOR, 0)
+        if left or info['state'] != states.COMPLETED:
+            self.exit_status = LEFT_FOR_OPERATOR
+        return info
+
+    def run(self, parsed_args):
+        self.exit_status = 0
+        return super().run(parsed_args) or self.exit_status
 
 
 class ShowEvacuation(_OneEvacuation):
     """Show an evacuation with its progress and ETA."""
 
     operation = 'show'
+    can_wait = True
 
 
 class StartEvacuation(_OneEvacuation):
     """Disable the source hosts and start moving VMs."""
 
     operation = 'start'
+    can_wait = True
 
 
 class PauseEvacuation(_OneEvacuation):
@@ -224,6 +284,7 @@ class ResumeEvacuation(_OneEvacuation):
     """Resume a paused evacuation."""
 
     operation = 'resume'
+    can_wait = True
 
 
 class CancelEvacuation(_OneEvacuation):

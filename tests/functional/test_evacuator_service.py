@@ -33,6 +33,7 @@ import sqlalchemy as sa
 import testtools.content
 
 from nova_migration_ext.evacuation import states
+from tests.functional import cloud
 from tests.functional import processes
 from tests.functional import rabbit
 from tests.functional import test_evacuation
@@ -148,6 +149,15 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
                       % (' '.join(args), result.stdout, result.stderr))
         return json.loads(result.stdout)
 
+    def run_cli(self, *args):
+        """(exit status, stdout, stderr) of nova-evacuation *args*."""
+        result = processes.green_subprocess().run(
+            [sys.executable, '-m', 'nova_migration_ext.cli.app',
+             '--config-file', self._config('cli')] + list(args),
+            cwd=ROOT, capture_output=True, text=True, timeout=180,
+            env=dict(os.environ, PYTHONPATH=ROOT))
+        return result.returncode, result.stdout, result.stderr
+
     def wait_for(self, evacuation_id, predicate, timeout=150):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -200,3 +210,50 @@ class EvacuatorKillTest(EvacuatorProcessTest):
         self.start_evacuator('ev1')
         self.start_evacuator('ev2')
         self._kill_and_finish(survivors=[])
+
+
+class CliWaitTest(EvacuatorProcessTest):
+    """start --wait and show --wait follow a drain to its end."""
+
+    def setUp(self):
+        super().setUp()
+        self.faults = cloud.Faults(self)
+        self.start_evacuator('ev1')
+
+    @staticmethod
+    def progress_lines(err):
+        return [line for line in err.splitlines() if line.startswith('[')]
+
+    def test_start_wait_follows_the_drain_and_exits_0(self):
+        servers = self.boot_many(2, 'old1')
+        plan = self.cli('plan', 'old1', '--target', 'new1', '--target',
+                        'new2')
+        rc, out, err = self.run_cli('start', plan['id'], '--wait',
+                                    '--poll-interval', '0.5', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        info = json.loads(out)
+        self.assertEqual(states.COMPLETED, info['state'])
+        self.assertEqual('done 2', info['tasks'])
+        lines = self.progress_lines(err)
+        self.assertGreaterEqual(len(lines), 2, err)
+        self.assertIn('running', lines[0])
+        self.assertIn('ETA', lines[0])
+        self.assertIn('completed', lines[-1])
+        self.assertIn('100.0%', lines[-1])
+        self.assertNotIn('ETA', lines[-1])
+        for server in servers:
+            server = self.api.get_server(server['id'])
+            self.assertIn(server['OS-EXT-SRV-ATTR:host'], ('new1', 'new2'))
+            self.assertEqual('ACTIVE', server['status'])
+
+    def test_show_wait_exits_3_when_a_vm_is_left_for_the_operator(self):
+        self.boot_many(1, 'old1')
+        self.faults.live_precheck_refused('old1')
+        plan = self.cli('plan', 'old1', '--target', 'new1')
+        self.cli('start', plan['id'])
+        rc, out, err = self.run_cli('show', plan['id'], '--wait',
+                                    '--poll-interval', '0.5', '-f', 'json')
+        self.assertEqual(3, rc, err)
+        info = json.loads(out)
+        self.assertEqual('needs_operator 1', info['tasks'])
+        self.assertIn('needs_operator 1', self.progress_lines(err)[-1])

@@ -1,0 +1,55 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""When ``--wait`` stops following a drain, and what it prints."""
+
+from nova_migration_ext.cli import commands
+from nova_migration_ext.evacuation import states
+from tests.unit import utils
+
+
+def info(state, **counts):
+    return {'state': state, 'counts': counts, 'progress': 50.0,
+            'eta_seconds': 65}
+
+
+class TestEnded(utils.TestCase):
+
+    def test_running_or_paused_goes_on(self):
+        for state in (states.PLANNED, states.RUNNING, states.PAUSED):
+            self.assertFalse(commands._ended(info(state, done=1)))
+
+    def test_final_with_a_vm_still_moving_goes_on(self):
+        # Cancelled with a cold migration still finishing.
+        self.assertFalse(commands._ended(info(states.CANCELLED,
+                                              migrating=1)))
+        self.assertFalse(commands._ended(info(states.COMPLETED,
+                                              verifying=1)))
+
+    def test_completed_cancelled_or_failed_and_nothing_moving_ends(self):
+        for state in (states.COMPLETED, states.CANCELLED, states.FAILED):
+            self.assertTrue(commands._ended(info(state, done=2,
+                                                 needs_operator=1)))
+
+
+class TestProgressLine(utils.TestCase):
+
+    def test_running(self):
+        self.assertEqual(
+            '[   35 s] running   [###############...............]  50.0%'
+            '  ETA 1m05s  done 1, migrating 2',
+            commands.progress_line(info(states.RUNNING, done=1,
+                                        migrating=2), 35.4))
+
+    def test_ended_has_no_eta(self):
+        line = commands.progress_line(info(states.COMPLETED, done=3), 90)
+        self.assertNotIn('ETA', line)
+        self.assertTrue(line.endswith('done 3'))
