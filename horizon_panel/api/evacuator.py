@@ -183,9 +183,14 @@ def evacuation_cancel(request, evacuation_id):
     return _change('cancel', evacuation_id, actor=_actor(request))
 
 
-def task_retry(request, evacuation_id, server):
-    """Try moving one VM (name or id) of the evacuation again."""
-    return _change('retry', evacuation_id, server, actor=_actor(request))
+def task_retry(request, evacuation_id, server, allow_downtime=False):
+    """Try moving one VM (name or id) of the evacuation again.
+
+    With *allow_downtime*, it may go cold (down meanwhile).
+    """
+    extra = {'allow_downtime': True} if allow_downtime else {}
+    return _change('retry', evacuation_id, server, actor=_actor(request),
+                   **extra)
 
 
 def task_skip(request, evacuation_id, server):

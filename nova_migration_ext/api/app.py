@@ -186,9 +186,12 @@ class Application:
         [(operation, argument)] = body.items()
         self._authorize(request, operation)
         args = (argument['server'],) if argument else ()
+        extra = {'allow_downtime': True} \
+            if argument and argument.get('allow_downtime') else {}
         try:
             getattr(self.engine, operation)(
-                evacuation_id, *args, actor=actor_of(request.environ))
+                evacuation_id, *args, actor=actor_of(request.environ),
+                **extra)
         except states.InvalidTransition as exc:
             raise ApiError(409, str(exc))
         except LookupError as exc:    # store.NotFound, or an unknown VM

@@ -75,6 +75,11 @@ SERVER = {'type': 'object', 'additionalProperties': False,
           'properties': {'server': {'type': 'string', 'minLength': 1,
                                     'maxLength': 255}}}
 
+RETRY = {'type': 'object', 'additionalProperties': False,
+         'required': ['server'],
+         'properties': dict(SERVER['properties'],
+                            allow_downtime={'type': 'boolean'})}
+
 # One action per request: {"start": null}, {"retry": {"server": id}}.
 ACTION = {
     'type': 'object',
@@ -86,7 +91,7 @@ ACTION = {
         'pause': {'type': 'null'},
         'resume': {'type': 'null'},
         'cancel': {'type': 'null'},
-        'retry': SERVER,
+        'retry': RETRY,
         'skip': SERVER,
     },
 }

@@ -310,6 +310,20 @@ class RetryServer(_OneServer):
 
     operation = 'retry'
 
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--allow-downtime', action='store_true',
+            help='Let this VM be cold-migrated (it is down meanwhile): the '
+                 'remedy for a VM live migration cannot move. One that '
+                 'live migration already failed goes cold at once.')
+        return parser
+
+    def take_action(self, args):
+        extra = {'allow_downtime': True} if args.allow_downtime else {}
+        return _summary(_check(_api(self).retry(
+            args.evacuation, args.server, **extra)))
+
 
 class SkipServer(_OneServer):
     """Leave one VM where it is."""

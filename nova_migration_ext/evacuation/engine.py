@@ -234,17 +234,37 @@ class Engine:
         raise LookupError('Evacuation %s has no VM %s.'
                           % (evacuation_id, server_id))
 
-    def retry(self, evacuation_id, server_id, actor='admin'):
+    def retry(self, evacuation_id, server_id, actor='admin',
+              allow_downtime=False):
         """Try one VM again; reopens a completed evacuation.
 
-        Refused while the VM is being submitted or moved.
+        Refused while the VM is being submitted or moved. With
+        *allow_downtime*, the evacuation's policy lets this VM go cold
+        first (the remedy for a VM live migration cannot move), and a VM
+        that live migration already failed goes cold at once.
         """
         task = self._task(evacuation_id, server_id)
+        fields = {'attempts': 0}
+        if allow_downtime:
+            with self.store.session() as session:
+                policy = inventory.Policy.from_dict(
+                    self.store.get(session, evacuation_id).policy)
+            if policy.method == inventory.METHOD_LIVE:
+                raise states.InvalidTransition(
+                    'Evacuation %s moves VMs by live migration only '
+                    '(method live): plan another with --method auto to '
+                    'let %s go cold.' % (evacuation_id, task.server_name))
+            states.check_retry(task.state, server=server_id,
+                               evacuation_id=evacuation_id)
+            self.store.allow_downtime(evacuation_id, task.server_id, actor)
+            if task.live_failures:
+                fields['method'] = inventory.METHOD_COLD
         self.store.update_task(
-            task.id, actor, states.PENDING, 'retry asked by %s' % actor,
+            task.id, actor, states.PENDING, 'retry asked by %s%s' % (
+                actor, ', downtime allowed' if allow_downtime else ''),
             check=functools.partial(states.check_retry, server=server_id,
                                     evacuation_id=evacuation_id),
-            attempts=0)
+            **fields)
         with self.store.session() as session:
             state = self.store.get(session, evacuation_id).state
         if state == states.COMPLETED:

@@ -118,9 +118,12 @@ class EvacuatorAPI:
         return self._call('cancel', evacuation_id=evacuation_id,
                           actor=actor)
 
-    def retry(self, evacuation_id, server, actor='admin'):
+    def retry(self, evacuation_id, server, actor='admin',
+              allow_downtime=False):
+        # Sent only when asked: an older evacuator knows no such argument.
+        extra = {'allow_downtime': True} if allow_downtime else {}
         return self._call('retry', evacuation_id=evacuation_id,
-                          server=server, actor=actor)
+                          server=server, actor=actor, **extra)
 
     def skip(self, evacuation_id, server, actor='admin'):
         return self._call('skip', evacuation_id=evacuation_id,

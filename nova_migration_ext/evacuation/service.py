@@ -250,8 +250,10 @@ class EvacuatorEndpoint:
     def cancel(self, ctxt, evacuation_id, actor):
         return self._do('cancel', evacuation_id, actor=actor)
 
-    def retry(self, ctxt, evacuation_id, server, actor):
-        return self._do('retry', evacuation_id, server, actor=actor)
+    def retry(self, ctxt, evacuation_id, server, actor,
+              allow_downtime=False):
+        return self._do('retry', evacuation_id, server, actor=actor,
+                        allow_downtime=allow_downtime)
 
     def skip(self, ctxt, evacuation_id, server, actor):
         return self._do('skip', evacuation_id, server, actor=actor)

@@ -303,6 +303,20 @@ class Store:
                 models.Task.evacuation_id == evacuation_id).order_by(
                     models.Task.id)))
 
+    def allow_downtime(self, evacuation_id, server_id, actor):
+        """Let the policy of *evacuation_id* cold-migrate *server_id*."""
+        with self.session() as session:
+            evacuation = self.get(session, evacuation_id, lock=True)
+            policy = dict(evacuation.policy)
+            policy['downtime_servers'] = dict(
+                policy.get('downtime_servers') or {}, **{server_id: True})
+            evacuation.policy = policy
+            session.add(models.AuditEntry(
+                evacuation_id=evacuation_id, actor=actor,
+                action='allow-downtime',
+                detail='%s may be cold-migrated (down meanwhile)'
+                       % server_id))
+
     def audit(self, evacuation_id, actor, action, detail, task_id=None):
         with self.session() as session:
             session.add(models.AuditEntry(

@@ -246,7 +246,8 @@ class CliWaitTest(EvacuatorProcessTest):
             self.assertIn(server['OS-EXT-SRV-ATTR:host'], ('new1', 'new2'))
             self.assertEqual('ACTIVE', server['status'])
 
-    def test_show_wait_exits_3_when_a_vm_is_left_for_the_operator(self):
+    def test_show_wait_exits_3_when_a_vm_is_left_then_0_after_the_remedy(
+            self):
         self.boot_many(1, 'old1')
         self.faults.live_precheck_refused('old1')
         plan = self.cli('plan', 'old1', '--target', 'new1')
@@ -257,3 +258,14 @@ class CliWaitTest(EvacuatorProcessTest):
         info = json.loads(out)
         self.assertEqual('needs_operator 1', info['tasks'])
         self.assertIn('needs_operator 1', self.progress_lines(err)[-1])
+        # The remedy the operator picks: allow this VM downtime, retry.
+        [task] = self.cli('tasks', plan['id'])
+        self.cli('retry', plan['id'], task['Server'], '--allow-downtime')
+        rc, out, err = self.run_cli('show', plan['id'], '--wait',
+                                    '--poll-interval', '0.5', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        self.assertEqual('done 1', json.loads(out)['tasks'])
+        [task] = self.cli('tasks', plan['id'])
+        self.assertEqual('cold', task['Method'])
+        actions = [row['Action'] for row in self.cli('audit', plan['id'])]
+        self.assertIn('allow-downtime', actions)

@@ -236,6 +236,23 @@ class DetailTests(test.BaseAdminViewTests):
         self.mock_task_retry.assert_called_once_with(
             test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK)
 
+    @test.create_mocks({evacuator: ['evacuation_get', 'task_retry']})
+    def test_allow_downtime_and_retry(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        self.mock_task_retry.return_value = fakes.show()
+        res = self.client.get(DETAIL_URL)
+        # Offered to the VM left for the operator only.
+        self.assertContains(res, 'id="%s"' % task_action_id(
+            fakes.TASK_STUCK, 'retry_cold'))
+        self.assertNotContains(res, task_action_id(fakes.TASK_MIGRATING,
+                                                   'retry_cold'))
+        res = self.client.post(DETAIL_URL, {
+            'action': 'tasks__retry_cold__%s' % fakes.TASK_STUCK})
+        self.assertRedirectsNoFollow(res, DETAIL_URL)
+        self.mock_task_retry.assert_called_once_with(
+            test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK,
+            allow_downtime=True)
+
     @test.create_mocks({evacuator: ['evacuation_get', 'task_skip']})
     def test_skip(self):
         self.mock_evacuation_get.return_value = fakes.show()

@@ -35,6 +35,9 @@ class FakeEngine:
     def pause(self, evacuation_id, actor='admin'):
         self.calls.append(('pause', evacuation_id, actor))
 
+    def retry(self, evacuation_id, server, actor='admin', **kwargs):
+        self.calls.append(('retry', evacuation_id, server, kwargs))
+
 
 class ApiTest(utils.TestCase):
 
@@ -105,3 +108,25 @@ class ApiTest(utils.TestCase):
         self.assertEqual(400, error.code)
         self.assertIn('at policy/max_total', error.message)
         self.assertIn('Nothing was changed', error.message)
+
+    def test_retry_with_downtime_allowed(self):
+        self.app._show = lambda evacuation_id: {'id': evacuation_id}
+        code, body = self.call('POST', '/v1/evacuations/e1/action',
+                               {'retry': {'server': 'vm-1',
+                                          'allow_downtime': True}})
+        self.assertEqual(200, code, body)
+        code, body = self.call('POST', '/v1/evacuations/e1/action',
+                               {'retry': {'server': 'vm-2'}})
+        self.assertEqual(200, code, body)
+        self.assertEqual([('retry', 'e1', 'vm-1', {'allow_downtime': True}),
+                          ('retry', 'e1', 'vm-2', {})], self.engine.calls)
+        code, body = self.call('POST', '/v1/evacuations/e1/action',
+                               {'retry': {'server': 'vm-3',
+                                          'allow_downtime': 'yes'}})
+        self.assertEqual(400, code)
+        self.assertIn('allow_downtime', body['error']['message'])
+        code, body = self.call('POST', '/v1/evacuations/e1/action',
+                               {'skip': {'server': 'vm-3',
+                                         'allow_downtime': True}})
+        self.assertEqual(400, code)
+        self.assertEqual(2, len(self.engine.calls))

@@ -343,6 +343,33 @@ class RetryTask(TaskAction):
         return ngettext_lazy("Queued VM again", "Queued VMs again", count)
 
 
+class RetryWithDowntime(RetryTask):
+    """The remedy for a VM live migration cannot move: let it go cold."""
+
+    name = 'retry_cold'
+    from_states = (states.NEEDS_OPERATOR,)
+    help_text = _("The VM may be cold-migrated: it is shut down, copied "
+                  "and started on its target. One that live migration "
+                  "already failed goes cold at once.")
+
+    def action(self, request, obj_id):
+        try:
+            evacuator.task_retry(request, self.table.kwargs['evacuation_id'],
+                                 obj_id, allow_downtime=True)
+        except evacuator.EvacuatorError:
+            _report(request)
+
+    @staticmethod
+    def action_present(count):
+        return ngettext_lazy("Allow Downtime and Retry",
+                             "Allow Downtime and Retry", count)
+
+    @staticmethod
+    def action_past(count):
+        return ngettext_lazy("Queued VM again, downtime allowed",
+                             "Queued VMs again, downtime allowed", count)
+
+
 class SkipTask(TaskAction):
     name = 'skip'
     from_states = _states_leading_to(states.SKIPPED)
@@ -446,7 +473,7 @@ class TasksTable(DictTable):
         status_columns = ['state']
         row_class = TaskRow
         table_actions = (TaskFilter, RetryTask, SkipTask)
-        row_actions = (RetryTask, SkipTask)
+        row_actions = (RetryTask, RetryWithDowntime, SkipTask)
 
 
 # Audit log ---------------------------------------------------------------

@@ -14,6 +14,7 @@
 from oslotest import base as oslotest_base
 
 from nova_migration_ext.evacuation import engine as engine_mod
+from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import states
 from tests.unit.evacuation import fakes
@@ -82,3 +83,55 @@ class TestRetry(oslotest_base.BaseTestCase):
 
         self.assertEqual((states.PENDING, 0),
                          (self.task.state, self.task.attempts))
+
+    def policy(self):
+        with self.store.session() as session:
+            return inventory.Policy.from_dict(
+                self.store.get(session, self.evacuation_id).policy)
+
+    def test_allow_downtime_lets_this_vm_go_cold(self):
+        # Refused live (a precheck), no downtime in the policy: left for
+        # the operator, whose remedy is to allow it for this VM.
+        self.store.update_task(self.task.id, 'ev', states.SUBMITTING)
+        self.store.update_task(self.task.id, 'ev', states.NEEDS_OPERATOR,
+                               attempts=1, live_failures=1)
+        server = inventory.Server(
+            id='srv-a', name='vm-srv-a', host='cmp-1', status='ACTIVE',
+            vcpus=1, memory_mb=512, disk_bytes=0, project_id='p1')
+        self.assertFalse(self.policy().downtime_allowed(server))
+
+        self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob',
+                          allow_downtime=True)
+
+        self.assertEqual((states.PENDING, 0, inventory.METHOD_COLD),
+                         (self.task.state, self.task.attempts,
+                          self.task.method))
+        self.assertTrue(self.policy().downtime_allowed(server))
+        audit = [(e.actor, e.action) for e in
+                 self.store.audit_log(self.evacuation_id)]
+        self.assertIn(('bob', 'allow-downtime'), audit)
+
+    def test_allow_downtime_keeps_live_if_live_never_failed(self):
+        self.move(states.SUBMITTING, states.NEEDS_OPERATOR)
+        self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob',
+                          allow_downtime=True)
+        self.assertEqual('block', self.task.method)
+
+    def test_allow_downtime_refused_for_a_live_only_evacuation(self):
+        with self.store.session() as session:
+            evacuation = self.store.get(session, self.evacuation_id)
+            evacuation.policy = dict(evacuation.policy, method='live')
+        self.move(states.SUBMITTING, states.NEEDS_OPERATOR)
+        exc = self.assertRaises(states.InvalidTransition, self.engine.retry,
+                                self.evacuation_id, 'vm-srv-a', 'bob',
+                                allow_downtime=True)
+        self.assertIn('plan another with --method auto', str(exc))
+        self.assertEqual(states.NEEDS_OPERATOR, self.task.state)
+        self.assertNotIn('srv-a', self.policy().downtime_servers)
+
+    def test_allow_downtime_while_moving_changes_nothing(self):
+        self.move(states.SUBMITTING, states.MIGRATING)
+        self.assertRaises(states.InvalidTransition, self.engine.retry,
+                          self.evacuation_id, 'srv-a', 'bob',
+                          allow_downtime=True)
+        self.assertNotIn('srv-a', self.policy().downtime_servers)
