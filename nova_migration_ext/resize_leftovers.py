@@ -65,6 +65,11 @@ def folders(instances_path):
     return found
 
 
+def latest_migration(migrations):
+    """The VM's newest migration record."""
+    return max(migrations, key=lambda m: (m.created_at, m.id))
+
+
 def verdict(host, instance, migrations, record, grace_seconds, now=None):
     """Why the folder must stay, or None if it may go.
 
@@ -87,7 +92,7 @@ def verdict(host, instance, migrations, record, grace_seconds, now=None):
     moving = [m for m in migrations if m.status not in ENDED + UNCONFIRMED]
     if moving:
         return 'migration %s is %s' % (moving[0].id, moving[0].status)
-    latest = max(migrations, key=lambda m: (m.created_at, m.id))
+    latest = latest_migration(migrations)
     if latest.migration_type not in COLD_TYPES or \
             latest.status not in UNCONFIRMED or \
             latest.source_compute != host or \
@@ -158,14 +163,16 @@ class ResizeLeftoverSweeper:
                              cold_copy.read_record(path),
                              conf.migration_ext.resize_leftovers_grace)
             if reason is None:
-                latest = max(migrations, key=lambda m: (m.created_at, m.id))
-                self._confirm_leftover(context, instance, latest, path)
+                self._confirm_leftover(context, instance,
+                                       latest_migration(migrations), path)
             return reason
 
         reason = locked()
-        if reason and self._leftovers_kept.get(path) != reason:
+        if reason is None:
+            self._leftovers_kept.pop(path, None)
+        elif self._leftovers_kept.get(path) != reason:
             LOG.info('Keeping %s: %s', path, reason)
-        self._leftovers_kept[path] = reason
+            self._leftovers_kept[path] = reason
 
     def _confirm_leftover(self, context, instance, migration, path):
         """A confirm's work on the source, for a VM that can't be confirmed."""

@@ -60,9 +60,14 @@ def progress_bar(percent):
                                percent)
 
 
+def _counts_text(info):
+    """'done 2, migrating 1': the VMs per state."""
+    return ', '.join('%s %d' % kv for kv in sorted(
+        (info.get('counts') or {}).items()))
+
+
 def _summary(info):
-    counts = ', '.join('%s %d' % kv for kv in sorted(
-        info.get('counts', {}).items()))
+    counts = _counts_text(info)
     fields = [('id', info['id']), ('name', info.get('name', '')),
               ('state', info['state']),
               ('sources', ', '.join(info.get('sources') or ())),
@@ -204,13 +209,11 @@ def _ended(info):
 
 def progress_line(info, seconds):
     """One line of a drain followed with --wait."""
-    counts = ', '.join('%s %d' % kv for kv in sorted(
-        (info.get('counts') or {}).items()))
     eta = ('' if _ended(info) else
            '  ETA %s' % display.duration(info.get('eta_seconds')))
     return '[%5d s] %-9s %s%s  %s' % (
         seconds, info['state'], progress_bar(info.get('progress', 0.0)),
-        eta, counts)
+        eta, _counts_text(info))
 
 
 class _OneEvacuation(show.ShowOne):
@@ -320,9 +323,9 @@ class RetryServer(_OneServer):
         return parser
 
     def take_action(self, args):
-        extra = {'allow_downtime': True} if args.allow_downtime else {}
         return _summary(_check(_api(self).retry(
-            args.evacuation, args.server, **extra)))
+            args.evacuation, args.server,
+            allow_downtime=args.allow_downtime)))
 
 
 class SkipServer(_OneServer):

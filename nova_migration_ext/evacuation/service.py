@@ -167,14 +167,14 @@ def summaries(engine):
     must show, whatever the evacuation's own state; ``progress`` is the
     percent of its bytes moved, as ``show`` says.
     """
-    waiting = engine.store.count_tasks(states.NEEDS_OPERATOR)
     tasks = {}
     for row in engine.store.task_bytes():
         tasks.setdefault(row.evacuation_id, []).append(row)
     return [{'id': e.id, 'name': e.name, 'state': e.state,
              'sources': e.source_hosts, 'owner': e.owner,
              'created_at': e.created_at.isoformat(),
-             'needs_operator': waiting.get(e.id, 0),
+             'needs_operator': sum(t.state == states.NEEDS_OPERATOR
+                                   for t in tasks.get(e.id, ())),
              'progress': engine_mod.progress(tasks.get(e.id, []))}
             for e in engine.store.list_evacuations()]
 

@@ -289,14 +289,6 @@ class Store:
                 models.Task.evacuation_id, models.Task.state,
                 models.Task.bytes_total, models.Task.bytes_done)).all()
 
-    def count_tasks(self, state):
-        """{evacuation id: how many of its tasks are in *state*}."""
-        with self.session() as session:
-            return dict(session.execute(
-                sa.select(models.Task.evacuation_id, sa.func.count())
-                .where(models.Task.state == state)
-                .group_by(models.Task.evacuation_id)).all())
-
     def tasks(self, evacuation_id):
         with self.session() as session:
             return list(session.scalars(sa.select(models.Task).where(

@@ -231,7 +231,7 @@ class EvacuationRow(tables.Row):
         super().load_cells(datum)
         # VMs left for the operator: the row stands out, whatever its
         # state (Horizon's own 'warning' marks rows still changing).
-        if (datum or self.datum or {}).get('needs_operator'):
+        if self.datum.get('needs_operator'):
             self.classes.extend(('danger', 'needs-operator'))
 
     def get_data(self, request, evacuation_id):

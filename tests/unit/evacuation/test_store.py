@@ -272,7 +272,7 @@ class StoreTests:
         listed = {e.id: e for e in self.store.list_evacuations()}
         self.assertEqual(states.PLANNED, listed[eid].state)
 
-    def test_count_tasks_per_evacuation(self):
+    def test_task_bytes_give_each_evacuation_s_states(self):
         first, second, third = self.create(), self.create(), self.create()
         for eid in (first, second):
             task_a = self.store.tasks(eid)[0]
@@ -281,9 +281,16 @@ class StoreTests:
         task_b = self.store.tasks(second)[1]
         self.store.update_task(task_b.id, 'engine-1',
                                new_state=states.NEEDS_OPERATOR)
-        counts = self.store.count_tasks(states.NEEDS_OPERATOR)
+        counts = {}
+        for row in self.store.task_bytes():
+            if row.state == states.NEEDS_OPERATOR:
+                counts[row.evacuation_id] = counts.get(
+                    row.evacuation_id, 0) + 1
         self.assertEqual((1, 2), (counts[first], counts[second]))
         self.assertNotIn(third, counts)
+        rows = [r for r in self.store.task_bytes() if r.evacuation_id == third]
+        self.assertEqual([(5 * fakes.GiB, 0)] * 2,
+                         [(r.bytes_total, r.bytes_done) for r in rows])
 
     def test_get_unknown(self):
         with self.store.session() as session:
