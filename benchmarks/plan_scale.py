@@ -32,8 +32,7 @@ import synthetic  # noqa: E402
 def run(n_hosts, n_servers, n_sources, loaded_hosts=None):
     hosts, servers, sources = synthetic.cloud(n_hosts, n_servers, n_sources,
                                               loaded_hosts=loaded_hosts)
-    policy = inventory.Policy(allow_downtime=True, max_per_source=2,
-                              max_per_target=2, max_total=64)
+    policy = inventory.Policy(allow_downtime=True)   # limits derived
     tracemalloc.start()
     started = time.perf_counter()
     plan = planner.Planner(hosts, servers, policy).plan(sources)

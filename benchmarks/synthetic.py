@@ -17,6 +17,10 @@ from nova_migration_ext.evacuation import inventory
 from nova_migration_ext import orphans
 
 GiB = inventory.GiB
+# Dirty rates (bytes/s) of the synthetic guests and their shares: idle
+# services, ordinary applications, busy databases, a few heavy writers.
+DIRTY_RATES = (2e6, 10e6, 50e6, 200e6)
+DIRTY_WEIGHTS = (50, 30, 15, 5)
 
 
 def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None):
@@ -46,13 +50,15 @@ def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None):
         groups = ()
         if i % 50 == 0:
             groups = (('aa-%d' % (i // 500), 'anti-affinity'),)
+        # What a guest dirties per second: most little, a few a lot.
+        dirty = rng.choices(DIRTY_RATES, DIRTY_WEIGHTS)[0]
         servers.append(inventory.Server(
             id='%08d-0000-4000-8000-000000000000' % i, name='vm-%d' % i,
             host=host.name, status='SHUTOFF' if i % 10 == 0 else 'ACTIVE',
             vcpus=vcpus, memory_mb=ram, disk_bytes=disk * GiB,
             project_id='p%d' % (i % 40), image_id='img-%d' % (i % 50),
             volumes=('vol-%d' % i,) if i % 7 == 0 else (),
-            server_groups=groups))
+            server_groups=groups, dirty_bytes_per_s=dirty))
         by_host[host.name].vcpus_used += vcpus
         by_host[host.name].memory_mb_used += ram
     sources = [h.name for h in hosts[:n_sources]]

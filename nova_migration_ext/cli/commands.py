@@ -112,13 +112,20 @@ class PlanEvacuation(show.ShowOne):
                     help='%s cold migration of the running VMs of this '
                          '%s, whatever --allow-downtime says (repeat; a '
                          'server overrides its project).' % (allowed, kind))
-        parser.add_argument('--max-per-source', type=int, default=2)
-        parser.add_argument('--max-per-target', type=int, default=2)
-        parser.add_argument('--max-total', type=int, default=8)
-        parser.add_argument('--bandwidth', type=float, default=100.0,
+        parser.add_argument('--max-per-source', type=int, default=None,
+                            help='Migrations at once off one source; '
+                                 'default: derived from the drain.')
+        parser.add_argument('--max-per-target', type=int, default=None,
+                            help='Migrations at once onto one target; '
+                                 'default: derived from the drain.')
+        parser.add_argument('--max-total', type=int, default=None,
+                            help='Migrations at once in all; default: no '
+                                 'overall limit (each host link is one).')
+        parser.add_argument('--bandwidth', type=float, default=1000.0,
                             metavar='<MB/s>',
-                            help='Expected copy rate of one migration, for '
-                                 'the estimates.')
+                            help='Speed of a host migration link where its '
+                                 'compute does not report one; the '
+                                 'migrations on a host share it.')
         parser.add_argument('--max-bandwidth', type=int,
                             metavar='<MiB/s>',
                             help='Cap on each live migration, applied by '

@@ -21,6 +21,7 @@ import time
 from nova_migration_ext.evacuation import executor as executor_mod
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import planner as planner_mod
+from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext.evacuation import states
 
 
@@ -41,6 +42,35 @@ def progress(tasks):
     total = sum(t.bytes_total for t in tasks) or 1
     done = sum(t.bytes_total * _fraction_done(t) for t in tasks)
     return round(100.0 * done / total, 1)
+
+
+def remaining_seconds(tasks, policy, plan_summary=None):
+    """Seconds the drain of *tasks* is expected to go on.
+
+    The drain model (:mod:`.drain_model`) runs what is left, under the
+    executor's scheduler: moves under way first, for the bytes they have
+    left and past their setup once they copy; VMs left for the operator
+    count no time.
+    """
+    summary = plan_summary or {}
+    jobs, under_way = [], []
+    for task in tasks:
+        if task.state in states.TASK_FINAL or \
+                task.state == states.NEEDS_OPERATOR:
+            continue
+        job = executor_mod.task_job(task, policy)
+        job.bytes *= 1.0 - _fraction_done(task)
+        jobs.append(job)
+        if task.state in states.TASK_ACTIVE:
+            if task.bytes_done:
+                job.setup = 0.0
+            under_way.append(job)
+    limits = summary.get('limits')
+    result, _limits = scheduling.estimate(
+        jobs, policy, planner_mod.link_lookup(summary.get('links'), policy),
+        scheduling.limits_from_dict(limits, policy) if limits else None,
+        under_way)
+    return result.makespan
 
 
 def _iso(moment):
@@ -166,6 +196,7 @@ class Engine:
             {'server_id': u.server_id, 'name': u.server_name,
              'source': u.source, 'status': u.status, 'reason': u.reason}
             for u in plan.unplaceable]
+        totals['links'] = plan.links
         tasks = [m.task_fields() for m in plan.moves]
         evacuation_id = self.store.create_evacuation(
             source_hosts=sources, target_hosts=targets,
@@ -317,21 +348,12 @@ class Engine:
         counts = {}
         for task in tasks:
             counts[task.state] = counts.get(task.state, 0) + 1
-        # Moves under way hold their slots first, for what they have left.
-        remaining = [planner_mod.Move(
-            t.server_id, t.server_name, t.project_id, t.source_host,
-            t.original_status, t.method, t.target_host, t.bytes_total,
-            t.expected_seconds * (1.0 - _fraction_done(t)), [])
-            for t in sorted(tasks, key=lambda t: t.state not in
-                            states.TASK_ACTIVE)
-            if t.state not in states.TASK_FINAL and
-            t.state != states.NEEDS_OPERATOR]
+        eta = remaining_seconds(tasks, policy, info['plan'])
         info.update({
             'counts': counts, 'vms': len(tasks),
             'window': _window_text(policy, info['state']),
             'progress': progress(tasks),
-            'eta_seconds': round(planner_mod.estimate_makespan(
-                remaining, policy)),
+            'eta_seconds': round(eta),
             'tasks': [{'server_id': t.server_id, 'name': t.server_name,
                        'source': t.source_host, 'target': t.target_host,
                        'method': t.method, 'state': t.state,

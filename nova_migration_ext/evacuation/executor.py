@@ -22,9 +22,11 @@ import datetime
 
 from oslo_log import log as logging
 
+from nova_migration_ext.evacuation import drain_model
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import nova_gateway
-from nova_migration_ext.evacuation import slots as slots_mod
+from nova_migration_ext.evacuation import planner
+from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext.evacuation import states
 from nova_migration_ext.evacuation import store as store_mod
 from nova_migration_ext import throttle
@@ -76,6 +78,16 @@ def release_bandwidth_caps(gateway, tasks, policy):
             else:
                 released.append(task.id)
     return released
+
+
+def task_job(task, policy):
+    """The scheduler's view of *task* (:class:`drain_model.Job`)."""
+    dirty = task.dirty_bytes_per_s
+    if dirty is None:       # planned before the dirty rate was recorded
+        dirty = (drain_model.DEFAULT_DIRTY_BYTES_PER_S
+                 if task.original_status == 'ACTIVE' else 0.0)
+    return scheduling.job(task.id, task.source_host, task.target_host,
+                          task.method, task.bytes_total, dirty, policy)
 
 
 def _ended(task):
@@ -175,6 +187,7 @@ class Executor:
             evacuation = self.store.get(session, self.evacuation_id)
             state = evacuation.state
             policy = inventory.Policy.from_dict(evacuation.policy)
+            plan_summary = evacuation.plan_summary
         tasks = self.store.tasks(self.evacuation_id)
         for task in tasks:
             if task.state in states.TASK_ACTIVE:
@@ -182,7 +195,7 @@ class Executor:
         tasks = self.store.tasks(self.evacuation_id)
         self._release_ended(tasks, policy)
         if state == states.RUNNING and policy.in_window(self.clock()):
-            self._fill(tasks, policy)
+            self._fill(tasks, policy, plan_summary)
             tasks = self.store.tasks(self.evacuation_id)
         if state == states.RUNNING and not any(
                 t.state in states.TASK_ACTIVE or t.state in (
@@ -194,27 +207,36 @@ class Executor:
             state = states.COMPLETED
         return state
 
-    def _fill(self, tasks, policy):
-        slots = slots_mod.Slots.for_policy(policy)
-        for task in tasks:
-            if task.state in states.TASK_ACTIVE:
-                slots.take(task.source_host, task.target_host)
+    def _fill(self, tasks, policy, plan_summary):
+        """Start what the scheduler says may start now."""
         now = self.clock()
+        waiting, running = [], []
         for task in tasks:
-            if slots.full:
-                return
             if task.state == states.RETRY_WAIT and (
                     task.not_before is None or task.not_before <= now):
                 if not self._settled(task):
                     continue    # nova is still rolling back; wait
                 task = self._compare_and_swap(task,
                                               states.PENDING, 'retry')
-            if task.state != states.PENDING:
-                continue
-            if not slots.can_start(task.source_host, task.target_host):
-                continue
-            slots.take(task.source_host, task.target_host)
-            self._submit(task, policy)
+            if task.state == states.PENDING:
+                waiting.append(task)
+            elif task.state in states.TASK_ACTIVE:
+                running.append(task)
+        if not waiting:
+            return
+        summary = plan_summary or {}
+        link = planner.link_lookup(summary.get('links'), policy)
+        jobs = {task.id: task_job(task, policy)
+                for task in running + waiting}
+        limits = summary.get('limits')
+        scheduler = scheduling.Scheduler(
+            policy, list(jobs.values()), link,
+            scheduling.limits_from_dict(limits, policy) if limits else None)
+        for task in running:
+            scheduler.running(jobs[task.id])
+        by_id = {task.id: task for task in waiting}
+        for job in scheduler.start():
+            self._submit(by_id[job.key], policy)
 
     def _cancelled(self):
         with self.store.session() as session:

@@ -105,6 +105,7 @@ class Host:
     libvirt_version: int | None = None
     qemu_version: int | None = None
     shared_storage: str | None = None
+    link_bytes_per_s: float | None = None  # its migration link, if known
 
 
 @dataclasses.dataclass
@@ -130,6 +131,7 @@ class Server:
     volumes: tuple = ()
     server_groups: tuple = ()
     task_state: str | None = None
+    dirty_bytes_per_s: float | None = None   # measured, if known
 
     @functools.cached_property
     def base_image(self):
@@ -146,11 +148,15 @@ class Policy:
     :param allow_downtime: cold migration of a running VM is allowed;
         ``downtime_projects`` and ``downtime_servers`` override it per
         project id or server id.
-    :param max_per_source: migrations at once off one source host.
-    :param max_per_target: migrations at once onto one target host.
-    :param max_total: migrations at once in the whole evacuation.
-    :param bandwidth_mb_per_s: copy rate of one migration stream (MB/s),
-        for estimates.
+    :param max_per_source: migrations at once off one source host; None
+        (the default): derived from the drain (:mod:`.scheduling`).
+    :param max_per_target: migrations at once onto one target host; None:
+        derived from the drain.
+    :param max_total: migrations at once in the whole evacuation; None: no
+        overall limit (each host's link is the limit).
+    :param bandwidth_mb_per_s: speed of a host's migration link (MB/s)
+        where its compute does not report one; the migrations on a host
+        share it (the scheduler and the plan's estimates).
     :param max_bandwidth_mib_per_s: optional cap on each live migration
         (MiB/s, as libvirt counts), applied by the driver on the source.
     :param window: optional (``HH:MM``, ``HH:MM``) UTC window in which new
@@ -167,10 +173,10 @@ class Policy:
     allow_downtime: bool = False
     downtime_projects: dict = dataclasses.field(default_factory=dict)
     downtime_servers: dict = dataclasses.field(default_factory=dict)
-    max_per_source: int = 2
-    max_per_target: int = 2
-    max_total: int = 8
-    bandwidth_mb_per_s: float = 100.0
+    max_per_source: int | None = None
+    max_per_target: int | None = None
+    max_total: int | None = None
+    bandwidth_mb_per_s: float = 1000.0
     max_bandwidth_mib_per_s: int | None = None
     live_failures_before_cold: int = 2
     max_attempts: int = 3
@@ -192,9 +198,10 @@ class Policy:
             raise ValueError('method must be auto, live or cold, not %r.'
                              % self.method)
         for name in ('max_per_source', 'max_per_target', 'max_total'):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError('%s must be at least 1 (got %s): a limit '
-                                 'of 0 would never move anything.'
+                                 'of 0 would never move anything; '
+                                 'leave it out to let the drain derive it.'
                                  % (name, getattr(self, name)))
         if self.bandwidth_mb_per_s <= 0:
             raise ValueError('bandwidth_mb_per_s must be positive.')
@@ -215,7 +222,11 @@ class Policy:
         return dataclasses.asdict(self)
 
     def copy_rate(self, method):
-        """Bytes per second one migration of *method* is expected to copy."""
+        """Bytes per second one migration of *method* copies alone.
+
+        A cold copy is also bound by its copy tool
+        (:func:`.scheduling.stream_cap`).
+        """
         rate = self.bandwidth_mb_per_s * 1e6
         if self.max_bandwidth_mib_per_s and method != METHOD_COLD:
             rate = min(rate, self.max_bandwidth_mib_per_s * MiB)

@@ -103,6 +103,9 @@ class Task(Base):
     bytes_done: orm.Mapped[int] = orm.mapped_column(sa.BigInteger,
                                                     default=0)
     expected_seconds: orm.Mapped[float] = orm.mapped_column(default=0.0)
+    # Bytes per second its guest dirties, as the plan assumed: the
+    # scheduler starts a live migration only where it can converge.
+    dirty_bytes_per_s: orm.Mapped[float | None]
     verdicts: orm.Mapped[list | None] = orm.mapped_column(sa.JSON)
     migration_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
     # Where nova is in the move, from its versioned notifications.

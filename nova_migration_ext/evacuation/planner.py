@@ -21,20 +21,21 @@ driver run on each choice and their verdicts are part of the plan.
 import collections
 import dataclasses
 import heapq
-import itertools
+import math
 
 from oslo_config import cfg
 
 from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.evacuation import drain_model
 from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import slots as slots_mod
+from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext.prechecks import base
 from nova_migration_ext.prechecks import disk_fit
 from nova_migration_ext.prechecks import hypervisor_version
 from nova_migration_ext.prechecks import shared_volumes
 
 MOVABLE = ('ACTIVE', 'SHUTOFF')
-OVERHEAD_SECONDS = 15.0   # scheduling, port binding, domain start
+OVERHEAD_SECONDS = drain_model.OVERHEAD_SECONDS
 # Downtime a running VM's guest sees, for the plan: a live switch-over;
 # for a cold move, the power-off and the boot on the target plus the copy
 # while it is down (the whole disk, or with a two-phase copy the share it
@@ -65,6 +66,7 @@ class Move:
     expected_seconds: float
     verdicts: list
     expected_downtime_seconds: float = 0.0
+    dirty_bytes_per_s: float = 0.0
 
     def task_fields(self):
         return {'server_id': self.server_id,
@@ -75,6 +77,7 @@ class Move:
                 'method': self.method, 'target_host': self.target,
                 'bytes_total': self.bytes_total,
                 'expected_seconds': self.expected_seconds,
+                'dirty_bytes_per_s': self.dirty_bytes_per_s,
                 'verdicts': self.verdicts}
 
 
@@ -89,9 +92,18 @@ class Unplaceable:
 
 @dataclasses.dataclass
 class Plan:
+    """The moves, what cannot move, and how the drain is expected to run.
+
+    :param links: host -> bytes per second of its migration link, for the
+        hosts of the moves.
+    :param limits: the :class:`scheduling.Limits` the drain runs under.
+    """
+
     moves: list
     unplaceable: list
     makespan_seconds: float
+    links: dict = dataclasses.field(default_factory=dict)
+    limits: scheduling.Limits | None = None
 
     def totals(self):
         methods = collections.Counter(m.method for m in self.moves)
@@ -102,6 +114,7 @@ class Plan:
             'by_method': dict(methods),
             'bytes': sum(m.bytes_total for m in self.moves),
             'estimated_seconds': round(self.makespan_seconds),
+            'limits': self.limits.to_dict() if self.limits else None,
         }
 
 
@@ -247,7 +260,13 @@ class Planner:
                 if rule == 'affinity':
                     affinity_host.setdefault(group, target.host.name)
             moves.append(self._move(server, target.host, method))
-        return Plan(moves, unplaceable, estimate_makespan(moves, self.policy))
+        links = {name: self.hosts[name].link_bytes_per_s
+                 for name in {m.source for m in moves} |
+                 {m.target for m in moves}
+                 if self.hosts[name].link_bytes_per_s}
+        estimate = drain_estimate(moves, self.policy, links)
+        return Plan(moves, unplaceable, estimate.makespan, links,
+                    estimate.limits)
 
     def _unmovable(self, server):
         if server.status not in MOVABLE:
@@ -349,20 +368,33 @@ class Planner:
             copied = memory + server.disk_bytes
         else:
             copied = server.disk_bytes
-        seconds = OVERHEAD_SECONDS + copied / self.policy.copy_rate(method)
+        rate = self._rate(method, source, target)
+        seconds = OVERHEAD_SECONDS + copied / rate
+        dirty = 0.0
+        if server.status == 'ACTIVE' and method != inventory.METHOD_COLD:
+            dirty = server.dirty_bytes_per_s
+            if dirty is None:
+                dirty = drain_model.DEFAULT_DIRTY_BYTES_PER_S
         return Move(server.id, server.name, server.project_id, server.host,
                     server.status, method, target.name, copied,
                     round(seconds, 1),
                     self._verdicts(server, source, target, method),
-                    round(self._downtime(server, method), 1))
+                    round(self._downtime(server, method,
+                                         rate), 1), dirty)
 
-    def _downtime(self, server, method):
+    def _rate(self, method, source, target):
+        """Bytes per second one migration copies alone on its links."""
+        return min(self.policy.copy_rate(method),
+                   scheduling.stream_cap(self.policy, method) or math.inf,
+                   target.link_bytes_per_s or math.inf,
+                   source.link_bytes_per_s or math.inf)
+
+    def _downtime(self, server, method, rate):
         """Seconds the guest of *server* is expected to be down."""
         if server.status != 'ACTIVE':
             return 0.0
         if method != inventory.METHOD_COLD:
             return LIVE_DOWNTIME_SECONDS
-        rate = self.policy.copy_rate(method)
         if self.policy.two_phase_cold:
             return (POWER_CYCLE_SECONDS +
                     TWO_PHASE_REWRITE * server.disk_bytes / rate +
@@ -397,39 +429,32 @@ class Planner:
         return verdicts
 
 
-def estimate_makespan(moves, policy):
-    """Seconds to run *moves* under the policy's concurrency limits.
+@dataclasses.dataclass
+class Estimate:
+    makespan: float
+    limits: scheduling.Limits
 
-    Simulates the executor: moves are started in plan order, each as soon
-    as its source, its target and the evacuation have a free slot. Each
-    migration is assumed to copy at ``bandwidth_mb_per_s`` (shared host
-    links make the real drain slower: see doc/benchmarks.md).
+
+def link_lookup(links, policy):
+    """host -> bytes per second: *links*, else the policy's default."""
+    default = policy.bandwidth_mb_per_s * 1e6
+    return lambda host: (links or {}).get(host) or default
+
+
+def drain_estimate(moves, policy, links=None):
+    """How the drain of *moves* is expected to run (:mod:`.drain_model`).
+
+    The executor's scheduler decides when each move starts, as it will in
+    the real drain; *links* gives the hosts' link speeds where known.
     """
-    slots = slots_mod.Slots.for_policy(policy)
-    pending = list(moves)
-    running = []
-    counter = itertools.count()
-    now = 0.0
+    link = link_lookup(links, policy)
+    jobs = [scheduling.job(m.server_id, m.source, m.target, m.method,
+                           m.bytes_total, m.dirty_bytes_per_s, policy)
+            for m in moves]
+    result, limits = scheduling.estimate(jobs, policy, link)
+    return Estimate(result.makespan, limits)
 
-    def fill():
-        nonlocal pending
-        if slots.full or not pending:
-            return
-        waiting = []
-        for index, move in enumerate(pending):
-            if slots.full:
-                waiting.extend(pending[index:])
-                break
-            if slots.can_start(move.source, move.target):
-                slots.take(move.source, move.target)
-                heapq.heappush(running, (now + move.expected_seconds,
-                                         next(counter), move))
-            else:
-                waiting.append(move)
-        pending = waiting
-    fill()
-    while running:
-        now, _n, move = heapq.heappop(running)
-        slots.give_back(move.source, move.target)
-        fill()
-    return now
+
+def estimate_makespan(moves, policy, links=None):
+    """Seconds the drain of *moves* is expected to take."""
+    return drain_estimate(moves, policy, links).makespan

@@ -74,12 +74,25 @@ class PlanFormTests(test.BaseAdminViewTests):
             policy={'method': 'live', 'allow_downtime': True,
                     'downtime_projects': {}, 'downtime_servers': {},
                     'max_per_source': 2, 'max_per_target': 3,
-                    'max_total': 6, 'bandwidth_mb_per_s': 100.0,
+                    'max_total': 6, 'bandwidth_mb_per_s': 1000.0,
                     'max_bandwidth_mib_per_s': 200,
                     'two_phase_cold': True,
                     'require_verified_copy': True,
                     'window': ['22:00', '06:00']},
             name='rack-2', dry_run=False, target_aggregate=None)
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_empty_limits_are_left_to_the_drain(self):
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.show()
+        res = self.client.post(PLAN_URL, self._form(
+            max_per_source='', max_per_target='', max_total=''))
+        self.assertNoFormErrors(res)
+        policy = self.mock_evacuation_plan.call_args.kwargs['policy']
+        self.assertEqual((None, None, None), (
+            policy['max_per_source'], policy['max_per_target'],
+            policy['max_total']))
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})

@@ -51,9 +51,9 @@ def build_policy(data, window=None):
               'downtime_servers': inventory.downtime_overrides(
                   _ids(data.get('allow_downtime_servers')),
                   _ids(data.get('deny_downtime_servers'))),
-              'max_per_source': data['max_per_source'],
-              'max_per_target': data['max_per_target'],
-              'max_total': data['max_total'],
+              'max_per_source': data.get('max_per_source'),
+              'max_per_target': data.get('max_per_target'),
+              'max_total': data.get('max_total'),
               'bandwidth_mb_per_s': (data.get('bandwidth') or
                                      DEFAULTS.bandwidth_mb_per_s),
               'max_bandwidth_mib_per_s': data.get('max_bandwidth'),
@@ -111,18 +111,23 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
         help_text=_("VM IDs that must only move live."))
     max_per_source = forms.IntegerField(
         label=_("Concurrent Migrations per Source Host"), min_value=1,
-        initial=DEFAULTS.max_per_source)
+        required=False,
+        help_text=_("Empty: derived from the drain (enough to keep each "
+                    "source's link busy)."))
     max_per_target = forms.IntegerField(
         label=_("Concurrent Migrations per Target Host"), min_value=1,
-        initial=DEFAULTS.max_per_target)
+        required=False,
+        help_text=_("Empty: derived from the drain."))
     max_total = forms.IntegerField(
         label=_("Concurrent Migrations in Total"), min_value=1,
-        initial=DEFAULTS.max_total)
+        required=False,
+        help_text=_("Empty: no overall limit; each host's link is one."))
     bandwidth = forms.FloatField(
-        label=_("Expected Copy Rate (MB/s)"), min_value=0.1, required=False,
+        label=_("Host Link Speed (MB/s)"), min_value=0.1, required=False,
         initial=DEFAULTS.bandwidth_mb_per_s,
-        help_text=_("Rate of one migration on your migration network, for "
-                    "the estimates."))
+        help_text=_("Speed of a host's migration link where its compute "
+                    "does not report one; the migrations on a host share "
+                    "it."))
     max_bandwidth = forms.IntegerField(
         label=_("Bandwidth Cap (MiB/s)"), min_value=1, required=False,
         help_text=_("Cap on each live migration, applied on the source "

@@ -82,7 +82,8 @@ class TestMethod(PlannerTestCase):
         self.assertEqual(('cold', 't1', 'SHUTOFF'),
                          (move.method, move.target, move.status))
         self.assertEqual(20 * GiB, move.bytes_total)
-        self.assertEqual(round(15 + 20 * GiB / 100e6, 1),
+        # Alone on a 1 GB/s link, bound by the copy tool's 500 MB/s.
+        self.assertEqual(round(15 + 20 * GiB / 500e6, 1),
                          move.expected_seconds)
 
     def test_active_on_shared_storage_is_live(self):
@@ -91,7 +92,7 @@ class TestMethod(PlannerTestCase):
         move, = plan.moves
         self.assertEqual('live', move.method)
         self.assertEqual(4096 * MiB, move.bytes_total)
-        self.assertEqual(round(15 + 4096 * MiB / 100e6, 1),
+        self.assertEqual(round(15 + 4096 * MiB / 1e9, 1),
                          move.expected_seconds)
 
     def test_active_on_local_disks_is_block(self):
@@ -563,7 +564,8 @@ class TestValidation(PlannerTestCase):
                             ('max_total', 0)):
             self.assertPlanError(
                 '%s must be at least 1 (got %s): a limit of 0 would never '
-                'move anything.' % (name, value), **{name: value})
+                'move anything; leave it out to let the drain derive it.'
+                % (name, value), **{name: value})
 
     def test_other_policy_errors(self):
         self.assertPlanError("method must be auto, live or cold, not "
@@ -586,7 +588,7 @@ class TestValidation(PlannerTestCase):
         self.assertEqual(10 * MiB, policy.copy_rate(inventory.METHOD_BLOCK))
         self.assertEqual(10 * MiB, policy.copy_rate(inventory.METHOD_LIVE))
         self.assertEqual(100e6, policy.copy_rate(inventory.METHOD_COLD))
-        self.assertEqual(100e6, inventory.Policy().copy_rate(
+        self.assertEqual(1e9, inventory.Policy().copy_rate(
             inventory.METHOD_BLOCK))
 
     def test_window_errors(self):
@@ -625,7 +627,9 @@ class TestPlan(PlannerTestCase):
             {'vms': 3, 'moves': 2, 'unplaceable': 1,
              'by_method': {'cold': 1, 'block': 1},
              'bytes': 20 * GiB + 4096 * MiB + 20 * GiB,
-             'estimated_seconds': round(plan.makespan_seconds)},
+             'estimated_seconds': round(plan.makespan_seconds),
+             'limits': {'per_source': 2, 'per_target': 2, 'total': None,
+                        'derived': ['per_source', 'per_target']}},
             plan.totals())
         self.assertEqual(plan.totals(), json.loads(json.dumps(
             plan.totals())))
@@ -634,14 +638,20 @@ class TestPlan(PlannerTestCase):
         plan = self.plan([host('src'), host('t1')], [])
         self.assertEqual({'vms': 0, 'moves': 0, 'unplaceable': 0,
                           'by_method': {}, 'bytes': 0,
-                          'estimated_seconds': 0}, plan.totals())
+                          'estimated_seconds': 0,
+                          'limits': {'per_source': 2, 'per_target': 2,
+                                     'total': None,
+                                     'derived': ['per_source',
+                                                 'per_target']}},
+                         plan.totals())
 
     def test_makespan(self):
         plan = self.plan_three()
         self.assertEqual(planner.estimate_makespan(plan.moves, self.policy),
                          plan.makespan_seconds)
-        self.assertEqual(max(m.expected_seconds for m in plan.moves),
-                         plan.makespan_seconds)
+        # Both share the link of src and of t1: longer than either alone.
+        self.assertGreater(plan.makespan_seconds,
+                           max(m.expected_seconds for m in plan.moves))
 
     def test_task_fields(self):
         plan = self.plan_three()
@@ -653,6 +663,7 @@ class TestPlan(PlannerTestCase):
              'method': 'block', 'target_host': 't1',
              'bytes_total': move.bytes_total,
              'expected_seconds': move.expected_seconds,
+             'dirty_bytes_per_s': 10e6,
              'verdicts': move.verdicts}, fields)
         columns = set(models.Task.__table__.columns.keys())
         self.assertTrue(set(fields).issubset(columns),
@@ -841,12 +852,14 @@ class TestExpectedDowntime(PlannerTestCase):
     def test_cold_copy_while_down(self):
         self.assertEqual(
             ('cold', round(10 + 20 * GiB / 100e6, 1)),
-            self.downtime(method='cold', allow_downtime=True))
+            self.downtime(method='cold', allow_downtime=True,
+                          bandwidth_mb_per_s=100))
 
     def test_two_phase_sends_what_changed_and_verifies(self):
         method, down = self.downtime(method='cold', allow_downtime=True,
-                                     two_phase_cold=True)
+                                     two_phase_cold=True,
+                                     bandwidth_mb_per_s=100)
         self.assertEqual(round(10 + 0.02 * 20 * GiB / 100e6 +
                                20 * GiB / 1e9, 1), down)
         self.assertLess(down, 0.25 * self.downtime(
-            method='cold', allow_downtime=True)[1])
+            method='cold', allow_downtime=True, bandwidth_mb_per_s=100)[1])

@@ -19,7 +19,7 @@ from tests.unit.evacuation import fakes
 from tests.unit.evacuation import test_store
 from tests.unit import utils
 
-GiB = 1024 ** 3
+GB = 10 ** 9
 
 
 class TestShow(utils.TestCase):
@@ -27,14 +27,16 @@ class TestShow(utils.TestCase):
     def setUp(self):
         super().setUp()
         self.store = fakes.sqlite_store(self)
-        # One source, one target, one migration at a time: the drain is
-        # the sum of what each VM has left.
+        # One source, one target, one migration at a time, 50 MB/s links
+        # and guests that dirty nothing: the drain is the sum of what each
+        # VM has left, 15 s of setup + 80 s of copy for a whole one.
         policy = dict(test_store.POLICY, max_per_source=1, max_per_target=1,
-                      max_total=1)
+                      max_total=1, bandwidth_mb_per_s=50)
         self.evacuation_id = self.store.create_evacuation(
             source_hosts=['cmp-1'], policy=policy, actor='alice',
-            tasks=[test_store.task(name, bytes_total=4 * GiB,
-                                   expected_seconds=100.0)
+            tasks=[test_store.task(name, bytes_total=4 * GB,
+                                   expected_seconds=95.0,
+                                   dirty_bytes_per_s=0.0)
                    for name in ('a', 'b', 'c')])
         self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
         self.engine = engine_mod.Engine(self.store, gateway=None)
@@ -49,12 +51,12 @@ class TestShow(utils.TestCase):
     def test_nothing_moved_yet(self):
         info = self.engine.show(self.evacuation_id)
         self.assertEqual(0.0, info['progress'])
-        self.assertEqual(300, info['eta_seconds'])
+        self.assertEqual(3 * 95, info['eta_seconds'])
         self.assertEqual([0.0] * 3, [t['progress'] for t in info['tasks']])
 
     def test_progress_phase_and_eta(self):
         self.move('a', states.SUBMITTING, states.MIGRATING, states.DONE)
-        self.move('b', states.SUBMITTING, states.MIGRATING, bytes_done=GiB,
+        self.move('b', states.SUBMITTING, states.MIGRATING, bytes_done=GB,
                   phase='copying memory and disks')
         info = self.engine.show(self.evacuation_id)
         by_id = {t['server_id']: t for t in info['tasks']}
@@ -63,14 +65,14 @@ class TestShow(utils.TestCase):
         self.assertEqual((25.0, 'copying memory and disks'),
                          (by_id['b']['progress'], by_id['b']['phase']))
         self.assertEqual(0.0, by_id['c']['progress'])
-        # 4 + 1 of 12 GiB moved.
+        # 4 + 1 of 12 GB moved.
         self.assertEqual(round(100.0 * 5 / 12, 1), info['progress'])
-        # b has three quarters of its 100 s left, then c its 100 s.
-        self.assertEqual(175, info['eta_seconds'])
+        # b copies its last 3 GB (60 s, its setup done), then c: 95 s.
+        self.assertEqual(60 + 95, info['eta_seconds'])
 
     def test_vms_left_for_the_operator_count_no_time(self):
         self.move('a', states.SUBMITTING, states.NEEDS_OPERATOR)
-        self.assertEqual(200, self.engine.show(
+        self.assertEqual(2 * 95, self.engine.show(
             self.evacuation_id)['eta_seconds'])
 
     def test_list_counts_the_vms_left_for_the_operator(self):
@@ -79,7 +81,7 @@ class TestShow(utils.TestCase):
         other = self.store.create_evacuation(
             source_hosts=['cmp-2'], policy=test_store.POLICY, actor='bob',
             tasks=[test_store.task('d')])
-        self.move('c', states.SUBMITTING, states.MIGRATING, bytes_done=GiB)
+        self.move('c', states.SUBMITTING, states.MIGRATING, bytes_done=GB)
         listed = {e['id']: e for e in service.summaries(self.engine)}
         self.assertEqual(2, listed[self.evacuation_id]['needs_operator'])
         self.assertEqual(0, listed[other]['needs_operator'])
@@ -93,9 +95,27 @@ class TestShow(utils.TestCase):
     def test_estimate_runs_moves_under_way_first(self):
         # c is under way although planned last: it holds the only slot.
         self.move('c', states.SUBMITTING, states.MIGRATING,
-                  bytes_done=2 * GiB)
-        self.assertEqual(250, self.engine.show(
+                  bytes_done=2 * GB)
+        self.assertEqual(40 + 2 * 95, self.engine.show(
             self.evacuation_id)['eta_seconds'])
+
+    def test_estimate_counts_setup_until_the_copy_starts(self):
+        self.move('c', states.SUBMITTING)
+        self.assertEqual(3 * 95, self.engine.show(
+            self.evacuation_id)['eta_seconds'])
+
+    def test_estimate_shares_the_links(self):
+        # Three at once off one 50 MB/s link: the copies share it.
+        policy = dict(test_store.POLICY, max_per_source=3, max_per_target=3,
+                      bandwidth_mb_per_s=50)
+        shared = self.store.create_evacuation(
+            source_hosts=['cmp-5'], policy=policy, actor='alice',
+            tasks=[test_store.task(name, bytes_total=4 * GB,
+                                   source_host='cmp-5',
+                                   dirty_bytes_per_s=0.0)
+                   for name in ('d', 'e', 'f')])
+        self.assertEqual(15 + 3 * 80, self.engine.show(shared)[
+            'eta_seconds'])
 
 
 class TestDuration(utils.TestCase):

@@ -43,7 +43,7 @@ MYSQL_SERVER_URL = os.environ.get('NOVA_MIGRATION_EXT_TEST_MYSQL_URL',
 TABLES = ('alembic_version', 'audit_log', 'evacuations', 'host_facts',
           'tasks')
 POLICY = {'method': 'auto', 'allow_downtime': False, 'max_per_source': 2}
-HEAD = '0002'
+HEAD = '0003'
 
 
 def task(server_id, **fields):

@@ -1,0 +1,166 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Benchmark: the drain model's prediction against a real lab drain.
+
+Usage (as root, the lab up: ``tools/lab.sh up``)::
+
+    PYTHONPATH=. PYTHONWARNINGS=ignore .venv/bin/python \\
+        benchmarks/lab_drain_model.py
+
+1. **Calibration**: the evacuator (``tests/lab/drain.py``) moves one
+   running VM (block live migration) and then one stopped VM (cold) off
+   c1, each alone. From the engine's own records (a task's submit to its
+   end) and libvirt's statistics of the block migration on the
+   destination (bytes processed, time elapsed) come the model's
+   parameters: the link's rate, the dirty rate, and each method's setup
+   time (the task's time less its copy).
+2. **The drain**: the lab demo's five VMs (three on c1, two on c2; one
+   with a volume, one of a deleted image, one stopped) drained onto c3
+   with the default policy.
+3. **The prediction**: the drain model (``drain_model.simulate``) runs
+   the same tasks (bytes, methods) under the executor's scheduler with
+   the plan's limits and the calibrated parameters.
+
+The last line: ``lab drain: measured X s, predicted Y s (Z% off)``.
+"""
+
+import collections
+import sys
+import time
+
+from nova_migration_ext.evacuation import drain_model
+from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.evacuation import scheduling
+from nova_migration_ext.evacuation import store as store_mod
+from tests.lab import config
+from tests.lab import drain as lab_drain
+
+
+def quiet(text=''):
+    pass
+
+
+def drained(kinds, sources, say=quiet):
+    """Run a drain of *kinds*; returns (drain, evacuation, tasks)."""
+    drain = lab_drain.Drain(out=say, sources=sources, targets=('c3',),
+                            kinds=kinds)
+    try:
+        drain.seed()
+        drain.start_evacuator()
+        evacuation, _elapsed = drain.drain()
+        store = store_mod.Store(config.db_url('evacuator'))
+        with store.session() as session:
+            row = store.get(session, evacuation)
+            info = {'policy': row.policy, 'plan': row.plan_summary,
+                    'state': row.state}
+        tasks = store.tasks(evacuation)
+        return drain, info, tasks
+    except BaseException:
+        drain.cleanup()
+        raise
+
+
+def seconds(task):
+    return (task.finished_at - task.submitted_at).total_seconds()
+
+
+def calibrate():
+    """Setup per method, link rate and dirty rate, from single moves."""
+    drain, info, (task,) = drained((('run', 'c1', {}),), ('c1',))
+    try:
+        server = next(iter(drain.servers.values()))['server']
+        job = drain.guests.job_info(server, 'c3')
+    finally:
+        drain.cleanup()
+    ms = job['Time elapsed'][0]
+    moved = sum(_bytes(job.get(key)) for key in ('Memory processed',
+                                                 'File processed'))
+    rate = moved / (ms / 1000.0)
+    dirty = _bytes(job.get('Dirty rate')) if 'Dirty rate' in job else 0.0
+    block_total = seconds(task)
+    setup = {inventory.METHOD_BLOCK: block_total - ms / 1000.0}
+    print('block alone: %.1f s from submit to done (%s), of which the '
+          'migration stream %.1f s for %.0f MB (%.0f MB/s)'
+          % (block_total, task.state, ms / 1000.0, moved / 1e6, rate / 1e6))
+    drain, info, (task,) = drained((('stopped', 'c1', {'stop': True}),),
+                                   ('c1',))
+    drain.cleanup()
+    cold_total = seconds(task)
+    copy = task.bytes_total / drain_model.COLD_COPY_BYTES_PER_S
+    setup[inventory.METHOD_COLD] = cold_total - copy
+    print('cold alone: %.1f s from submit to done (%s) for %.0f MB of disk'
+          % (cold_total, task.state, task.bytes_total / 1e6))
+    return setup, rate, dirty
+
+
+UNITS = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3}
+
+
+def _bytes(value):
+    if not value:
+        return 0.0
+    number, unit = value
+    return number * UNITS.get(unit.split('/')[0], 1)
+
+
+def predict(info, tasks, setup, rate, dirty):
+    policy = inventory.Policy.from_dict(info['policy'])
+    limits = scheduling.limits_from_dict(info['plan']['limits'], policy)
+    jobs = []
+    for task in tasks:
+        job = drain_model.Job(
+            task.id, task.source_host, task.target_host, task.method,
+            float(task.bytes_total),
+            0.0 if task.method == inventory.METHOD_COLD else dirty,
+            scheduling.stream_cap(policy, task.method),
+            setup.get(task.method, setup[inventory.METHOD_BLOCK]))
+        jobs.append(job)
+    scheduler = scheduling.Scheduler(policy, jobs, lambda host: rate,
+                                     limits)
+    result = drain_model.simulate(jobs, scheduler, lambda host: rate)
+    return result, limits
+
+
+def main():
+    started = time.monotonic()
+    setup, rate, dirty = calibrate()
+    print('parameters: setup %s, link %.0f MB/s, dirty %.1f MB/s'
+          % (', '.join('%s %.1f s' % kv for kv in sorted(setup.items())),
+             rate / 1e6, dirty / 1e6))
+    drain, info, tasks = drained(lab_drain.KINDS, lab_drain.SOURCES)
+    drain.cleanup()
+    states = collections.Counter(t.state for t in tasks)
+    first = min(t.submitted_at for t in tasks)
+    last = max(t.finished_at for t in tasks)
+    measured = (last - first).total_seconds()
+    result, limits = predict(info, tasks, setup, rate, dirty)
+    print('drain: %d VMs (%s), %s, limits %s/%s/%s'
+          % (len(tasks), ', '.join('%s %d' % kv for kv in sorted(
+              collections.Counter(t.method for t in tasks).items())),
+             ', '.join('%s %d' % kv for kv in sorted(states.items())),
+             limits.per_source, limits.per_target, limits.total or '-'))
+    for task in tasks:
+        print('  %-28s %-5s %6.0f MB  submitted +%5.1f s  ended +%5.1f s, '
+              'model +%5.1f s'
+              % (task.server_name, task.method, task.bytes_total / 1e6,
+                 (task.submitted_at - first).total_seconds(),
+                 (task.finished_at - first).total_seconds(),
+                 result.ends[task.id]))
+    print('wall time %.0f s' % (time.monotonic() - started))
+    print('lab drain: measured %.1f s, predicted %.1f s (%.0f%% off)'
+          % (measured, result.makespan,
+             100.0 * abs(result.makespan - measured) / measured))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
