@@ -34,6 +34,7 @@ The last line: ``lab drain: measured X s, predicted Y s (Z% off)``.
 """
 
 import collections
+import statistics
 import sys
 import time
 
@@ -41,6 +42,7 @@ from nova_migration_ext.evacuation import drain_model
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext import host_stats
 from tests.lab import config
 from tests.lab import drain as lab_drain
 
@@ -49,15 +51,16 @@ def quiet(text=''):
     pass
 
 
-def drained(kinds, sources, say=quiet):
+def drained(kinds, sources, plan_args=('--allow-downtime',)):
     """Run a drain of *kinds*; returns (drain, evacuation, tasks)."""
-    drain = lab_drain.Drain(out=say, sources=sources, targets=('c3',),
-                            kinds=kinds)
+    drain = lab_drain.Drain(out=quiet, sources=sources, targets=('c3',),
+                            kinds=kinds, plan_args=plan_args)
     try:
         drain.seed()
         drain.start_evacuator()
-        evacuation, _elapsed = drain.drain()
         store = store_mod.Store(config.db_url('evacuator'))
+        wait_for_measurements(drain, store)
+        evacuation, _elapsed = drain.drain()
         with store.session() as session:
             row = store.get(session, evacuation)
             info = {'policy': row.policy, 'plan': row.plan_summary,
@@ -69,37 +72,80 @@ def drained(kinds, sources, say=quiet):
         raise
 
 
+def wait_for_measurements(drain, store, timeout=180):
+    """Until the evacuator has its VMs' dirty rates and disk sizes.
+
+    The computes measure them at every resource-tracker update (every
+    20 s in the lab) and publish them with their facts; a dirty rate
+    needs two updates (one starts the measure, the next reads it).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        facts = store.host_facts(600)
+        missing = []
+        for server_id, record in drain.servers.items():
+            known = host_stats.from_stats(
+                record['source'], facts.get(record['source']))
+            if server_id not in (known.instance_disk_bytes or {}) or (
+                    record['kind'] != 'stopped' and
+                    server_id not in (known.dirty_rates or {})):
+                missing.append(record['name'])
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError('No measurements of %s after %d s'
+                               % (', '.join(missing), timeout))
+        time.sleep(5)
+
+
 def seconds(task):
     return (task.finished_at - task.submitted_at).total_seconds()
 
 
+CALIBRATION = (('run', 'c1', {}),) * 3 + \
+    (('stopped', 'c1', {'stop': True}),) * 2
+
+
 def calibrate():
-    """Setup per method, link rate and dirty rate, from single moves."""
-    drain, info, (task,) = drained((('run', 'c1', {}),), ('c1',))
+    """Setup per method and link rate, from moves one at a time.
+
+    Three running VMs (block live migration) and two stopped ones (cold)
+    off c1 onto c3 with ``--max-total 1``: each alone on the links. A
+    method's setup is the median of its tasks' times (submit to done, as
+    the engine records them, to the second) less their copy: for a block
+    migration the stream's time from libvirt's statistics on c3, for a
+    cold one its bytes at the copy tool's rate.
+    """
+    drain, info, tasks = drained(CALIBRATION, ('c1',),
+                                 ('--allow-downtime', '--max-total', '1'))
     try:
-        server = next(iter(drain.servers.values()))['server']
-        job = drain.guests.job_info(server, 'c3')
+        streams = {}
+        for server_id, record in drain.servers.items():
+            if record['kind'] == 'run':
+                streams[server_id] = drain.guests.job_info(
+                    record['server'], 'c3')
     finally:
         drain.cleanup()
-    ms = job['Time elapsed'][0]
-    moved = sum(_bytes(job.get(key)) for key in ('Memory processed',
-                                                 'File processed'))
-    rate = moved / (ms / 1000.0)
-    dirty = _bytes(job.get('Dirty rate')) if 'Dirty rate' in job else 0.0
-    block_total = seconds(task)
-    setup = {inventory.METHOD_BLOCK: block_total - ms / 1000.0}
-    print('block alone: %.1f s from submit to done (%s), of which the '
-          'migration stream %.1f s for %.0f MB (%.0f MB/s)'
-          % (block_total, task.state, ms / 1000.0, moved / 1e6, rate / 1e6))
-    drain, info, (task,) = drained((('stopped', 'c1', {'stop': True}),),
-                                   ('c1',))
-    drain.cleanup()
-    cold_total = seconds(task)
-    copy = task.bytes_total / drain_model.COLD_COPY_BYTES_PER_S
-    setup[inventory.METHOD_COLD] = cold_total - copy
-    print('cold alone: %.1f s from submit to done (%s) for %.0f MB of disk'
-          % (cold_total, task.state, task.bytes_total / 1e6))
-    return setup, rate, dirty
+    setups = collections.defaultdict(list)
+    rates = []
+    for task in tasks:
+        if task.state != 'done':
+            raise RuntimeError('calibration move of %s ended %s'
+                               % (task.server_name, task.state))
+        if task.method == inventory.METHOD_COLD:
+            copy = task.bytes_total / drain_model.COLD_COPY_BYTES_PER_S
+        else:
+            job = streams[task.server_id]
+            copy = job['Time elapsed'][0] / 1000.0
+            moved = sum(_bytes(job.get(key)) for key in (
+                'Memory processed', 'File processed'))
+            rates.append(moved / copy)
+        setups[task.method].append(seconds(task) - copy)
+        print('  %-5s alone: %4.1f s from submit to done, copy %4.1f s'
+              % (task.method, seconds(task), copy))
+    setup = {method: statistics.median(values)
+             for method, values in setups.items()}
+    return setup, statistics.median(rates)
 
 
 UNITS = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3}
@@ -112,7 +158,7 @@ def _bytes(value):
     return number * UNITS.get(unit.split('/')[0], 1)
 
 
-def predict(info, tasks, setup, rate, dirty):
+def predict(info, tasks, setup, rate):
     policy = inventory.Policy.from_dict(info['policy'])
     limits = scheduling.limits_from_dict(info['plan']['limits'], policy)
     jobs = []
@@ -120,7 +166,8 @@ def predict(info, tasks, setup, rate, dirty):
         job = drain_model.Job(
             task.id, task.source_host, task.target_host, task.method,
             float(task.bytes_total),
-            0.0 if task.method == inventory.METHOD_COLD else dirty,
+            0.0 if task.method == inventory.METHOD_COLD else
+            task.dirty_bytes_per_s or 0.0,
             scheduling.stream_cap(policy, task.method),
             setup.get(task.method, setup[inventory.METHOD_BLOCK]))
         jobs.append(job)
@@ -132,17 +179,19 @@ def predict(info, tasks, setup, rate, dirty):
 
 def main():
     started = time.monotonic()
-    setup, rate, dirty = calibrate()
-    print('parameters: setup %s, link %.0f MB/s, dirty %.1f MB/s'
+    setup, rate = calibrate()
+    print('parameters: setup %s, link %.0f MB/s'
           % (', '.join('%s %.1f s' % kv for kv in sorted(setup.items())),
-             rate / 1e6, dirty / 1e6))
+             rate / 1e6))
     drain, info, tasks = drained(lab_drain.KINDS, lab_drain.SOURCES)
     drain.cleanup()
     states = collections.Counter(t.state for t in tasks)
     first = min(t.submitted_at for t in tasks)
     last = max(t.finished_at for t in tasks)
     measured = (last - first).total_seconds()
-    result, limits = predict(info, tasks, setup, rate, dirty)
+    result, limits = predict(info, tasks, setup, rate)
+    print('measured dirty rates (MB/s): %s' % ', '.join(
+        '%.1f' % ((t.dirty_bytes_per_s or 0) / 1e6) for t in tasks))
     print('drain: %d VMs (%s), %s, limits %s/%s/%s'
           % (len(tasks), ', '.join('%s %d' % kv for kv in sorted(
               collections.Counter(t.method for t in tasks).items())),

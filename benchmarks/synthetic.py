@@ -23,11 +23,13 @@ DIRTY_RATES = (2e6, 10e6, 50e6, 200e6)
 DIRTY_WEIGHTS = (50, 30, 15, 5)
 
 
-def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None):
+def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None,
+          dirty_scale=1.0):
     """Return (hosts, servers, source names) with realistic variety.
 
     Servers are spread over the first *loaded_hosts* hosts (default: all);
-    the first *n_sources* hosts are the sources.
+    the first *n_sources* hosts are the sources. *dirty_scale* multiplies
+    the guests' dirty rates.
     """
     rng = random.Random(seed)
     hosts = []
@@ -51,7 +53,7 @@ def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None):
         if i % 50 == 0:
             groups = (('aa-%d' % (i // 500), 'anti-affinity'),)
         # What a guest dirties per second: most little, a few a lot.
-        dirty = rng.choices(DIRTY_RATES, DIRTY_WEIGHTS)[0]
+        dirty = rng.choices(DIRTY_RATES, DIRTY_WEIGHTS)[0] * dirty_scale
         servers.append(inventory.Server(
             id='%08d-0000-4000-8000-000000000000' % i, name='vm-%d' % i,
             host=host.name, status='SHUTOFF' if i % 10 == 0 else 'ACTIVE',

@@ -186,6 +186,17 @@ CORE_OPTS = [
         min=0,
         help='Seconds a migration must have been left unchanged before its '
              'leftovers are removed.'),
+    cfg.IntOpt(
+        'dirty_rate_sample_seconds',
+        default=1,
+        min=0,
+        max=60,
+        help='Each resource-tracker update, QEMU measures how fast every '
+             'running guest dirties its memory over this many seconds '
+             '(page sampling, no pause); the rates go with the host\'s '
+             'facts to the evacuator, whose scheduler starts a live '
+             'migration only where it can outrun its guest. 0: do not '
+             'measure (the evacuator then assumes a default rate).'),
 ]
 
 

@@ -50,6 +50,7 @@ from oslo_serialization import jsonutils
 
 from nova_migration_ext import cold_migration
 from nova_migration_ext import conf as ext_conf
+from nova_migration_ext import dirty_rates
 from nova_migration_ext import facts
 from nova_migration_ext import host_stats
 from nova_migration_ext import imagecache
@@ -83,6 +84,8 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
         self._volume_guard = shared_volumes.SharedVolumes(CONF)
         self._tokens = tokens.ServiceTokenGuard(CONF)
         self._seeder = imagecache.BaseImageSeeder(self._storage)
+        self._dirty_rates = dirty_rates.DirtyRateProbe(
+            CONF.migration_ext.dirty_rate_sample_seconds)
         self._notifier = None
 
     # -- start-up and facts -------------------------------------------------
@@ -110,11 +113,29 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
             CONF.reserved_host_disk_mb * base.MiB,
             libvirt_version, qemu_version)
 
+    def _periodic_facts(self):
+        """Local facts, with what only the periodic update measures.
+
+        The speed of the migration link, the guests' dirty rates and the
+        bytes each instance's disks take here.
+        """
+        try:
+            rates = self._dirty_rates.sample(self._host.get_connection(),
+                                             libvirt_driver.libvirt)
+        except Exception as exc:
+            LOG.warning('Cannot read the guests\' dirty rates: %s', exc)
+            rates = None
+        return dataclasses.replace(
+            self._local_facts(), dirty_rates=rates,
+            instance_disk_bytes=self._storage.instance_disk_bytes(),
+            link_bytes_per_s=facts.link_bytes_per_s(
+                CONF.libvirt.live_migration_inbound_addr or CONF.my_ip))
+
     def get_available_resource(self, nodename):
         data = super().get_available_resource(nodename)
         stats = dict(data.get('stats') or {})
         try:
-            measured = host_stats.to_stats(self._local_facts())
+            measured = host_stats.to_stats(self._periodic_facts())
         except OSError as exc:
             LOG.warning('Cannot measure %s: %s', self._storage.instances_path,
                         exc)

@@ -19,14 +19,18 @@ call is needed.
 """
 
 import os
+import re
 
 from nova import objects
 from oslo_log import log as logging
+import psutil
 
 from nova_migration_ext import host_stats
 from nova_migration_ext.prechecks import base
 
 LOG = logging.getLogger(__name__)
+_UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                   r'[0-9a-f]{12}$')
 
 
 class LocalStorage:
@@ -56,6 +60,32 @@ class LocalStorage:
                 continue
         return images
 
+    def instance_disk_bytes(self):
+        """Map each instance's uuid to the bytes its folder's files take.
+
+        Allocated blocks, not sizes: what a sparse-aware copy or a block
+        migration moves (the backing base file is not counted).
+        """
+        sizes = {}
+        try:
+            entries = list(os.scandir(self.instances_path))
+        except FileNotFoundError:
+            return sizes
+        for entry in entries:
+            if not _UUID.match(entry.name) or not entry.is_dir(
+                    follow_symlinks=False):
+                continue
+            total = 0
+            try:
+                for item in os.scandir(entry.path):
+                    if item.is_file(follow_symlinks=False):
+                        total += item.stat(
+                            follow_symlinks=False).st_blocks * 512
+            except FileNotFoundError:
+                continue
+            sizes[entry.name] = total
+        return sizes
+
     def base_image_path(self, name):
         return os.path.join(self.base_dir, name)
 
@@ -74,6 +104,23 @@ def local_facts(host, storage, reserved_bytes, libvirt_version=None,
         free_bytes=storage.free_bytes(), reserved_bytes=reserved_bytes,
         base_images=storage.base_images(), libvirt_version=libvirt_version,
         qemu_version=qemu_version)
+
+
+def link_bytes_per_s(address):
+    """Speed of the interface holding *address*, in bytes/s, or None.
+
+    The kernel's figure for the NIC (``/sys/class/net/*/speed``) through
+    psutil: an upper bound of what a migration over it can reach.
+    """
+    if not address:
+        return None
+    for name, addresses in psutil.net_if_addrs().items():
+        if any(a.address == address for a in addresses):
+            stats = psutil.net_if_stats().get(name)
+            if stats and stats.speed > 0:
+                return stats.speed * 1e6 / 8    # Mbit/s
+            return None
+    return None
 
 
 def remote_facts(context, host):

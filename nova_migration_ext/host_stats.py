@@ -30,6 +30,9 @@ _BASES = STATS_PREFIX + 'base_images'
 _LIBVIRT = STATS_PREFIX + 'libvirt_version'
 _QEMU = STATS_PREFIX + 'qemu_version'
 _PATH = STATS_PREFIX + 'instances_path'
+_LINK = STATS_PREFIX + 'link_bytes_per_s'
+_DIRTY = STATS_PREFIX + 'dirty_rates'
+_DISKS = STATS_PREFIX + 'instance_disk_bytes'
 
 
 def to_stats(facts):
@@ -41,7 +44,18 @@ def to_stats(facts):
         stats[_LIBVIRT] = str(facts.libvirt_version)
     if facts.qemu_version is not None:
         stats[_QEMU] = str(facts.qemu_version)
+    if facts.link_bytes_per_s:
+        stats[_LINK] = str(int(facts.link_bytes_per_s))
+    for key, values in ((_DIRTY, facts.dirty_rates),
+                        (_DISKS, facts.instance_disk_bytes)):
+        if values is not None:
+            stats[key] = json.dumps({uuid: int(value) for uuid, value in
+                                     sorted(values.items())})
     return stats
+
+
+def _json_or_none(value):
+    return json.loads(value) if value else None
 
 
 def _int_or_none(value):
@@ -63,4 +77,7 @@ def from_stats(host, stats, hypervisor_version=None):
         reserved_bytes=_int_or_none(stats.get(_RESERVED)) or 0,
         base_images=json.loads(bases) if bases else None,
         libvirt_version=_int_or_none(stats.get(_LIBVIRT)),
-        qemu_version=_int_or_none(stats.get(_QEMU, hypervisor_version)))
+        qemu_version=_int_or_none(stats.get(_QEMU, hypervisor_version)),
+        link_bytes_per_s=_int_or_none(stats.get(_LINK)),
+        dirty_rates=_json_or_none(stats.get(_DIRTY)),
+        instance_disk_bytes=_json_or_none(stats.get(_DISKS)))

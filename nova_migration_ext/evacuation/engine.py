@@ -178,10 +178,10 @@ class Engine:
         policy = policy or inventory.Policy()
         self._check_cap(policy)
         targets = self._targets(sources, targets, target_aggregate)
-        hosts = inventory.with_facts(
-            self.gateway.hosts(), self.store.host_facts(self.facts_max_age))
-        servers = self.gateway.servers_on(
-            [s for s in sources if s in {h.name for h in hosts}])
+        facts = self.store.host_facts(self.facts_max_age)
+        hosts = inventory.with_facts(self.gateway.hosts(), facts)
+        servers = inventory.with_measurements(self.gateway.servers_on(
+            [s for s in sources if s in {h.name for h in hosts}]), facts)
         return planner_mod.Planner(hosts, servers, policy).plan(
             sources, targets, busy_hosts=self._busy_hosts())
 

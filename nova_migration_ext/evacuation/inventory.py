@@ -15,6 +15,7 @@ Plain dataclasses, filled from nova's API by :mod:`.nova_gateway` or built
 directly by tests and benchmarks.
 """
 
+import collections
 import dataclasses
 import functools
 
@@ -132,6 +133,14 @@ class Server:
     server_groups: tuple = ()
     task_state: str | None = None
     dirty_bytes_per_s: float | None = None   # measured, if known
+    disk_allocated_bytes: int | None = None  # measured, if known
+
+    @property
+    def copied_disk_bytes(self):
+        """Bytes a copy of its local disks moves: measured, else sizes."""
+        if self.disk_allocated_bytes is None:
+            return self.disk_bytes
+        return self.disk_allocated_bytes
 
     @functools.cached_property
     def base_image(self):
@@ -274,11 +283,30 @@ def with_facts(hosts, facts_by_host):
             changes['disk_free_bytes'] = max(min(
                 host.disk_free_bytes,
                 facts.free_bytes - facts.reserved_bytes), 0)
-        for name in ('libvirt_version', 'qemu_version'):
+        for name in ('libvirt_version', 'qemu_version', 'link_bytes_per_s'):
             if getattr(facts, name) is not None:
                 changes[name] = getattr(facts, name)
         completed.append(dataclasses.replace(host, **changes))
     return completed
+
+
+def with_measurements(servers, facts_by_host):
+    """*servers* with what their hosts measured of them, where known.
+
+    Their guests' dirty rates and their disks' allocated bytes.
+
+    :param facts_by_host: as for :func:`with_facts`.
+    """
+    measured = collections.defaultdict(dict)
+    for name, stats in facts_by_host.items():
+        facts = host_stats.from_stats(name, stats)
+        for uuid, rate in (facts.dirty_rates or {}).items():
+            measured[(name, uuid)]['dirty_bytes_per_s'] = float(rate)
+        for uuid, size in (facts.instance_disk_bytes or {}).items():
+            measured[(name, uuid)]['disk_allocated_bytes'] = int(size)
+    return [dataclasses.replace(server, **measured[(server.host, server.id)])
+            if (server.host, server.id) in measured else server
+            for server in servers]
 
 
 def parse_storage_groups(option):

@@ -243,14 +243,9 @@ class Planner:
                 unplaceable.append(self._unplaceable(
                     server, self._no_target_reason(server, pool)))
                 continue
-            method = self._method(server, target.host)
+            method, refusal = self._method(server, target.host)
             if method is None:
-                unplaceable.append(self._unplaceable(
-                    server, 'its volumes need a cold migration (a tunnelled '
-                    'block migration cannot skip them) and %s'
-                    % ('the policy is live only'
-                       if self.policy.method == 'live' else
-                       'the policy allows no downtime for it')))
+                unplaceable.append(self._unplaceable(server, refusal))
                 continue
             target.take(server, self.hosts[server.host])
             heapq.heappush(heap, (target.key(), target.version,
@@ -284,18 +279,40 @@ class Planner:
         return None
 
     def _method(self, server, target):
+        """(method, None), or (None, why no method is allowed)."""
         if server.status == 'SHUTOFF' or self.policy.method == 'cold':
-            return inventory.METHOD_COLD
+            return inventory.METHOD_COLD, None
         source = self.hosts[server.host]
+        cold_allowed = self.policy.method == 'auto' and \
+            self.policy.downtime_allowed(server)
+        if server.volumes and self.policy.tunnelled and \
+                not (source.shared_storage and
+                     source.shared_storage == target.shared_storage):
+            if cold_allowed:
+                return inventory.METHOD_COLD, None
+            return None, ('its volumes need a cold migration (a tunnelled '
+                          'block migration cannot skip them) and %s'
+                          % self._no_downtime())
+        method = inventory.METHOD_BLOCK
         if source.shared_storage and \
                 source.shared_storage == target.shared_storage:
-            return inventory.METHOD_LIVE
-        if server.volumes and self.policy.tunnelled:
-            if self.policy.method == 'auto' and \
-                    self.policy.downtime_allowed(server):
-                return inventory.METHOD_COLD
-            return None
-        return inventory.METHOD_BLOCK
+            method = inventory.METHOD_LIVE
+        rate = self._rate(method, source, target)
+        dirty = server.dirty_bytes_per_s
+        if dirty and dirty * scheduling.CONVERGENCE_MARGIN > rate:
+            if cold_allowed:
+                return inventory.METHOD_COLD, None
+            return None, (
+                'its guest dirties %.0f MB/s of memory, more than half of '
+                'the %.0f MB/s its migration can get: a live migration '
+                'would never end, and %s. Allow downtime for it (a cold '
+                'migration) or quiet its workload first'
+                % (dirty / 1e6, rate / 1e6, self._no_downtime()))
+        return method, None
+
+    def _no_downtime(self):
+        return ('the policy is live only' if self.policy.method == 'live'
+                else 'the policy allows no downtime for it')
 
     def _allowed(self, server, target, group_hosts, affinity_host):
         name = target.host.name
@@ -365,9 +382,9 @@ class Planner:
         if method == inventory.METHOD_LIVE:
             copied = memory
         elif method == inventory.METHOD_BLOCK:
-            copied = memory + server.disk_bytes
+            copied = memory + server.copied_disk_bytes
         else:
-            copied = server.disk_bytes
+            copied = server.copied_disk_bytes
         rate = self._rate(method, source, target)
         seconds = OVERHEAD_SECONDS + copied / rate
         dirty = 0.0
@@ -397,9 +414,9 @@ class Planner:
             return LIVE_DOWNTIME_SECONDS
         if self.policy.two_phase_cold:
             return (POWER_CYCLE_SECONDS +
-                    TWO_PHASE_REWRITE * server.disk_bytes / rate +
-                    server.disk_bytes / VERIFY_RATE)
-        return POWER_CYCLE_SECONDS + server.disk_bytes / rate
+                    TWO_PHASE_REWRITE * server.copied_disk_bytes / rate +
+                    server.copied_disk_bytes / VERIFY_RATE)
+        return POWER_CYCLE_SECONDS + server.copied_disk_bytes / rate
 
     def _verdicts(self, server, source, target, method):
         kind = {inventory.METHOD_LIVE: base.MigrationKind.LIVE,

@@ -99,6 +99,11 @@ class HostFacts:
     :param reserved_bytes: ``[DEFAULT] reserved_host_disk_mb``, in bytes.
     :param base_images: mapping of file name to size in bytes for the
         files in the image cache (``_base``).
+    :param link_bytes_per_s: speed of the link its migrations use.
+    :param dirty_rates: instance uuid -> bytes per second its guest
+        dirtied when last measured (running guests only).
+    :param instance_disk_bytes: instance uuid -> bytes its local disk
+        files take on the instances path (what a copy moves).
     """
 
     host: str
@@ -109,6 +114,9 @@ class HostFacts:
     libvirt_version: int | None = None
     qemu_version: int | None = None
     hypervisor_type: str | None = None
+    link_bytes_per_s: float | None = None
+    dirty_rates: dict | None = None
+    instance_disk_bytes: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,8 +53,10 @@ class Drain(object):
 
     def __init__(self, root=lab_cloud.DEFAULT_ROOT, out=say,
                  sources=SOURCES, targets=TARGETS, kinds=KINDS,
-                 timeout=DRAIN_TIMEOUT, evacuator_options=None):
+                 timeout=DRAIN_TIMEOUT, evacuator_options=None,
+                 plan_args=('--allow-downtime',)):
         self.say = out
+        self.plan_args = tuple(plan_args)
         self.timeout = timeout
         self.evacuator_options = dict(evacuator_options or {})
         self.sources, self.targets, self.kinds = sources, targets, kinds
@@ -161,7 +163,7 @@ class Drain(object):
     def drain(self):
         plan = self.cli('plan', *self.sources, '--name', 'lab drain',
                         *sum((['--target', t] for t in self.targets), []),
-                        '--allow-downtime')
+                        *self.plan_args)
         evacuation = plan['id']
         self.say('plan: %s' % json.dumps(plan, sort_keys=True))
         self.cli('start', evacuation)

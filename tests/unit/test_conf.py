@@ -53,6 +53,7 @@ DEFAULTS = {
     'remove_resize_leftovers': True,
     'resize_leftovers_interval': 600,
     'resize_leftovers_grace': 600,
+    'dirty_rate_sample_seconds': 1,
 }
 
 

@@ -119,7 +119,7 @@ class AudienceTest(testtools.TestCase):
         cfg = configparser.ConfigParser()
         cfg.read_string(_read('setup.cfg'))
         extras = {name: value.split() for name, value in cfg['extras'].items()}
-        self.assertEqual(['nova>=34.0.0'], extras['nova'])
+        self.assertEqual(['nova>=34.0.0', 'psutil>=5.8.0'], extras['nova'])
         self.assertFalse([r for r in extras['horizon']
                           if r.lower().startswith('nova')])
         base = _read('requirements.txt').lower()

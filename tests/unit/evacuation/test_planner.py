@@ -95,6 +95,24 @@ class TestMethod(PlannerTestCase):
         self.assertEqual(round(15 + 4096 * MiB / 1e9, 1),
                          move.expected_seconds)
 
+    def test_a_guest_faster_than_its_link_is_not_moved_live(self):
+        busy = server('a', dirty_bytes_per_s=600e6)    # link: 1 GB/s
+        plan = self.plan([host('src'), host('t1')], [busy])
+        self.assertEqual([], plan.moves)
+        self.assertEqual(
+            ['its guest dirties 600 MB/s of memory, more than half of the '
+             '1000 MB/s its migration can get: a live migration would '
+             'never end, and the policy allows no downtime for it. Allow '
+             'downtime for it (a cold migration) or quiet its workload '
+             'first'], [u.reason for u in plan.unplaceable])
+        plan = self.plan([host('src'), host('t1')], [busy],
+                         inventory.Policy(allow_downtime=True))
+        self.assertEqual(['cold'], [m.method for m in plan.moves])
+        # Below half the link it converges: block.
+        plan = self.plan([host('src'), host('t1')],
+                         [server('a', dirty_bytes_per_s=400e6)])
+        self.assertEqual(['block'], [m.method for m in plan.moves])
+
     def test_active_on_local_disks_is_block(self):
         plan = self.plan([host('src'), host('t1')], [server('a')],
                          inventory.Policy(bandwidth_mb_per_s=200))
@@ -799,6 +817,43 @@ class TestWithFacts(utils.TestCase):
                                inventory.Policy()).plan(['src'])
         self.assertEqual({'vm-a': 't2'},
                          {m.server_name: m.target for m in plan.moves})
+
+    def test_link_speeds_and_dirty_rates_reach_the_plan(self):
+        src = host_stats.to_stats(base.HostFacts(
+            host='src', link_bytes_per_s=125e6,
+            dirty_rates={'a': 40e6, 'gone': 1e6},
+            instance_disk_bytes={'a': 3 * GiB}))
+        facts = {'src': src, 't1': host_stats.to_stats(base.HostFacts(
+            host='t1', link_bytes_per_s=1.25e9))}
+        hosts = inventory.with_facts([host('src'), host('t1')], facts)
+        servers = inventory.with_measurements([server('a'), server('b')],
+                                              facts)
+        self.assertEqual([(40e6, 3 * GiB), (None, None)],
+                         [(s.dirty_bytes_per_s, s.disk_allocated_bytes)
+                          for s in servers])
+        plan = planner.Planner(hosts, servers, inventory.Policy()).plan(
+            ['src'])
+        moves = {m.server_id: m for m in plan.moves}
+        self.assertEqual(40e6, moves['a'].dirty_bytes_per_s)
+        # Unmeasured: the default assumption.
+        self.assertEqual(10e6, moves['b'].dirty_bytes_per_s)
+        self.assertEqual({'src': 125e6, 't1': 1.25e9}, plan.links)
+        # a's disks take 3 GiB of its 20: the copy moves those; b's are
+        # unmeasured: their size.
+        self.assertEqual(4096 * MiB + 3 * GiB, moves['a'].bytes_total)
+        self.assertEqual(4096 * MiB + 20 * GiB, moves['b'].bytes_total)
+        # The slower link, src's 1 Gbit/s, bounds each move alone.
+        self.assertEqual(round(15 + moves['a'].bytes_total / 125e6, 1),
+                         moves['a'].expected_seconds)
+
+    def test_facts_round_trip(self):
+        facts = base.HostFacts(host='h', instances_path='/i', free_bytes=5,
+                               base_images={},
+                               link_bytes_per_s=1.25e9,
+                               dirty_rates={'u1': 3e6},
+                               instance_disk_bytes={'u1': 7 * GiB})
+        self.assertEqual(facts, host_stats.from_stats(
+            'h', host_stats.to_stats(facts)))
 
 
 class TestSharedStorageGroups(utils.TestCase):
