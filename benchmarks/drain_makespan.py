@@ -132,7 +132,8 @@ def scenario(title, hosts, servers, sources, targets, sharing):
 
     def jobs(a_policy):
         return [scheduling.job(m.server_id, m.source, m.target, m.method,
-                               m.bytes_total, m.dirty_bytes_per_s, a_policy)
+                               m.bytes_total, m.dirty_bytes_per_s, a_policy,
+                               m.memory_bytes)
                 for m in plan.moves]
 
     lb = drain_model.lower_bound(jobs(policy), link)

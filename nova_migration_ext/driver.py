@@ -125,11 +125,17 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
         except Exception as exc:
             LOG.warning('Cannot read the guests\' dirty rates: %s', exc)
             rates = None
+        address = CONF.libvirt.live_migration_inbound_addr or CONF.my_ip
+        try:
+            link = facts.link_bytes_per_s(address)
+        except Exception as exc:
+            LOG.warning('Cannot read the speed of the NIC of %s: %s',
+                        address, exc)
+            link = None
         return dataclasses.replace(
             self._local_facts(), dirty_rates=rates,
             instance_disk_bytes=self._storage.instance_disk_bytes(),
-            link_bytes_per_s=facts.link_bytes_per_s(
-                CONF.libvirt.live_migration_inbound_addr or CONF.my_ip))
+            link_bytes_per_s=link)
 
     def get_available_resource(self, nodename):
         data = super().get_available_resource(nodename)

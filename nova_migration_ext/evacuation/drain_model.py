@@ -60,6 +60,9 @@ class Job:
     :param dirty: bytes per second its guest dirties (live and block
         migrations re-send them; 0 for a stopped VM or a cold copy).
     :param cap: bytes per second it cannot exceed, or None.
+    :param memory: of *bytes*, the guest's memory, sent last and re-sent
+        as it is dirtied; the rest (local disks) goes first, once. None:
+        all of *bytes*.
     """
 
     key: object
@@ -70,6 +73,7 @@ class Job:
     dirty: float = 0.0
     cap: float | None = None
     setup: float | None = None     # None: the model's setup time
+    memory: float | None = None
     re_sends: bool = dataclasses.field(init=False, default=False)
 
     def __post_init__(self):
@@ -86,36 +90,60 @@ class Result:
 
 
 class _Flow:
-    __slots__ = ('job', 'ready', 'deadline', 'left', 'rate', 'since',
-                 'version', 'copying')
+    __slots__ = ('job', 'setup_left', 'setup_rate', 'deadline', 'left',
+                 'rate', 'since', 'version', 'copying', 'timeout', 'order')
 
-    def __init__(self, job, now, overhead, timeout_per_gib):
+    def __init__(self, job, now, overhead, timeout_per_gib, order):
         self.job = job
-        self.ready = now + (overhead if job.setup is None else job.setup)
-        self.deadline = self.ready + timeout_per_gib * max(
+        self.order = order          # ties are broken by start order
+        self.setup_left = overhead if job.setup is None else job.setup
+        self.setup_rate = 1.0
+        self.timeout = timeout_per_gib * max(
             job.bytes / GiB, 1.0) if job.re_sends else math.inf
+        self.deadline = math.inf
         self.left = float(job.bytes)
         self.rate = 0.0
         self.since = now
         self.version = 0
         self.copying = False
 
+    def settle_setup(self, now):
+        self.setup_left -= self.setup_rate * (now - self.since)
+        self.since = now
+
+    def ready_time(self):
+        return self.since + max(self.setup_left, 0.0) / self.setup_rate
+
     def progress(self):
-        """Bytes of the job done per second at the current rate."""
+        """Bytes of the memory done per second at the current rate."""
         return self.rate - (self.job.dirty if self.job.re_sends else 0.0)
+
+    def _memory(self):
+        memory = self.job.memory
+        return self.left if memory is None else min(memory, self.left)
 
     def settle(self, now):
         """Bring ``left`` up to *now*; returns the bytes sent meanwhile."""
         elapsed = now - self.since
         self.since = now
-        if elapsed <= 0 or not self.copying:
+        if elapsed <= 0 or not self.copying or self.rate <= 0:
             return 0.0
+        sent = self.rate * elapsed
+        disks = self.left - self._memory()
+        if disks > 0:               # the disks first, at the full rate
+            spent = min(elapsed, disks / self.rate)
+            self.left -= self.rate * spent
+            elapsed -= spent
         self.left -= max(self.progress(), 0.0) * elapsed
-        return self.rate * elapsed
+        return sent
 
     def end_time(self):
+        if self.rate <= 0:
+            return self.deadline
+        memory = self._memory()
         step = self.progress()
-        finish = self.since + self.left / step if step > 0 else math.inf
+        finish = self.since + (self.left - memory) / self.rate + (
+            memory / step if step > 0 else (math.inf if memory > 0 else 0))
         return min(finish, self.deadline)
 
 
@@ -177,7 +205,7 @@ SHARING = {'local': rates_local, 'maxmin': rates_maxmin}
 def simulate(jobs, scheduler, links, sharing='local',
              overhead=OVERHEAD_SECONDS,
              timeout_per_gib=COMPLETION_TIMEOUT_PER_GIB, max_aborts=3,
-             under_way=()):
+             under_way=(), setup_parallelism=None):
     """Run *jobs* under *scheduler*; returns a :class:`Result`.
 
     :param scheduler: has ``start(now)`` -> jobs to start now, and
@@ -187,21 +215,25 @@ def simulate(jobs, scheduler, links, sharing='local',
     :param links: host -> bytes per second of its link.
     :param max_aborts: attempts nova gives up on before the model stops
         retrying a job (it then counts as ended where it was).
+    :param setup_parallelism: setups a target host runs at full speed at
+        once; more share it (n setups each at P / n). None: no limit.
     """
     share = SHARING[sharing]
     now = 0.0
     running = {}                       # job -> flow
     by_host = collections.defaultdict(set)
     copying_on = collections.Counter()
+    setting_up = collections.defaultdict(set)     # target -> flows
     events = []                        # (time, seq, version, flow)
     seq = itertools.count()
+    started = itertools.count()
     ends, aborts = {}, collections.Counter()
     peak = 0
     sent = 0.0
 
     def schedule(flow):
         flow.version += 1
-        when = flow.ready if not flow.copying else flow.end_time()
+        when = flow.ready_time() if not flow.copying else flow.end_time()
         if when < math.inf:
             heapq.heappush(events, (when, next(seq), flow.version, flow))
 
@@ -211,20 +243,35 @@ def simulate(jobs, scheduler, links, sharing='local',
             flows = {f for h in hosts for f in by_host[h] if f.copying}
         else:
             flows = {f for f in running.values() if f.copying}
-        flows = sorted(flows, key=lambda f: id(f))
+        flows = sorted(flows, key=lambda f: f.order)
         for flow, rate in zip(flows, share(flows, links, copying_on)):
             sent += flow.settle(now)
             flow.rate = rate
             schedule(flow)
 
+    def reshare_setups(target):
+        flows = setting_up[target]
+        rate = 1.0
+        if setup_parallelism and len(flows) > setup_parallelism:
+            rate = setup_parallelism / len(flows)
+        for flow in sorted(flows, key=lambda f: f.order):
+            flow.settle_setup(now)
+            flow.setup_rate = rate
+            schedule(flow)
+
     def start_new(jobs=None):
         nonlocal peak
+        targets = set()
         for job in (scheduler.start(now) if jobs is None else jobs):
-            flow = _Flow(job, now, overhead, timeout_per_gib)
+            flow = _Flow(job, now, overhead, timeout_per_gib, next(started))
             running[job] = flow
             for h in (job.source, job.target):
                 by_host[h].add(flow)
+            setting_up[job.target].add(flow)
+            targets.add(job.target)
             schedule(flow)
+        for target in sorted(targets):
+            reshare_setups(target)
         peak = max(peak, len(running))
 
     start_new(list(under_way))
@@ -238,6 +285,9 @@ def simulate(jobs, scheduler, links, sharing='local',
         if not flow.copying:
             flow.copying = True
             flow.since = now
+            flow.deadline = now + flow.timeout
+            setting_up[job.target].discard(flow)
+            reshare_setups(job.target)
             copying_on[job.source] += 1
             copying_on[job.target] += 1
             reshare((job.source, job.target))

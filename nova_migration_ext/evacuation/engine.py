@@ -60,6 +60,8 @@ def remaining_seconds(tasks, policy, plan_summary=None):
             continue
         job = executor_mod.task_job(task, policy)
         job.bytes *= 1.0 - _fraction_done(task)
+        if job.memory is not None:      # the memory goes last
+            job.memory = min(job.memory, job.bytes)
         jobs.append(job)
         if task.state in states.TASK_ACTIVE:
             if task.bytes_done:

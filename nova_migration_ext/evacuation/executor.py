@@ -87,7 +87,8 @@ def task_job(task, policy):
         dirty = (drain_model.DEFAULT_DIRTY_BYTES_PER_S
                  if task.original_status == 'ACTIVE' else 0.0)
     return scheduling.job(task.id, task.source_host, task.target_host,
-                          task.method, task.bytes_total, dirty, policy)
+                          task.method, task.bytes_total, dirty, policy,
+                          task.memory_bytes)
 
 
 def _ended(task):

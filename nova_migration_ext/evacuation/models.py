@@ -106,6 +106,8 @@ class Task(Base):
     # Bytes per second its guest dirties, as the plan assumed: the
     # scheduler starts a live migration only where it can converge.
     dirty_bytes_per_s: orm.Mapped[float | None]
+    # Of bytes_total, the memory: re-sent as the guest dirties it.
+    memory_bytes: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)
     verdicts: orm.Mapped[list | None] = orm.mapped_column(sa.JSON)
     migration_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
     # Where nova is in the move, from its versioned notifications.

@@ -67,6 +67,7 @@ class Move:
     verdicts: list
     expected_downtime_seconds: float = 0.0
     dirty_bytes_per_s: float = 0.0
+    memory_bytes: int = 0
 
     def task_fields(self):
         return {'server_id': self.server_id,
@@ -78,6 +79,7 @@ class Move:
                 'bytes_total': self.bytes_total,
                 'expected_seconds': self.expected_seconds,
                 'dirty_bytes_per_s': self.dirty_bytes_per_s,
+                'memory_bytes': self.memory_bytes,
                 'verdicts': self.verdicts}
 
 
@@ -397,7 +399,8 @@ class Planner:
                     round(seconds, 1),
                     self._verdicts(server, source, target, method),
                     round(self._downtime(server, method,
-                                         rate), 1), dirty)
+                                         rate), 1), dirty,
+                    0 if method == inventory.METHOD_COLD else memory)
 
     def _rate(self, method, source, target):
         """Bytes per second one migration copies alone on its links."""
@@ -466,7 +469,8 @@ def drain_estimate(moves, policy, links=None):
     """
     link = link_lookup(links, policy)
     jobs = [scheduling.job(m.server_id, m.source, m.target, m.method,
-                           m.bytes_total, m.dirty_bytes_per_s, policy)
+                           m.bytes_total, m.dirty_bytes_per_s, policy,
+                           m.memory_bytes)
             for m in moves]
     result, limits = scheduling.estimate(jobs, policy, link)
     return Estimate(result.makespan, limits)

@@ -79,12 +79,17 @@ def stream_cap(policy, method):
     return None
 
 
-def job(key, source, target, method, nbytes, dirty, policy):
-    """The :class:`drain_model.Job` of one migration under *policy*."""
+def job(key, source, target, method, nbytes, dirty, policy, memory=None):
+    """The :class:`drain_model.Job` of one migration under *policy*.
+
+    :param memory: of *nbytes*, the guest's memory (re-sent as it is
+        dirtied); None: all of them.
+    """
     cold = method == drain_model.COLD
     return drain_model.Job(key, source, target, method, float(nbytes or 0),
                            0.0 if cold else float(dirty or 0.0),
-                           stream_cap(policy, method))
+                           stream_cap(policy, method),
+                           memory=None if memory is None else float(memory))
 
 
 def estimate(jobs, policy, links, limits=None, under_way=()):

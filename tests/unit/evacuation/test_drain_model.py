@@ -20,9 +20,9 @@ GiB = drain_model.GiB
 
 
 def job(key, source='s1', target='t1', method='block', nbytes=10 * GB,
-        dirty=0.0, cap=None, setup=None):
+        dirty=0.0, cap=None, setup=None, memory=None):
     return drain_model.Job(key, source, target, method, nbytes, dirty, cap,
-                           setup)
+                           setup, memory)
 
 
 class AllAtOnce:
@@ -91,6 +91,21 @@ class TestModel(oslotest_base.BaseTestCase):
         self.assertAlmostEqual(15 + 20, result.makespan)
         self.assertAlmostEqual(20 * GB, result.bytes_sent)
 
+    def test_only_the_memory_is_sent_again(self):
+        # 8 GB of disks at 1 GB/s, then 2 GB of memory at 1 - 0.5.
+        result = self.run_jobs([job('a', dirty=0.5 * GB, memory=2 * GB)])
+        self.assertAlmostEqual(15 + 8 + 4, result.makespan)
+        self.assertAlmostEqual(12 * GB, result.bytes_sent)
+
+    def test_the_memory_phase_survives_a_change_of_rate(self):
+        # b shares the link for its 15 s of setup + 2 s of copy (1 GB at
+        # 0.5 GB/s): a copies 1 GB of disk meanwhile, the rest alone.
+        result = self.run_jobs([
+            job('a', dirty=0.25 * GB, memory=2 * GB, nbytes=10 * GB),
+            job('b', nbytes=GB, target='t2')])
+        self.assertAlmostEqual(17, result.ends['b'])
+        self.assertAlmostEqual(17 + 7 + 2 / 0.75, result.ends['a'])
+
     def test_a_cold_copy_sends_nothing_again(self):
         result = self.run_jobs([job('a', method='cold', dirty=0.5 * GB)])
         self.assertAlmostEqual(15 + 10, result.makespan)
@@ -118,6 +133,18 @@ class TestModel(oslotest_base.BaseTestCase):
         result = drain_model.simulate(jobs, scheduler, link(),
                                       under_way=jobs)
         self.assertAlmostEqual(10, result.makespan)
+
+    def test_setups_share_a_target_beyond_its_parallelism(self):
+        jobs = [job(n, source='s%d' % i, nbytes=1.0, setup=10.0)
+                for i, n in enumerate('abcd')]
+        self.assertAlmostEqual(10, self.run_jobs(jobs).makespan, 3)
+        # Two at full speed: four take twice as long, together.
+        self.assertAlmostEqual(20, self.run_jobs(
+            jobs, setup_parallelism=2).makespan, 3)
+        # Other targets are not slowed.
+        other = [job('e', source='s9', target='t2', nbytes=1.0, setup=10.0)]
+        result = self.run_jobs(jobs + other, setup_parallelism=2)
+        self.assertAlmostEqual(10, result.ends['e'], 3)
 
     def test_job_never_started_is_an_error(self):
         self.assertRaises(RuntimeError, drain_model.simulate,

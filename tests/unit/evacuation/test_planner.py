@@ -681,7 +681,7 @@ class TestPlan(PlannerTestCase):
              'method': 'block', 'target_host': 't1',
              'bytes_total': move.bytes_total,
              'expected_seconds': move.expected_seconds,
-             'dirty_bytes_per_s': 10e6,
+             'dirty_bytes_per_s': 10e6, 'memory_bytes': 4096 * MiB,
              'verdicts': move.verdicts}, fields)
         columns = set(models.Task.__table__.columns.keys())
         self.assertTrue(set(fields).issubset(columns),

@@ -9,7 +9,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The dirty rate the scheduler assumed for each task's guest.
+"""The dirty rate and memory the scheduler assumes for each task.
+
+Memory is what a live or block migration re-sends as its guest dirties
+it; the rest (local disks) is copied once.
 
 Revision ID: 0003
 Revises: 0002
@@ -26,4 +29,6 @@ depends_on = None
 
 def upgrade():
     op.add_column('tasks', sa.Column('dirty_bytes_per_s', sa.Float,
+                                     nullable=True))
+    op.add_column('tasks', sa.Column('memory_bytes', sa.BigInteger,
                                      nullable=True))
