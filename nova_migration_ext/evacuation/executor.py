@@ -12,7 +12,8 @@
 """The executor: runs an evacuation's tasks, watches them, recovers them.
 
 Each :meth:`Executor.tick` reconciles what the database says with what
-nova says, then fills free slots. Every state change is committed *before*
+nova says, then starts what the scheduler (:mod:`.scheduling`) allows.
+Every state change is committed *before*
 the call to nova that it announces (a task is ``submitting`` before nova is
 asked to move the VM), so a restarted executor resumes without moving a VM
 twice and without forgetting one.
