@@ -128,13 +128,10 @@ def scenario(title, hosts, servers, sources, targets, sharing):
     started = time.perf_counter()
     plan = planner.Planner(hosts, servers, policy).plan(sources, targets)
     planned = time.perf_counter() - started
-    link = planner.link_lookup(plan.links, policy)
+    link = scheduling.link_lookup(plan.links, policy)
 
     def jobs(a_policy):
-        return [scheduling.job(m.server_id, m.source, m.target, m.method,
-                               m.bytes_total, m.dirty_bytes_per_s, a_policy,
-                               m.memory_bytes)
-                for m in plan.moves]
+        return planner.move_jobs(plan.moves, a_policy)
 
     lb = drain_model.lower_bound(jobs(policy), link)
     totals = plan.totals()

@@ -39,8 +39,8 @@ import sys
 import time
 
 from nova_migration_ext.evacuation import drain_model
+from nova_migration_ext.evacuation import executor
 from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import planner
 from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext.evacuation import store as store_mod
 from nova_migration_ext import host_stats
@@ -166,24 +166,16 @@ def predict(info, tasks, setup, rate, parallelism=None):
     and limits); the copies run at the link rate measured in the lab.
     """
     policy = inventory.Policy.from_dict(info['policy'])
-    summary = info['plan']
-    limits = scheduling.limits_from_dict(summary['limits'], policy)
+    believed, limits = scheduling.for_plan(info['plan'], policy)
     jobs = []
     for task in tasks:
-        job = drain_model.Job(
-            task.id, task.source_host, task.target_host, task.method,
-            float(task.bytes_total),
-            0.0 if task.method == inventory.METHOD_COLD else
-            task.dirty_bytes_per_s or 0.0,
-            scheduling.stream_cap(policy, task.method),
-            setup.get(task.method, setup[inventory.METHOD_BLOCK]),
-            task.memory_bytes)
+        job = executor.task_job(task, policy)
+        job.setup = setup.get(task.method, setup[inventory.METHOD_BLOCK])
         jobs.append(job)
-    believed = planner.link_lookup(summary.get('links'), policy)
     scheduler = scheduling.Scheduler(policy, jobs, believed, limits)
     result = drain_model.simulate(jobs, scheduler, lambda host: rate,
                                   setup_parallelism=parallelism)
-    return result, limits
+    return result, scheduler.limits
 
 
 def makespan(tasks):

@@ -47,15 +47,11 @@ class LocalStorage:
     def base_images(self):
         """Map each complete file of the image cache to its size."""
         images = {}
-        try:
-            entries = list(os.scandir(self.base_dir))
-        except FileNotFoundError:
-            return images
-        for entry in entries:
+        for entry in _entries(self.base_dir):
             if entry.name.endswith('.part') or not entry.is_file():
                 continue
             try:
-                images[entry.name] = entry.stat().st_blocks * 512
+                images[entry.name] = _allocated(entry.stat())
             except FileNotFoundError:
                 continue
         return images
@@ -67,23 +63,17 @@ class LocalStorage:
         migration moves (the backing base file is not counted).
         """
         sizes = {}
-        try:
-            entries = list(os.scandir(self.instances_path))
-        except FileNotFoundError:
-            return sizes
-        for entry in entries:
+        for entry in _entries(self.instances_path):
             if not _UUID.match(entry.name) or not entry.is_dir(
                     follow_symlinks=False):
                 continue
-            total = 0
             try:
-                for item in os.scandir(entry.path):
-                    if item.is_file(follow_symlinks=False):
-                        total += item.stat(
-                            follow_symlinks=False).st_blocks * 512
+                sizes[entry.name] = sum(
+                    _allocated(item.stat(follow_symlinks=False))
+                    for item in os.scandir(entry.path)
+                    if item.is_file(follow_symlinks=False))
             except FileNotFoundError:
                 continue
-            sizes[entry.name] = total
         return sizes
 
     def base_image_path(self, name):
@@ -91,9 +81,22 @@ class LocalStorage:
 
     def base_image_size(self, name):
         try:
-            return os.stat(self.base_image_path(name)).st_blocks * 512
+            return _allocated(os.stat(self.base_image_path(name)))
         except FileNotFoundError:
             return None
+
+
+def _entries(path):
+    """The entries of folder *path*; none when it does not exist."""
+    try:
+        return list(os.scandir(path))
+    except FileNotFoundError:
+        return []
+
+
+def _allocated(stat):
+    """Bytes a file takes on disk (its allocated blocks)."""
+    return stat.st_blocks * 512
 
 
 def local_facts(host, storage, reserved_bytes, libvirt_version=None,

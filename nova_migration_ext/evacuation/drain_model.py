@@ -43,7 +43,6 @@ import itertools
 import math
 
 OVERHEAD_SECONDS = 15.0          # setup of one migration, measured in doc/
-DEFAULT_LINK_BYTES_PER_S = 1e9   # a host's migration link (10 GbE, less TCP)
 DEFAULT_DIRTY_BYTES_PER_S = 10e6  # a running guest whose rate is unknown
 COLD_COPY_BYTES_PER_S = 500e6    # our verified copy over ssh (AES-GCM)
 COMPLETION_TIMEOUT_PER_GIB = 800.0   # nova's default
@@ -165,7 +164,8 @@ def rates_maxmin(flows, links, count=None):
     """Max-min fair rates of all copying *flows*, caps respected.
 
     Progressive filling: raise every rate together, freeze the flows of a
-    full link or at their cap, repeat.
+    full link or at their cap, repeat. (*count* is not needed: every
+    copying flow is given, and the filling counts them itself.)
     """
     rates = [0.0] * len(flows)
     free = {}
@@ -174,11 +174,11 @@ def rates_maxmin(flows, links, count=None):
             free.setdefault(h, links(h))
     active = list(range(len(flows)))
     while active:
-        count = collections.Counter()
+        growing = collections.Counter()     # host -> flows still growing
         for i in active:
-            count[flows[i].job.source] += 1
-            count[flows[i].job.target] += 1
-        step = min(free[h] / n for h, n in count.items())
+            growing[flows[i].job.source] += 1
+            growing[flows[i].job.target] += 1
+        step = min(free[h] / n for h, n in growing.items())
         for i in active:
             cap = flows[i].job.cap
             if cap:
@@ -187,7 +187,7 @@ def rates_maxmin(flows, links, count=None):
         for i in active:
             rates[i] += step
         full = set()
-        for h, n in count.items():
+        for h, n in growing.items():
             free[h] -= step * n
             if free[h] <= _EPS * links(h):
                 full.add(h)

@@ -52,7 +52,6 @@ def remaining_seconds(tasks, policy, plan_summary=None):
     left and past their setup once they copy; VMs left for the operator
     count no time.
     """
-    summary = plan_summary or {}
     jobs, under_way = [], []
     for task in tasks:
         if task.state in states.TASK_FINAL or \
@@ -67,11 +66,9 @@ def remaining_seconds(tasks, policy, plan_summary=None):
             if task.bytes_done:
                 job.setup = 0.0
             under_way.append(job)
-    limits = summary.get('limits')
-    result, _limits = scheduling.estimate(
-        jobs, policy, planner_mod.link_lookup(summary.get('links'), policy),
-        scheduling.limits_from_dict(limits, policy) if limits else None,
-        under_way)
+    link, limits = scheduling.for_plan(plan_summary, policy)
+    result, _limits = scheduling.estimate(jobs, policy, link, limits,
+                                          under_way)
     return result.makespan
 
 

@@ -23,10 +23,8 @@ import datetime
 
 from oslo_log import log as logging
 
-from nova_migration_ext.evacuation import drain_model
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import nova_gateway
-from nova_migration_ext.evacuation import planner
 from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext.evacuation import states
 from nova_migration_ext.evacuation import store as store_mod
@@ -82,14 +80,15 @@ def release_bandwidth_caps(gateway, tasks, policy):
 
 
 def task_job(task, policy):
-    """The scheduler's view of *task* (:class:`drain_model.Job`)."""
-    dirty = task.dirty_bytes_per_s
-    if dirty is None:       # planned before the dirty rate was recorded
-        dirty = (drain_model.DEFAULT_DIRTY_BYTES_PER_S
-                 if task.original_status == 'ACTIVE' else 0.0)
-    return scheduling.job(task.id, task.source_host, task.target_host,
-                          task.method, task.bytes_total, dirty, policy,
-                          task.memory_bytes)
+    """The scheduler's view of *task* (:class:`drain_model.Job`).
+
+    A task planned before dirty rates were recorded gets the default.
+    """
+    return scheduling.job(
+        task.id, task.source_host, task.target_host, task.method,
+        task.bytes_total, scheduling.assumed_dirty(
+            task.dirty_bytes_per_s, task.original_status),
+        policy, task.memory_bytes)
 
 
 def _ended(task):
@@ -226,14 +225,11 @@ class Executor:
                 running.append(task)
         if not waiting:
             return
-        summary = plan_summary or {}
-        link = planner.link_lookup(summary.get('links'), policy)
+        link, limits = scheduling.for_plan(plan_summary, policy)
         jobs = {task.id: task_job(task, policy)
                 for task in running + waiting}
-        limits = summary.get('limits')
-        scheduler = scheduling.Scheduler(
-            policy, list(jobs.values()), link,
-            scheduling.limits_from_dict(limits, policy) if limits else None)
+        scheduler = scheduling.Scheduler(policy, list(jobs.values()), link,
+                                         limits)
         for task in running:
             scheduler.running(jobs[task.id])
         by_id = {task.id: task for task in waiting}

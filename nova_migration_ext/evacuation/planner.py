@@ -390,10 +390,9 @@ class Planner:
         rate = self._rate(method, source, target)
         seconds = OVERHEAD_SECONDS + copied / rate
         dirty = 0.0
-        if server.status == 'ACTIVE' and method != inventory.METHOD_COLD:
-            dirty = server.dirty_bytes_per_s
-            if dirty is None:
-                dirty = drain_model.DEFAULT_DIRTY_BYTES_PER_S
+        if method != inventory.METHOD_COLD:
+            dirty = scheduling.assumed_dirty(server.dirty_bytes_per_s,
+                                             server.status)
         return Move(server.id, server.name, server.project_id, server.host,
                     server.status, method, target.name, copied,
                     round(seconds, 1),
@@ -455,10 +454,12 @@ class Estimate:
     limits: scheduling.Limits
 
 
-def link_lookup(links, policy):
-    """host -> bytes per second: *links*, else the policy's default."""
-    default = policy.bandwidth_mb_per_s * 1e6
-    return lambda host: (links or {}).get(host) or default
+def move_jobs(moves, policy):
+    """The scheduler's view of *moves* (:class:`drain_model.Job`)."""
+    return [scheduling.job(m.server_id, m.source, m.target, m.method,
+                           m.bytes_total, m.dirty_bytes_per_s, policy,
+                           m.memory_bytes)
+            for m in moves]
 
 
 def drain_estimate(moves, policy, links=None):
@@ -467,12 +468,9 @@ def drain_estimate(moves, policy, links=None):
     The executor's scheduler decides when each move starts, as it will in
     the real drain; *links* gives the hosts' link speeds where known.
     """
-    link = link_lookup(links, policy)
-    jobs = [scheduling.job(m.server_id, m.source, m.target, m.method,
-                           m.bytes_total, m.dirty_bytes_per_s, policy,
-                           m.memory_bytes)
-            for m in moves]
-    result, limits = scheduling.estimate(jobs, policy, link)
+    result, limits = scheduling.estimate(
+        move_jobs(moves, policy), policy,
+        scheduling.link_lookup(links, policy))
     return Estimate(result.makespan, limits)
 
 

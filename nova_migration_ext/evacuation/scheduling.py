@@ -66,6 +66,37 @@ def limits_from_dict(data, policy):
                   policy.max_total, tuple(data.get('derived') or ()))
 
 
+def link_lookup(links, policy):
+    """host -> bytes per second: *links*, else the policy's default."""
+    default = policy.bandwidth_mb_per_s * 1e6
+    return lambda host: (links or {}).get(host) or default
+
+
+def for_plan(plan_summary, policy):
+    """(links, limits) a stored plan runs under; limits None: derive them.
+
+    :param plan_summary: an evacuation's ``plan_summary`` (its ``links``
+        and ``limits``), or None.
+    """
+    summary = plan_summary or {}
+    limits = summary.get('limits')
+    return (link_lookup(summary.get('links'), policy),
+            limits_from_dict(limits, policy) if limits else None)
+
+
+def assumed_dirty(measured, status):
+    """Bytes per second a guest dirties, as the scheduler assumes it.
+
+    *measured* where its host measured it, a default for a running guest
+    that was not measured, nothing for a stopped one.
+    """
+    if status != 'ACTIVE':
+        return 0.0
+    if measured is None:
+        return drain_model.DEFAULT_DIRTY_BYTES_PER_S
+    return measured
+
+
 def stream_cap(policy, method):
     """Bytes per second one migration cannot exceed, or None.
 
