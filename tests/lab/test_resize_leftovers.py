@@ -83,9 +83,14 @@ class ConfirmFailsOnTheSourceTest(base.LabTestCase):
                           '%s' % (server.id, SWEEP_TIMEOUT,
                                   self.leftovers('c1', server)))
             time.sleep(5)
+        # The folder goes first; the claim and nova's records follow,
+        # then the line that says the sweep ended.
+        self.wait_for_log('c1', mark, 'Removed %s/%s_resize'
+                          % (INSTANCES, server.id), timeout=60)
         log = self.compute_log_since('c1', mark)
         self.assertIn('doing what a confirm does on this host', log)
-        self.assertIn('Removed %s/%s_resize' % (INSTANCES, server.id), log)
+        self.assertNotIn('Cannot decide on %s/%s_resize'
+                         % (INSTANCES, server.id), log)
         self.assertEqual('c2', self.host_of(server))
         after = self.wait_console(server, 'nmx-ready')
         self.verify_data(server, [before, after])
