@@ -24,12 +24,14 @@ DIRTY_WEIGHTS = (50, 30, 15, 5)
 
 
 def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None,
-          dirty_scale=1.0):
+          dirty_scale=1.0, link_bytes_per_s=None, disk_write_bytes_per_s=None):
     """Return (hosts, servers, source names) with realistic variety.
 
     Servers are spread over the first *loaded_hosts* hosts (default: all);
     the first *n_sources* hosts are the sources. *dirty_scale* multiplies
-    the guests' dirty rates.
+    the guests' dirty rates. *link_bytes_per_s* and
+    *disk_write_bytes_per_s*, if given, are every host's link and disk
+    write speed, as their computes would publish them.
     """
     rng = random.Random(seed)
     hosts = []
@@ -40,6 +42,8 @@ def cloud(n_hosts, n_servers, n_sources, seed=42, loaded_hosts=None,
             disk_free_bytes=rng.choice((2, 4, 8)) * 1024 * GiB,
             cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
             libvirt_version=8000000, qemu_version=6002000,
+            link_bytes_per_s=link_bytes_per_s,
+            disk_write_bytes_per_s=disk_write_bytes_per_s,
             base_images=frozenset(orphans.cache_name(
                 'img-%d' % rng.randrange(50)) for _ in range(10))))
     flavors = [(1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160),

@@ -197,6 +197,18 @@ CORE_OPTS = [
              'facts to the evacuator, whose scheduler starts a live '
              'migration only where it can outrun its guest. 0: do not '
              'measure (the evacuator then assumes a default rate).'),
+    cfg.IntOpt(
+        'disk_probe_mib',
+        default=256,
+        min=0,
+        max=4096,
+        help='At start-up, nova-compute writes then reads back a file of '
+             'this many MiB on the instances path, past the page cache, '
+             'to measure how fast its disk reads and writes; the rates go '
+             'with the host\'s facts to the evacuator, whose scheduler '
+             'budgets each host by the slower of its link and its disk. '
+             '0: do not measure (the host is budgeted by its link '
+             'alone).'),
 ]
 
 

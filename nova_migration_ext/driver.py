@@ -51,6 +51,7 @@ from oslo_serialization import jsonutils
 from nova_migration_ext import cold_migration
 from nova_migration_ext import conf as ext_conf
 from nova_migration_ext import dirty_rates
+from nova_migration_ext import disk_speed
 from nova_migration_ext import facts
 from nova_migration_ext import host_stats
 from nova_migration_ext import imagecache
@@ -86,6 +87,8 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
         self._seeder = imagecache.BaseImageSeeder(self._storage)
         self._dirty_rates = dirty_rates.DirtyRateProbe(
             CONF.migration_ext.dirty_rate_sample_seconds)
+        self._disk_speed = disk_speed.DiskSpeedProbe(
+            CONF.instances_path, CONF.migration_ext.disk_probe_mib)
         self._notifier = None
 
     # -- start-up and facts -------------------------------------------------
@@ -96,6 +99,7 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
         self._prechecks.notifier = self._notifier
         super().init_host(host)
         self._tokens.check_at_startup()
+        self._disk_speed.measure()
         LOG.info('nova-migration-ext prechecks enabled: %s',
                  ', '.join(self._prechecks.names))
 
@@ -116,8 +120,9 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
     def _periodic_facts(self):
         """Local facts, with what only the periodic update measures.
 
-        The speed of the migration link, the guests' dirty rates and the
-        bytes each instance's disks take here.
+        The speed of the migration link and of the disk (measured at
+        start-up), the guests' dirty rates and the bytes each instance's
+        disks take here.
         """
         try:
             rates = self._dirty_rates.sample(self._host.get_connection(),
@@ -132,10 +137,12 @@ class MigrationExtLibvirtDriver(cold_migration.VerifiedColdMigration,
             LOG.warning('Cannot read the speed of the NIC of %s: %s',
                         address, exc)
             link = None
+        disk_read, disk_write = self._disk_speed.measure() or (None, None)
         return dataclasses.replace(
             self._local_facts(), dirty_rates=rates,
             instance_disk_bytes=self._storage.instance_disk_bytes(),
-            link_bytes_per_s=link)
+            link_bytes_per_s=link, disk_read_bytes_per_s=disk_read,
+            disk_write_bytes_per_s=disk_write)
 
     def get_available_resource(self, nodename):
         data = super().get_available_resource(nodename)

@@ -31,6 +31,8 @@ _LIBVIRT = STATS_PREFIX + 'libvirt_version'
 _QEMU = STATS_PREFIX + 'qemu_version'
 _PATH = STATS_PREFIX + 'instances_path'
 _LINK = STATS_PREFIX + 'link_bytes_per_s'
+_DISK_READ = STATS_PREFIX + 'disk_read_bytes_per_s'
+_DISK_WRITE = STATS_PREFIX + 'disk_write_bytes_per_s'
 _DIRTY = STATS_PREFIX + 'dirty_rates'
 _DISKS = STATS_PREFIX + 'instance_disk_bytes'
 
@@ -44,8 +46,11 @@ def to_stats(facts):
         stats[_LIBVIRT] = str(facts.libvirt_version)
     if facts.qemu_version is not None:
         stats[_QEMU] = str(facts.qemu_version)
-    if facts.link_bytes_per_s:
-        stats[_LINK] = str(int(facts.link_bytes_per_s))
+    for key, value in ((_LINK, facts.link_bytes_per_s),
+                       (_DISK_READ, facts.disk_read_bytes_per_s),
+                       (_DISK_WRITE, facts.disk_write_bytes_per_s)):
+        if value:
+            stats[key] = str(int(value))
     for key, values in ((_DIRTY, facts.dirty_rates),
                         (_DISKS, facts.instance_disk_bytes)):
         if values is not None:
@@ -79,5 +84,7 @@ def from_stats(host, stats, hypervisor_version=None):
         libvirt_version=_int_or_none(stats.get(_LIBVIRT)),
         qemu_version=_int_or_none(stats.get(_QEMU, hypervisor_version)),
         link_bytes_per_s=_int_or_none(stats.get(_LINK)),
+        disk_read_bytes_per_s=_int_or_none(stats.get(_DISK_READ)),
+        disk_write_bytes_per_s=_int_or_none(stats.get(_DISK_WRITE)),
         dirty_rates=_json_or_none(stats.get(_DIRTY)),
         instance_disk_bytes=_json_or_none(stats.get(_DISKS)))

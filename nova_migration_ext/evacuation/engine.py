@@ -196,6 +196,7 @@ class Engine:
              'source': u.source, 'status': u.status, 'reason': u.reason}
             for u in plan.unplaceable]
         totals['links'] = plan.links
+        totals['disks'] = plan.disks
         tasks = [m.task_fields() for m in plan.moves]
         evacuation_id = self.store.create_evacuation(
             source_hosts=sources, target_hosts=targets,

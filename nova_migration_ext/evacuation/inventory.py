@@ -107,6 +107,8 @@ class Host:
     qemu_version: int | None = None
     shared_storage: str | None = None
     link_bytes_per_s: float | None = None  # its migration link, if known
+    disk_read_bytes_per_s: float | None = None   # its instances path's
+    disk_write_bytes_per_s: float | None = None  # disk, if measured
 
 
 @dataclasses.dataclass
@@ -283,7 +285,8 @@ def with_facts(hosts, facts_by_host):
             changes['disk_free_bytes'] = max(min(
                 host.disk_free_bytes,
                 facts.free_bytes - facts.reserved_bytes), 0)
-        for name in ('libvirt_version', 'qemu_version', 'link_bytes_per_s'):
+        for name in ('libvirt_version', 'qemu_version', 'link_bytes_per_s',
+                     'disk_read_bytes_per_s', 'disk_write_bytes_per_s'):
             if getattr(facts, name) is not None:
                 changes[name] = getattr(facts, name)
         completed.append(dataclasses.replace(host, **changes))

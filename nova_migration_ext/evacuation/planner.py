@@ -98,6 +98,8 @@ class Plan:
 
     :param links: host -> bytes per second of its migration link, for the
         hosts of the moves.
+    :param disks: host -> bytes per second its disk reads (a source) or
+        writes (a target), where measured.
     :param limits: the :class:`scheduling.Limits` the drain runs under.
     """
 
@@ -106,6 +108,7 @@ class Plan:
     makespan_seconds: float
     links: dict = dataclasses.field(default_factory=dict)
     limits: scheduling.Limits | None = None
+    disks: dict = dataclasses.field(default_factory=dict)
 
     def totals(self):
         methods = collections.Counter(m.method for m in self.moves)
@@ -257,13 +260,26 @@ class Planner:
                 if rule == 'affinity':
                     affinity_host.setdefault(group, target.host.name)
             moves.append(self._move(server, target.host, method))
-        links = {name: self.hosts[name].link_bytes_per_s
-                 for name in {m.source for m in moves} |
-                 {m.target for m in moves}
-                 if self.hosts[name].link_bytes_per_s}
-        estimate = drain_estimate(moves, self.policy, links)
+        links, disks = self._budgets(moves)
+        estimate = drain_estimate(moves, self.policy, links, disks)
         return Plan(moves, unplaceable, estimate.makespan, links,
-                    estimate.limits)
+                    estimate.limits, disks)
+
+    def _budgets(self, moves):
+        """(links, disks) of the hosts of *moves*, where known.
+
+        A source's disk reads, a target's writes.
+        """
+        links, disks = {}, {}
+        roles = [(m.source, 'disk_read_bytes_per_s') for m in moves] + \
+            [(m.target, 'disk_write_bytes_per_s') for m in moves]
+        for name, disk_speed in roles:
+            host = self.hosts[name]
+            if host.link_bytes_per_s:
+                links[name] = host.link_bytes_per_s
+            if getattr(host, disk_speed):
+                disks[name] = getattr(host, disk_speed)
+        return links, disks
 
     def _unmovable(self, server):
         if server.status not in MOVABLE:
@@ -406,7 +422,9 @@ class Planner:
         return min(self.policy.copy_rate(method),
                    scheduling.stream_cap(self.policy, method) or math.inf,
                    target.link_bytes_per_s or math.inf,
-                   source.link_bytes_per_s or math.inf)
+                   source.link_bytes_per_s or math.inf,
+                   target.disk_write_bytes_per_s or math.inf,
+                   source.disk_read_bytes_per_s or math.inf)
 
     def _downtime(self, server, method, rate):
         """Seconds the guest of *server* is expected to be down."""
@@ -462,18 +480,19 @@ def move_jobs(moves, policy):
             for m in moves]
 
 
-def drain_estimate(moves, policy, links=None):
+def drain_estimate(moves, policy, links=None, disks=None):
     """How the drain of *moves* is expected to run (:mod:`.drain_model`).
 
     The executor's scheduler decides when each move starts, as it will in
-    the real drain; *links* gives the hosts' link speeds where known.
+    the real drain; *links* and *disks* give the hosts' link and disk
+    speeds where known.
     """
     result, limits = scheduling.estimate(
         move_jobs(moves, policy), policy,
-        scheduling.link_lookup(links, policy))
+        scheduling.link_lookup(links, policy, disks))
     return Estimate(result.makespan, limits)
 
 
-def estimate_makespan(moves, policy, links=None):
+def estimate_makespan(moves, policy, links=None, disks=None):
     """Seconds the drain of *moves* is expected to take."""
-    return drain_estimate(moves, policy, links).makespan
+    return drain_estimate(moves, policy, links, disks).makespan

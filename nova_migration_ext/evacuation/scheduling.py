@@ -16,12 +16,16 @@ The executor asks it at every pass, and the drain model
 decisions. Three rules:
 
 * **Limits derived from the drain** where the operator set none. Per
-  source: enough migrations that one's setup overlaps another's copy, so
-  the source's link never idles (1 + setup time / the median copy time
-  alone, between 2 and 4). Per target: the sources' migrations spread
-  over the targets (between 2 and 8). Overall: none; each host's link is
-  the limit that matters, not a number for the whole cloud. A limit the
-  operator set always wins.
+  source: enough copies to fill the source's budget where each is held
+  back by its target or its copy tool, plus enough that one's setup
+  overlaps another's copy, so the source never idles (source budget /
+  the median copy's speed alone + setup time / the median copy's time
+  alone, at most 3 of those, between 2 and 8 in all). Per target: the
+  sources' migrations spread over the targets (between 2 and 8).
+  Overall: none; each host's budget is the limit that matters, not a
+  number for the whole cloud: the slower of its link and its disk (read
+  on a source, write on a target, as its compute measured them). A
+  limit the operator set always wins.
 * **Longest remaining work first**: sources are served in the order of
   the bytes they still have to send, and each source sends its biggest
   VM first, so that every source stays busy to the end and no source is
@@ -42,7 +46,10 @@ import math
 from nova_migration_ext.evacuation import drain_model
 
 CONVERGENCE_MARGIN = 2.0
-PER_SOURCE_RANGE = (2, 4)
+PER_SOURCE_RANGE = (2, 8)
+# Migrations in setup beside a source's copies: short copies need more
+# to hide their setups, but setups load the control plane, not links.
+MAX_HIDING_SETUPS = 3
 PER_TARGET_RANGE = (2, 8)
 
 
@@ -66,21 +73,29 @@ def limits_from_dict(data, policy):
                   policy.max_total, tuple(data.get('derived') or ()))
 
 
-def link_lookup(links, policy):
-    """host -> bytes per second: *links*, else the policy's default."""
+def link_lookup(links, policy, disks=None):
+    """host -> bytes per second it can move: its budget.
+
+    Its link (*links*, else the policy's default), or its disk where
+    *disks* knows it slower: a drain's bytes cross both.
+    """
     default = policy.bandwidth_mb_per_s * 1e6
-    return lambda host: (links or {}).get(host) or default
+    links, disks = links or {}, disks or {}
+
+    def budget(host):
+        return min(links.get(host) or default, disks.get(host) or math.inf)
+    return budget
 
 
 def for_plan(plan_summary, policy):
     """(links, limits) a stored plan runs under; limits None: derive them.
 
-    :param plan_summary: an evacuation's ``plan_summary`` (its ``links``
-        and ``limits``), or None.
+    :param plan_summary: an evacuation's ``plan_summary`` (its ``links``,
+        ``disks`` and ``limits``), or None.
     """
     summary = plan_summary or {}
     limits = summary.get('limits')
-    return (link_lookup(summary.get('links'), policy),
+    return (link_lookup(summary.get('links'), policy, summary.get('disks')),
             limits_from_dict(limits, policy) if limits else None)
 
 
@@ -140,15 +155,39 @@ def _clamp(value, bounds):
     return max(bounds[0], min(bounds[1], value))
 
 
+def _alone(job, links):
+    """Bytes per second *job* copies alone on its hosts."""
+    return min(links(job.source), links(job.target), job.cap or math.inf)
+
+
+def _median(values, empty):
+    values = sorted(values)
+    return values[len(values) // 2] if values else empty
+
+
+def _streams_to_fill(jobs, links):
+    """Copies a source needs at once to fill its budget (median).
+
+    One where a copy alone fills it; more where each is held back by its
+    target's budget or its copy tool.
+    """
+    return math.ceil(_median((links(j.source) / _alone(j, links)
+                              for j in jobs), 1.0) - 1e-9)
+
+
+def _median_copy_seconds(jobs, links):
+    return _median((j.bytes / _alone(j, links) for j in jobs),
+                   drain_model.OVERHEAD_SECONDS)
+
+
 def limits_for(policy, jobs, links, overhead=drain_model.OVERHEAD_SECONDS):
     """The limits of a drain: the operator's, or derived from *jobs*."""
     derived = []
     per_source = policy.max_per_source
     if per_source is None:
-        alone = sorted(j.bytes / min(links(j.source), j.cap or math.inf)
-                       for j in jobs)
-        median = alone[len(alone) // 2] if alone else overhead
-        per_source = _clamp(1 + math.ceil(overhead / max(median, 1.0)),
+        hiding_setups = min(math.ceil(overhead / max(
+            _median_copy_seconds(jobs, links), 1.0)), MAX_HIDING_SETUPS)
+        per_source = _clamp(_streams_to_fill(jobs, links) + hiding_setups,
                             PER_SOURCE_RANGE)
         derived.append('per_source')
     per_target = policy.max_per_target

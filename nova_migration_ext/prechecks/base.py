@@ -100,6 +100,8 @@ class HostFacts:
     :param base_images: mapping of file name to size in bytes for the
         files in the image cache (``_base``).
     :param link_bytes_per_s: speed of the link its migrations use.
+    :param disk_read_bytes_per_s: how fast its instances path reads
+        (sequential, uncached); ``disk_write_bytes_per_s`` writes.
     :param dirty_rates: instance uuid -> bytes per second its guest
         dirtied when last measured (running guests only).
     :param instance_disk_bytes: instance uuid -> bytes its local disk
@@ -115,6 +117,8 @@ class HostFacts:
     qemu_version: int | None = None
     hypervisor_type: str | None = None
     link_bytes_per_s: float | None = None
+    disk_read_bytes_per_s: float | None = None
+    disk_write_bytes_per_s: float | None = None
     dirty_rates: dict | None = None
     instance_disk_bytes: dict | None = None
 

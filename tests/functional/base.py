@@ -109,6 +109,9 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
         self.folders = HostFolders(self.useFixture(fixtures.TempDir()).path,
                                    shared=self.shared_instance_path)
         self.flags(driver=['test'], group='oslo_messaging_notifications')
+        # Each compute measures its folder's disk at start-up: a few MiB
+        # here, where dozens of computes start.
+        self.flags(disk_probe_mib=4, group='migration_ext')
         test_notifier.reset()
         self.addCleanup(test_notifier.reset)
         self.useFixture(fixtures.MockPatch(

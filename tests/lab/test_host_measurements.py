@@ -16,11 +16,14 @@ over through fresh buffers (``nmx_churn``: a few MB/s under TCG). At its
 resource-tracker updates c1's driver has QEMU measure each guest's memory
 dirty rate (libvirt's ``domdirtyrate-calc``, page sampling), sums the
 allocated blocks of each instance's folder and reads the speed of the
-NIC of its migration address (a veth: 10 Gbit/s). nova itself publishes
-none of these: they are in c1's ComputeNode stats only through our
-driver.
+NIC of its migration address (a veth: 10 Gbit/s). At start-up it
+measured how fast its instances path reads and writes (a file of
+``[migration_ext] disk_probe_mib`` past the page cache, then deleted).
+nova itself publishes none of these: they are in c1's ComputeNode stats
+only through our driver.
 """
 
+import re
 import time
 
 import pymysql
@@ -75,3 +78,37 @@ class HostMeasurementsTest(base.LabTestCase):
         # The busy guest's overlay holds its 32 MiB of churn.
         self.assertGreater(disks[busy.id], 32 * MiB)
         self.assertLess(disks[quiet.id], disks[busy.id])
+
+    def test_disk_speeds_are_measured_at_start_up_and_published(self):
+        # c2's last start (the lab's, or a test's restart) measured them.
+        lines = re.findall(r'/var/lib/nova/instances reads (\d+) MB/s and '
+                           r'writes (\d+) MB/s \((\d+) MiB',
+                           self.compute_log_since('c2', 0))
+        self.assertTrue(lines, 'c2 logged no disk speeds')
+        read, write, size = (int(n) for n in lines[-1])
+        self.assertEqual(256, size)        # the option's default
+        deadline = time.monotonic() + 120
+        while True:
+            facts = self.published('c2')
+            if facts.disk_write_bytes_per_s:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            'c2 published no disk speeds: %s' % facts)
+            time.sleep(5)
+        self.addDetail('measured', testtools.content.text_content(
+            'read %s B/s, write %s B/s'
+            % (facts.disk_read_bytes_per_s, facts.disk_write_bytes_per_s)))
+        # What the log said is what went to the evacuator.
+        self.assertAlmostEqual(read, facts.disk_read_bytes_per_s / 1e6,
+                               delta=1)
+        self.assertAlmostEqual(write, facts.disk_write_bytes_per_s / 1e6,
+                               delta=1)
+        # A real disk (or its cache in the host's RAM at worst): more than
+        # 10 MB/s, less than 100 GB/s.
+        for rate in (facts.disk_read_bytes_per_s,
+                     facts.disk_write_bytes_per_s):
+            self.assertGreater(rate, 10e6)
+            self.assertLess(rate, 100e9)
+        leftovers = self.cloud.run_in('c2', [
+            'ls', '-A', '/var/lib/nova/instances'])
+        self.assertNotIn('.migration-ext-disk-probe', leftovers)

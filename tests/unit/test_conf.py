@@ -54,6 +54,7 @@ DEFAULTS = {
     'resize_leftovers_interval': 600,
     'resize_leftovers_grace': 600,
     'dirty_rate_sample_seconds': 1,
+    'disk_probe_mib': 256,
 }
 
 

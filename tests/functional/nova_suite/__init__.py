@@ -77,6 +77,7 @@ class UseExtDriver(object):
             # (tests/functional/test_cold_migration runs that one): here
             # the driver takes nova's path, as with cold_copy = stock.
             self.flags(cold_copy='stock', group='migration_ext')
+            self.flags(disk_probe_mib=4, group='migration_ext')
         service = super().start_service(name, *args, **kwargs)
         driver = getattr(service.manager, 'driver', None)
         if isinstance(driver, libvirt_driver.LibvirtDriver):

@@ -18,6 +18,7 @@ import json
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import models
 from nova_migration_ext.evacuation import planner
+from nova_migration_ext.evacuation import scheduling
 from nova_migration_ext import host_stats
 from nova_migration_ext import orphans
 from nova_migration_ext.prechecks import base
@@ -646,7 +647,9 @@ class TestPlan(PlannerTestCase):
              'by_method': {'cold': 1, 'block': 1},
              'bytes': 20 * GiB + 4096 * MiB + 20 * GiB,
              'estimated_seconds': round(plan.makespan_seconds),
-             'limits': {'per_source': 2, 'per_target': 2, 'total': None,
+             # A cold copy (500 MB/s) fills half of src's 1 GB/s link:
+             # two at once fill it, a third overlaps their setups.
+             'limits': {'per_source': 3, 'per_target': 3, 'total': None,
                         'derived': ['per_source', 'per_target']}},
             plan.totals())
         self.assertEqual(plan.totals(), json.loads(json.dumps(
@@ -846,10 +849,39 @@ class TestWithFacts(utils.TestCase):
         self.assertEqual(round(15 + moves['a'].bytes_total / 125e6, 1),
                          moves['a'].expected_seconds)
 
+    def test_disk_speeds_reach_the_plan_by_role(self):
+        # src reads at 2 GB/s but writes slowly; t1 writes at 200 MB/s:
+        # a source is budgeted by its reads, a target by its writes.
+        facts = {
+            'src': host_stats.to_stats(base.HostFacts(
+                host='src', link_bytes_per_s=1.25e9,
+                disk_read_bytes_per_s=2e9, disk_write_bytes_per_s=50e6)),
+            't1': host_stats.to_stats(base.HostFacts(
+                host='t1', link_bytes_per_s=1.25e9,
+                disk_read_bytes_per_s=50e6, disk_write_bytes_per_s=200e6))}
+        hosts = inventory.with_facts([host('src'), host('t1')], facts)
+        policy = inventory.Policy()
+        plan = planner.Planner(hosts, [server('a')], policy).plan(['src'])
+        self.assertEqual({'src': 2e9, 't1': 200e6}, plan.disks)
+        move, = plan.moves
+        # t1's disk, not the links, bounds the copy.
+        self.assertEqual(round(15 + move.bytes_total / 200e6, 1),
+                         move.expected_seconds)
+        budget = scheduling.link_lookup(plan.links, policy, plan.disks)
+        self.assertEqual((1.25e9, 200e6), (budget('src'), budget('t1')))
+        # The ETA is the one with the disks: slower than the links alone.
+        self.assertGreater(
+            plan.makespan_seconds,
+            planner.estimate_makespan(plan.moves, policy, plan.links))
+        self.assertEqual(plan.makespan_seconds, planner.estimate_makespan(
+            plan.moves, policy, plan.links, plan.disks))
+
     def test_facts_round_trip(self):
         facts = base.HostFacts(host='h', instances_path='/i', free_bytes=5,
                                base_images={},
                                link_bytes_per_s=1.25e9,
+                               disk_read_bytes_per_s=9e8,
+                               disk_write_bytes_per_s=4e8,
                                dirty_rates={'u1': 3e6},
                                instance_disk_bytes={'u1': 7 * GiB})
         self.assertEqual(facts, host_stats.from_stats(

@@ -58,6 +58,23 @@ class TestLimits(oslotest_base.BaseTestCase):
         limits = scheduling.limits_for(policy(), jobs, link)
         self.assertEqual((2, 4), (limits.per_source, limits.per_target))
 
+    def test_tiny_vms_hide_at_most_three_setups(self):
+        limits = scheduling.limits_for(policy(), [
+            job(n, nbytes=0.1 * GB) for n in 'abc'], link)
+        self.assertEqual(4, limits.per_source)
+
+    def test_slow_targets_take_more_per_source(self):
+        # Each copy is held to its target's 250 MB/s disk: four fill the
+        # source's 1 GB/s, a fifth overlaps their setups.
+        def budget(host):
+            return GB if host.startswith('s') else 250e6
+        jobs = [job('%s%d' % (s, i), source=s, target='t%d' % i,
+                    nbytes=100 * GB) for s in ('s1', 's2') for i in range(8)]
+        limits = scheduling.limits_for(policy(), jobs, budget)
+        self.assertEqual(5, limits.per_source)
+        self.assertEqual(2, scheduling.limits_for(
+            policy(), jobs, link).per_source)
+
     def test_the_operator_wins(self):
         limits = scheduling.limits_for(policy(
             max_per_source=1, max_per_target=3, max_total=5),
@@ -72,6 +89,28 @@ class TestLimits(oslotest_base.BaseTestCase):
             scheduling.Limits(3, 2, 6, ('per_source',)),
             scheduling.limits_from_dict(stored, policy(max_per_target=2,
                                                        max_total=6)))
+
+
+class TestBudgets(oslotest_base.BaseTestCase):
+
+    def test_a_host_moves_what_its_link_or_its_disk_allows(self):
+        budget = scheduling.link_lookup(
+            {'a': 1.25e9, 'b': 1.25e9}, policy(),
+            {'a': 300e6, 'b': 2e9, 'c': 400e6})
+        # a's disk, b's link, c's disk below the default link (1 GB/s),
+        # d unknown: the default link.
+        self.assertEqual([300e6, 1.25e9, 400e6, 1e9],
+                         [budget(h) for h in 'abcd'])
+
+    def test_stored_plans_bring_their_disks(self):
+        budget, limits = scheduling.for_plan(
+            {'links': {'a': 1.25e9}, 'disks': {'a': 300e6}}, policy())
+        self.assertEqual(300e6, budget('a'))
+        self.assertIsNone(limits)
+        # A plan stored before disks were measured.
+        budget, _limits = scheduling.for_plan({'links': {'a': 1.25e9}},
+                                              policy())
+        self.assertEqual(1.25e9, budget('a'))
 
 
 class TestOrder(oslotest_base.BaseTestCase):
