@@ -46,7 +46,7 @@ class ClientManager:
         self._api = None
 
     @property
-    def evacuation(self):
+    def drain(self):
         if self._api is None:
             # oslo.messaging registers some of its options on the global
             # object only, so the CLI uses it, as services do.

@@ -9,18 +9,23 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The ``evacuation`` commands, talking to the evacuator over RPC.
+"""The drain commands: one set, two programs.
 
-They are cliff commands, registered both as a python-openstackclient
-plugin (``openstack evacuation plan …``, the ecosystem's convention) and
-in the standalone ``nova-evacuation`` program for hosts without the
-openstack client. Table output by default, ``-f json`` for scripts.
+They are cliff commands, registered as a python-openstackclient plugin
+(``openstack drain create …``, over the REST API with the user's token:
+:mod:`nova_migration_ext.client.v1`) and in the standalone
+``nova-evacuation`` program (over the evacuator's RPC, on the evacuator's
+own hosts). Tables by default; ``-f json`` and ``-f yaml`` give raw
+values (numbers, lists, ISO timestamps) for scripts.
 """
 
 import time
 
 from cliff import lister
 from cliff import show
+from osc_lib import exceptions as osc_exceptions
+
+from nova_migration_ext.client import v1 as client_v1
 
 from nova_migration_ext.evacuation import display
 from nova_migration_ext.evacuation import inventory
@@ -32,12 +37,37 @@ BAR_WIDTH = 30
 LEFT_FOR_OPERATOR = 3
 
 
-class CommandError(Exception):
+RAW_FORMATS = ('json', 'yaml')
+
+
+class CommandError(osc_exceptions.CommandError):
     """Shown to the operator as is."""
 
 
+class _Errors:
+    """Calls on a client; the REST client's errors become CommandError."""
+
+    def __init__(self, api):
+        self._api = api
+
+    def __getattr__(self, name):
+        method = getattr(self._api, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except client_v1.ApiError as exc:
+                raise CommandError(str(exc))
+        return call
+
+
 def _api(cmd):
-    return cmd.app.client_manager.evacuation
+    return _Errors(cmd.app.client_manager.drain)
+
+
+def _raw(args):
+    """Whether *args* ask for raw values (a machine format)."""
+    return getattr(args, 'formatter', None) in RAW_FORMATS
 
 
 def _check(result):
@@ -66,7 +96,22 @@ def _counts_text(info):
         (info.get('counts') or {}).items()))
 
 
-def _summary(info):
+def _summary(info, raw=False):
+    """(names, values) of an evacuation; *raw*: values as the API gave."""
+    if raw:
+        fields = [('id', info['id']), ('name', info.get('name', '')),
+                  ('state', info['state']),
+                  ('sources', list(info.get('sources') or ())),
+                  ('vms', info.get('vms', 0)),
+                  ('tasks', dict(info.get('counts') or {})),
+                  ('progress', info.get('progress', 0.0)),
+                  ('eta_seconds', info.get('eta_seconds')),
+                  ('window', info.get('window')),
+                  ('driven_by', info.get('owner')),
+                  ('lease', info.get('lease')),
+                  ('unplaceable', list((info.get('plan') or {}).get(
+                      'unplaceable') or ()))]
+        return tuple(zip(*fields))
     counts = _counts_text(info)
     fields = [('id', info['id']), ('name', info.get('name', '')),
               ('state', info['state']),
@@ -171,6 +216,10 @@ class PlanEvacuation(show.ShowOne):
         result = _check(_api(self).plan(
             args.sources, args.targets, policy, name=args.name,
             dry_run=args.dry_run, target_aggregate=args.target_aggregate))
+        if args.dry_run and _raw(args):
+            return tuple(zip(*[('id', None), ('plan', result['plan']),
+                               ('moves', result['moves']),
+                               ('unplaceable', result['unplaceable'])]))
         if args.dry_run:
             plan = result['plan']
             fields = [('id', '(dry run: nothing stored)'),
@@ -192,16 +241,18 @@ class PlanEvacuation(show.ShowOne):
                 fields.append(('unplaceable %s' % item['server_name'],
                                item['reason']))
             return tuple(zip(*fields))
-        return _summary(result)
+        return _summary(result, _raw(args))
 
 
 class ListEvacuations(lister.Lister):
     """List evacuations."""
 
     def take_action(self, args):
+        raw = _raw(args)
         rows = [(e['id'], e['name'], e['state'],
-                 e.get('needs_operator', 0), ', '.join(e['sources']),
-                 e['owner'] or '', e['created_at'])
+                 e.get('needs_operator', 0),
+                 list(e['sources']) if raw else ', '.join(e['sources']),
+                 e['owner'] if raw else e['owner'] or '', e['created_at'])
                 for e in _check(_api(self).list())]
         return (('ID', 'Name', 'State', 'Needs you', 'Sources', 'Driven by',
                  'Created'), rows)
@@ -248,7 +299,7 @@ class _OneEvacuation(show.ShowOne):
         info = _check(getattr(_api(self), self.operation)(args.evacuation))
         if getattr(args, 'wait', False):
             info = self._follow(args.evacuation, info, args.poll_interval)
-        return _summary(info)
+        return _summary(info, _raw(args))
 
     def _follow(self, evacuation_id, info, interval):
         started = time.monotonic()
@@ -312,7 +363,7 @@ class _OneServer(_OneEvacuation):
 
     def take_action(self, args):
         return _summary(_check(getattr(_api(self), self.operation)(
-            args.evacuation, args.server)))
+            args.evacuation, args.server)), _raw(args))
 
 
 class RetryServer(_OneServer):
@@ -332,7 +383,7 @@ class RetryServer(_OneServer):
     def take_action(self, args):
         return _summary(_check(_api(self).retry(
             args.evacuation, args.server,
-            allow_downtime=args.allow_downtime)))
+            allow_downtime=args.allow_downtime)), _raw(args))
 
 
 class SkipServer(_OneServer):
@@ -353,9 +404,11 @@ class ListTasks(_EvacuationLister):
 
     def take_action(self, args):
         info = _check(_api(self).show(args.evacuation))
+        raw = _raw(args)
         rows = [(t['name'], t['server_id'], t['source'], t['target'],
                  t['method'], t['state'], t.get('phase', ''),
-                 '%.0f%%' % t.get('progress', 0.0), t['attempts'],
+                 t.get('progress', 0.0) if raw
+                 else '%.0f%%' % t.get('progress', 0.0), t['attempts'],
                  t['remedy'] or t['last_error'] or '')
                 for t in info['tasks']]
         return (('Server', 'ID', 'From', 'To', 'Method', 'State', 'Phase',
@@ -369,8 +422,8 @@ class RecoverEvacuation(_EvacuationLister):
         info = _check(_api(self).show(args.evacuation))
         rows = [(t['name'], t['server_id'], t['source'], t['state'],
                  t['remedy'] or t['last_error'] or '',
-                 'openstack evacuation retry %s %s' % (info['id'],
-                                                       t['name']))
+                 'openstack drain server retry %s %s' % (info['id'],
+                                                         t['name']))
                 for t in info['tasks'] if t['state'] == 'needs_operator']
         return (('Server', 'ID', 'On', 'State', 'Why', 'Then'), rows)
 

@@ -9,31 +9,39 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""python-openstackclient plugin: ``openstack evacuation …``.
+"""python-openstackclient plugin: ``openstack drain …``.
 
-The evacuator is reached over RPC with the transport URL of its
-configuration file (``--os-evacuator-config``, default
-``/etc/nova-migration-ext/evacuator.conf``).
+Over the REST API (``nova-migration-ext-api``), found in the Keystone
+catalog under service type ``host-drain``, with the user's own
+keystoneauth session: no RabbitMQ or database credentials on the
+client. ("drain", not "evacuation": nova's ``evacuate`` rebuilds the VMs
+of a dead host, which is another thing.)
 """
 
-from nova_migration_ext.cli import app as cli_app
+from osc_lib import utils
 
-API_NAME = 'evacuation'
-API_VERSION_OPTION = 'os_evacuation_api_version'
-API_VERSIONS = {'1': 'nova_migration_ext.evacuation.rpcapi.EvacuatorAPI'}
+from nova_migration_ext import client
+
+API_NAME = 'drain'
+API_VERSION_OPTION = 'os_drain_api_version'
+API_VERSIONS = {'1': 'nova_migration_ext.client.v1.Client'}
 DEFAULT_API_VERSION = '1'
 
 
 def make_client(instance):
-    config = getattr(instance, '_cli_options', None)
-    path = getattr(config, 'os_evacuator_config', None) or \
-        cli_app.DEFAULT_CONFIG
-    return cli_app.ClientManager([path]).evacuation
+    """The API's client, on the session OpenStackClient authenticated."""
+    client_class = utils.get_client_class(
+        API_NAME, instance._api_version[API_NAME], API_VERSIONS)
+    return client_class(
+        instance.session, service_type=client.SERVICE_TYPE,
+        interface=instance.interface, region_name=instance.region_name)
 
 
 def build_option_parser(parser):
-    parser.add_argument('--os-evacuator-config', metavar='<path>',
-                        default=cli_app.DEFAULT_CONFIG,
-                        help='Evacuator configuration file with its '
-                             'transport_url.')
+    parser.add_argument(
+        '--os-drain-api-version', metavar='<drain-api-version>',
+        default=utils.env('OS_DRAIN_API_VERSION',
+                          default=DEFAULT_API_VERSION),
+        help='Host-drain API version, default=%s (Env: '
+             'OS_DRAIN_API_VERSION)' % DEFAULT_API_VERSION)
     return parser

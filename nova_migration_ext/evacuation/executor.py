@@ -291,7 +291,7 @@ class Executor:
                   'list --all" on %s and %s, "openstack server migration '
                   'list --server %s"); restarting nova-compute on %s clears '
                   'the task of an interrupted migration. Then "openstack '
-                  'evacuation retry" or "skip" the VM'
+                  'drain server retry" or "skip" the VM'
                   % (server.status, task_state, host, self.stuck_after,
                      task.remedy or task.last_error or 'no detail',
                      task.source_host, task.target_host, task.server_id,
@@ -320,7 +320,7 @@ class Executor:
         remedy = ('stopped VM left in ERROR on %s by a failed migration; '
                   'its guest is stopped there and nothing moved. Run '
                   '"openstack server set --state active", then "openstack '
-                  'server stop", then "openstack evacuation retry" it'
+                  'server stop", then "openstack drain server retry" it'
                   % task.source_host)
         self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                'stopped VM in ERROR on its source',
@@ -611,7 +611,7 @@ class Executor:
                   'one holding the slot does not end. Nothing was aborted; '
                   'nova may still run it. Check "openstack server migration '
                   'list --host %s"; once it ran, or after "openstack server '
-                  'migration abort", "openstack evacuation retry" or "skip" '
+                  'migration abort", "openstack drain server retry" or "skip" '
                   'the VM' % (migration_id, status, task.source_host,
                               patience, task.source_host))
         self._compare_and_swap(task, states.NEEDS_OPERATOR,
@@ -640,7 +640,7 @@ class Executor:
                   "nova's view of its progress fails (%s); nothing was "
                   'aborted or reset. Check nova-compute on %s and %s and '
                   '"openstack server migration list --server %s"; once '
-                  'it ends, "openstack evacuation retry" or "skip" the VM'
+                  'it ends, "openstack drain server retry" or "skip" the VM'
                   % (latest.id, task.target_host, latest.status,
                      self.stuck_after, error, task.source_host,
                      task.target_host, task.server_id))
@@ -697,7 +697,7 @@ class Executor:
                   'if on %s only, restart nova-compute on %s, which clears '
                   'the task of an interrupted migration, and make nova '
                   'record the host where it runs; then "openstack '
-                  'evacuation skip" or "retry" the VM'
+                  'drain server skip" or "retry" the VM'
                   % (facts, 'post-migration' if latest.status in
                      COMPLETED_MIGRATION else 'rollback',
                      task.source_host, task.target_host, task.target_host,
@@ -744,7 +744,7 @@ class Executor:
                   'for %ds, three times its planned copy time: nova cannot '
                   'abort it and nothing was reset. Check nova-compute on %s '
                   'and %s (is the copy still running?); once it ends, '
-                  '"openstack evacuation retry" or "skip" the VM'
+                  '"openstack drain server retry" or "skip" the VM'
                   % (task.target_host, phase[0] or 'none',
                      phase[1] or 'unknown', held, task.source_host,
                      task.target_host))
@@ -878,7 +878,7 @@ class Executor:
                          transient=nova_gateway.is_transient(error))
             return
         remedy = ('in ERROR on %s after migration %s; inspect it (%s), '
-                  'then "openstack evacuation retry"'
+                  'then "openstack drain server retry"'
                   % (host, last, error))
         self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                remedy, last_error=error, remedy=remedy)
@@ -1023,8 +1023,9 @@ class Executor:
         remedy = ('for %ds nova cannot tell where it stands (%s); nothing '
                   'was reset, aborted, confirmed or reverted. Check the '
                   'server and its migrations in nova: if it runs on %s, '
-                  '"openstack evacuation skip" it, else "openstack '
-                  'evacuation retry" it' % (waited, exc, task.target_host))
+                  '"openstack drain server skip" it, else "openstack '
+                  'drain server retry" it'
+                  % (waited, exc, task.target_host))
         self._compare_and_swap(task, states.NEEDS_OPERATOR,
                                'nova cannot tell for %ds' % waited,
                                last_error=str(exc), remedy=remedy)

@@ -284,7 +284,7 @@ class Planner:
     def _unmovable(self, server):
         if server.status not in MOVABLE:
             return ('status %s: bring it to ACTIVE or SHUTOFF first '
-                    '("openstack evacuation recover" proposes how)'
+                    '("openstack drain remedy list" proposes how)'
                     % server.status)
         if server.task_state:
             return 'task %s in progress' % server.task_state

@@ -93,7 +93,7 @@ def check_retry(state, server, evacuation_id):
         raise InvalidTransition(
             'VM %s is being submitted to nova right now; a retry could '
             'migrate it twice. Wait until the evacuator sees what nova did '
-            '("openstack evacuation tasks %s"), then retry it if it is '
+            '("openstack drain server list %s"), then retry it if it is '
             'left for the operator.' % (server, evacuation_id))
     if state in TASK_ACTIVE:
         raise InvalidTransition(

@@ -198,7 +198,7 @@ class Store:
         evacuation = session.scalars(query).first()
         if evacuation is None:
             raise NotFound('No evacuation %s. List them with "openstack '
-                           'evacuation list".' % evacuation_id)
+                           'drain list".' % evacuation_id)
         return evacuation
 
     def list_evacuations(self):

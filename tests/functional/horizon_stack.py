@@ -328,13 +328,17 @@ class KeystoneServer(_ServerFixture):
         return headers['X-Subject-Token']
 
     def register_compute(self):
+        self.register_service('compute', 'nova', self.compute_url)
+
+    def register_service(self, service_type, name, url):
+        """*url* in the catalog, for *service_type*, on every interface."""
         token = self.admin_token()
         _h, body = self.request('POST', '/services', {'service': {
-            'type': 'compute', 'name': 'nova', 'enabled': True}}, token)
+            'type': service_type, 'name': name, 'enabled': True}}, token)
         for interface in ('public', 'internal', 'admin'):
             self.request('POST', '/endpoints', {'endpoint': {
                 'service_id': body['service']['id'], 'region_id': REGION,
-                'interface': interface, 'url': self.compute_url}}, token)
+                'interface': interface, 'url': url}}, token)
 
     def create_user(self, name, password, project='admin', role='admin'):
         """A user of the default domain with *role* on *project*."""

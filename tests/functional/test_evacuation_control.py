@@ -498,7 +498,7 @@ class RetrySkipTest(ControlTestBase):
         self.engine.run(evacuation_id, poll_interval=POLL, timeout=60)
 
         def moved():
-            # What the operator is told to do ("openstack evacuation
+            # What the operator is told to do ("openstack drain server
             # retry") once the evacuation ended with VMs left for them.
             task = self.task(evacuation_id, server['name'])
             self.assertEqual(states.DONE, task.state)

@@ -148,11 +148,20 @@ class EvacuatorRPCTest(testtools.TestCase):
         rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
                                     'new-racks', '--dry-run', '-f', 'json')
         self.assertEqual(0, rc, err)
-        plan = json.loads(out)
-        self.assertEqual(3, plan['moves'])
-        # With each running VM's expected downtime: a live switch-over.
-        self.assertEqual({'old1 -> new2 (block, down ~0m01s)'}, {
-            plan['vm%d' % i] for i in range(3)})
+        dry = json.loads(out)
+        self.assertIsNone(dry['id'])
+        self.assertEqual(3, dry['plan']['moves'])
+        # Raw: each move with its expected downtime, a live switch-over.
+        self.assertEqual({('old1', 'new2', 'block')}, {
+            (m['source_host'], m['target_host'], m['method'])
+            for m in dry['moves']})
+        for move in dry['moves']:
+            self.assertLess(0, move['expected_downtime_seconds'])
+        # The table says it for people.
+        rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
+                                    'new-racks', '--dry-run')
+        self.assertEqual(0, rc, err)
+        self.assertIn('old1 -> new2 (block, down ~0m01s)', out)
         rc, out, err = self.run_cli('plan', 'old1', '--target-aggregate',
                                     'nope')
         self.assertEqual(1, rc)
@@ -163,7 +172,8 @@ class EvacuatorRPCTest(testtools.TestCase):
         self.assertEqual(0, rc, err)
         info = json.loads(out)
         self.assertEqual('planned', info['state'])
-        self.assertIn('[', info['progress'])
+        self.assertEqual(0.0, info['progress'])
+        self.assertEqual(['old1'], info['sources'])
         rc, out, err = self.run_cli('list')
         self.assertEqual(0, rc, err)
         self.assertIn(info['id'], out)

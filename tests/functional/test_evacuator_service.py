@@ -168,8 +168,7 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
         self.fail('timed out; last: %s' % info)
 
     def _done(self, info):
-        return int(dict(part.rsplit(' ', 1) for part in
-                        info['tasks'].split(', ') if part).get('done', 0))
+        return info['tasks'].get('done', 0)     # -f json: raw counts
 
 
 class EvacuatorKillTest(EvacuatorProcessTest):
@@ -184,7 +183,7 @@ class EvacuatorKillTest(EvacuatorProcessTest):
         self.assertEqual('planned', plan['state'])
         self.cli('start', evacuation_id)
         info = self.wait_for(evacuation_id, lambda i: self._done(i) >= 2)
-        victim = info['driven by']
+        victim = info['driven_by']
         self.assertIn(victim, self.processes)
         self.kill(victim)
         for name in survivors:
@@ -193,7 +192,7 @@ class EvacuatorKillTest(EvacuatorProcessTest):
         info = self.wait_for(evacuation_id,
                              lambda i: i['state'] == states.COMPLETED)
         self.assertEqual(8, self._done(info))
-        self.assertNotEqual(victim, info['driven by'])
+        self.assertNotEqual(victim, info['driven_by'])
         self.assert_drained(servers)
         for server in servers:
             self.assertEqual(1, self.moves[server['id']], server['name'])
@@ -233,7 +232,8 @@ class CliWaitTest(EvacuatorProcessTest):
         self.assertEqual(0, rc, err)
         info = json.loads(out)
         self.assertEqual(states.COMPLETED, info['state'])
-        self.assertEqual('done 2', info['tasks'])
+        self.assertEqual({'done': 2}, info['tasks'])
+        self.assertEqual(100.0, info['progress'])
         lines = self.progress_lines(err)
         self.assertGreaterEqual(len(lines), 2, err)
         self.assertIn('running', lines[0])
@@ -256,7 +256,7 @@ class CliWaitTest(EvacuatorProcessTest):
                                     '--poll-interval', '0.5', '-f', 'json')
         self.assertEqual(3, rc, err)
         info = json.loads(out)
-        self.assertEqual('needs_operator 1', info['tasks'])
+        self.assertEqual({'needs_operator': 1}, info['tasks'])
         self.assertIn('needs_operator 1', self.progress_lines(err)[-1])
         # The remedy the operator picks: allow this VM downtime, retry.
         [task] = self.cli('tasks', plan['id'])
@@ -264,7 +264,7 @@ class CliWaitTest(EvacuatorProcessTest):
         rc, out, err = self.run_cli('show', plan['id'], '--wait',
                                     '--poll-interval', '0.5', '-f', 'json')
         self.assertEqual(0, rc, err)
-        self.assertEqual('done 1', json.loads(out)['tasks'])
+        self.assertEqual({'done': 1}, json.loads(out)['tasks'])
         [task] = self.cli('tasks', plan['id'])
         self.assertEqual('cold', task['Method'])
         actions = [row['Action'] for row in self.cli('audit', plan['id'])]

@@ -50,6 +50,8 @@ print(json.dumps({
     'engine': sorted(name for name in sys.modules
                      if name.startswith('nova_migration_ext.evacuation.') or
                      name.split('.')[0] in ('sqlalchemy', 'novaclient')),
+    'rpc': sorted(name for name in sys.modules
+                  if name.split('.')[0] == 'oslo_messaging'),
 }))
 '''
 REPO = os.path.dirname(os.path.dirname(
@@ -80,7 +82,8 @@ class TestNoNovaImport(utils.TestCase):
                        'nova_migration_ext.evacuation.inventory',
                        'nova_migration_ext.evacuation.states',
                        'nova_migration_ext.cli.app',
-                       'nova_migration_ext.cli.osc_plugin'):
+                       'nova_migration_ext.cli.osc_plugin',
+                       'nova_migration_ext.client.v1'):
             result = self._imports(module)
             self.assertEqual([], result['heavy'], module)
             self.assertLessEqual(set(result['engine']), {
@@ -88,6 +91,20 @@ class TestNoNovaImport(utils.TestCase):
                 'nova_migration_ext.evacuation.rpcapi',
                 'nova_migration_ext.evacuation.inventory',
                 'nova_migration_ext.evacuation.states'}, module)
+
+    def test_openstack_client_plugin_needs_no_rpc(self):
+        # ``openstack drain …`` speaks REST with the user's token: the
+        # plugin, its commands and the client load no RPC library.
+        result = self._imports('nova_migration_ext.cli.osc_plugin',
+                               'nova_migration_ext.cli.commands',
+                               'nova_migration_ext.client.v1')
+        self.assertEqual([], result['rpc'])
+        # The client-side pieces only (states, the policy's checks, the
+        # display of durations), no planner, store or executor.
+        self.assertLessEqual(set(result['engine']), {
+            'nova_migration_ext.evacuation.display',
+            'nova_migration_ext.evacuation.inventory',
+            'nova_migration_ext.evacuation.states'})
 
     def test_each_module_alone(self):
         for module in MODULES:

@@ -11,7 +11,7 @@
 # under the License.
 """The Plan Evacuation form.
 
-It builds the policy as ``openstack evacuation plan`` does and checks it
+It builds the policy as ``openstack drain create`` does and checks it
 with the evacuator's own :class:`~.inventory.Policy` before sending it,
 so a bad window or limit is refused on the form with the same message.
 """

@@ -228,7 +228,7 @@ class TestNovaCannotTell(ExecutorTestBase):
         self.assertIn('cannot tell', task.remedy)
         self.assertIn('Service Unavailable', task.last_error)
         self.assertIn('nothing was reset', task.remedy)
-        self.assertIn('openstack evacuation retry', task.remedy)
+        self.assertIn('openstack drain server retry', task.remedy)
 
     def test_nova_answering_again_restarts_the_wait(self):
         self.submitted()

@@ -253,9 +253,9 @@ class TestMethod(PlannerTestCase):
         self.assertEqual([], plan.moves)
         self.assertEqual(
             {'a': 'status ERROR: bring it to ACTIVE or SHUTOFF first '
-                  '("openstack evacuation recover" proposes how)',
+                  '("openstack drain remedy list" proposes how)',
              'b': 'status PAUSED: bring it to ACTIVE or SHUTOFF first '
-                  '("openstack evacuation recover" proposes how)',
+                  '("openstack drain remedy list" proposes how)',
              'c': 'task migrating in progress'}, self.reasons(plan))
 
     def test_only_servers_on_sources_move(self):

@@ -52,7 +52,7 @@ class TestRetry(oslotest_base.BaseTestCase):
         self.assertEqual(
             'VM vm-srv-a is being submitted to nova right now; a retry '
             'could migrate it twice. Wait until the evacuator sees what '
-            'nova did ("openstack evacuation tasks %s"), then retry it if '
+            'nova did ("openstack drain server list %s"), then retry it if '
             'it is left for the operator.' % self.evacuation_id, str(exc))
         self.assertEqual((states.SUBMITTING, 1),
                          (self.task.state, self.task.attempts))

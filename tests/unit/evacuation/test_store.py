@@ -297,7 +297,7 @@ class StoreTests:
             exc = self.assertRaises(store.NotFound, self.store.get, session,
                                     'no-such-id')
         self.assertEqual('No evacuation no-such-id. List them with '
-                         '"openstack evacuation list".', str(exc))
+                         '"openstack drain list".', str(exc))
         self.assertIsInstance(exc, LookupError)
 
     def test_set_state_unknown(self):

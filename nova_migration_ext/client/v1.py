@@ -1,0 +1,125 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Version 1 of the API: the evacuations and their actions.
+
+The caller's keystoneauth session authenticates every request; the
+endpoint comes from the Keystone catalog (service type ``host-drain``)
+unless *endpoint_override* names one. Answers are the API's JSON; an
+error is raised as :class:`ApiError` with the API's own message.
+"""
+
+from keystoneauth1 import adapter
+from keystoneauth1 import exceptions as ks_exceptions
+
+from nova_migration_ext import client
+
+PREFIX = '/v1/evacuations'
+
+
+class ApiError(Exception):
+    """The API refused or failed a request; *message* says what to do."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self):
+        return '%s (HTTP %s)' % (self.message, self.code)
+
+
+def _error(exc):
+    """An :class:`ApiError` from keystoneauth's HTTP error *exc*."""
+    message = None
+    try:
+        message = exc.response.json()['error']['message']
+    except Exception:
+        pass
+    return ApiError(getattr(exc, 'http_status', None),
+                    message or str(exc))
+
+
+class Client:
+    """The API's evacuations, as the token's user.
+
+    :param session: a keystoneauth1 session.
+    """
+
+    def __init__(self, session, service_type=client.SERVICE_TYPE,
+                 interface='public', region_name=None,
+                 endpoint_override=None, timeout=120):
+        self.http = adapter.Adapter(
+            session, service_type=service_type, interface=interface,
+            region_name=region_name, endpoint_override=endpoint_override)
+        self.timeout = timeout
+
+    def _request(self, method, path, body=None):
+        kwargs = {'raise_exc': True, 'timeout': self.timeout,
+                  'headers': {'Accept': 'application/json'}}
+        if body is not None:
+            kwargs['json'] = body
+        try:
+            return self.http.request(path, method, **kwargs).json()
+        except ks_exceptions.HttpError as exc:
+            raise _error(exc)
+        except ks_exceptions.EndpointNotFound:
+            raise ApiError(None, 'No %s endpoint in the catalog: register '
+                                 'the API (README, "The REST API") or '
+                                 'give its URL as the endpoint override.'
+                           % self.http.service_type)
+
+    def _action(self, evacuation_id, action, argument=None):
+        return self._request('POST', '%s/%s/action' % (PREFIX, evacuation_id),
+                             {action: argument})['evacuation']
+
+    def list(self):
+        return self._request('GET', PREFIX)['evacuations']
+
+    def show(self, evacuation_id, with_audit=False):
+        """The evacuation with its tasks (and, always, its audit log)."""
+        return self._request('GET', '%s/%s' % (PREFIX,
+                                               evacuation_id))['evacuation']
+
+    def plan(self, sources, targets=None, policy=None, name='',
+             dry_run=False, target_aggregate=None):
+        """Plan a drain; with *dry_run* the plan, stored nowhere."""
+        body = {'sources': list(sources), 'name': name,
+                'policy': {k: v for k, v in (policy or {}).items()
+                           if v is not None},
+                'dry_run': bool(dry_run)}
+        if targets:
+            body['targets'] = list(targets)
+        if target_aggregate:
+            body['target_aggregate'] = target_aggregate
+        answer = self._request('POST', PREFIX, body)
+        return answer['dry_run'] if dry_run else answer['evacuation']
+
+    def start(self, evacuation_id):
+        return self._action(evacuation_id, 'start')
+
+    def pause(self, evacuation_id):
+        return self._action(evacuation_id, 'pause')
+
+    def resume(self, evacuation_id):
+        return self._action(evacuation_id, 'resume')
+
+    def cancel(self, evacuation_id):
+        return self._action(evacuation_id, 'cancel')
+
+    def retry(self, evacuation_id, server, allow_downtime=False):
+        argument = {'server': server}
+        if allow_downtime:
+            argument['allow_downtime'] = True
+        return self._action(evacuation_id, 'retry', argument)
+
+    def skip(self, evacuation_id, server):
+        return self._action(evacuation_id, 'skip', {'server': server})
