@@ -9,54 +9,49 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The evacuator service as the panel sees it.
+"""The host-drain API as the panel sees it.
 
-Horizon's ``local_settings.py`` says where the evacuator listens::
+The panel calls ``nova-migration-ext-api`` as the logged-in user: with
+the user's token, at the endpoint the Keystone catalog gives for the
+service type ``host-drain`` (as watcher-dashboard calls Watcher's API).
+The API's policy decides what the user may do and its audit log names
+the token's user; Horizon holds no RabbitMQ or database credentials.
+
+Optional settings in Horizon's ``local_settings.py``::
 
     NOVA_MIGRATION_EXT = {
-        # RabbitMQ of nova-migration-evacuator (required).
-        'transport_url': 'rabbit://user:password@rabbit.example.org:5672/',
-        # Its [evacuator] rpc_topic, when not the default
-        # 'nova-migration-evacuator' (optional).
-        'rpc_topic': 'nova-migration-evacuator',
-        # Seconds to wait for a change (plan, start, ...); optional,
-        # default 120.
+        # Seconds to wait for a change (plan, start, ...); default 120.
         'timeout': 120,
-        # Seconds to wait for a read (list, show), asked twice: a page
-        # shows the error after twice this when the evacuator is down;
-        # optional, default 10.
-        'read_timeout': 10,
+        # Seconds to wait for a read (list, show); default 20.
+        'read_timeout': 20,
     }
 
-Each function takes the request first and sends its user name as the
-actor, so the evacuation's audit log shows who clicked. An answer
-``{'error': message}`` raises :class:`EvacuatorError` carrying the
-evacuator's message, which says what to do; no answer in time raises
-:class:`EvacuatorUnavailable`.
+A refusal of the API raises :class:`EvacuatorError` carrying the API's
+message, which says what to do; no API in the catalog, or no answer in
+time, raises :class:`EvacuatorUnavailable`; an expired token, Horizon's
+``NotAuthenticated`` (back to the login page).
 """
-
-import threading
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from horizon import exceptions as horizon_exceptions
-from oslo_config import cfg
-import oslo_messaging as messaging
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+from openstack_dashboard.api import base
 
-from nova_migration_ext.evacuation import rpcapi
+from nova_migration_ext import client as drain_client
+from nova_migration_ext.client import v1 as client_v1
 
 SETTING = 'NOVA_MIGRATION_EXT'
-READ_TIMEOUT = 10
-READ_ATTEMPTS = 2   # another evacuator may answer if the first one died
+TIMEOUT = 120
+READ_TIMEOUT = 20
 ROW_POLL_SHARE = 2.0    # seconds the row updates of one poll share a show
-
-_clients = {}
-_clients_lock = threading.Lock()
 
 
 class EvacuatorError(horizon_exceptions.Conflict):
-    """The evacuator refused a request; the message says what to do.
+    """The API refused a request; the message says what to do.
 
     Horizon treats it as recoverable and, being a Horizon exception,
     shows its own message: ``exceptions.handle(request, details='')``.
@@ -64,83 +59,69 @@ class EvacuatorError(horizon_exceptions.Conflict):
 
 
 class EvacuatorUnavailable(EvacuatorError, horizon_exceptions.NotAvailable):
-    """The evacuator did not answer, or cannot be reached as configured."""
+    """The API is not in the catalog or did not answer."""
 
 
-def _options():
-    """(transport_url, rpc_topic, timeout, read_timeout) from settings."""
+def _timeouts():
+    """(timeout, read_timeout) from Horizon's settings."""
     options = getattr(settings, SETTING, None) or {}
-    url = options.get('transport_url')
-    if not url:
-        raise EvacuatorUnavailable(_(
-            "NOVA_MIGRATION_EXT['transport_url'] is not set in Horizon's "
-            "settings: set it to the RabbitMQ URL of "
-            "nova-migration-evacuator."))
-    return (url, options.get('rpc_topic') or None,
-            int(options.get('timeout') or rpcapi.TIMEOUT),
+    return (int(options.get('timeout') or TIMEOUT),
             int(options.get('read_timeout') or READ_TIMEOUT))
 
 
-def _build_client(url, topic, timeout, read_timeout):
-    # The global ConfigOpts, as rpcapi asks: oslo.messaging registers its
-    # tracing options there only (a private ConfigOpts fails on the first
-    # call). Horizon itself does not use oslo.config's global object.
-    conf = cfg.CONF
-    rpcapi.topic(conf)
-    if topic:
-        conf.set_override('rpc_topic', topic, group=rpcapi.GROUP)
-    else:
-        conf.clear_override('rpc_topic', group=rpcapi.GROUP)
-    transport = messaging.get_rpc_transport(conf, url=url)
-    return rpcapi.EvacuatorAPI(conf, transport=transport, timeout=timeout,
-                               read_timeout=read_timeout,
-                               read_attempts=READ_ATTEMPTS)
-
-
-def client():
-    """The process's RPC client for the configured evacuator."""
-    options = _options()
-    with _clients_lock:
-        if options not in _clients:
-            _clients[options] = _build_client(*options)
-        return _clients[options]
-
-
-def _answer(operation, waited, *args, **kwargs):
+def endpoint(request):
+    """The API's URL in the user's catalog."""
     try:
-        result = getattr(client(), operation)(*args, **kwargs)
-    except messaging.MessagingTimeout:
+        return base.url_for(request, drain_client.SERVICE_TYPE)
+    except horizon_exceptions.ServiceCatalogException:
         raise EvacuatorUnavailable(_(
-            "The evacuator service did not answer within %(seconds)d s: "
-            "check that nova-migration-evacuator is running and that "
-            "NOVA_MIGRATION_EXT['transport_url'] points at its "
-            "RabbitMQ.") % {'seconds': waited})
-    if isinstance(result, dict) and result.get('error'):
-        raise EvacuatorError(result['error'])
-    return result
+            "The Keystone catalog has no '%s' endpoint: register "
+            "nova-migration-ext-api (openstack service create "
+            "--name host-drain host-drain, then its endpoints).")
+            % drain_client.SERVICE_TYPE)
 
 
-def _change(operation, *args, **kwargs):
-    return _answer(operation, _options()[2], *args, **kwargs)
+def client(request, timeout):
+    """The API's client, authenticated with *request*'s user's token."""
+    url = endpoint(request)
+    verify = getattr(settings, 'OPENSTACK_SSL_CACERT', None) or \
+        not getattr(settings, 'OPENSTACK_SSL_NO_VERIFY', False)
+    session = ks_session.Session(
+        auth=token_endpoint.Token(url, request.user.token.id), verify=verify)
+    return client_v1.Client(session, endpoint_override=url, timeout=timeout)
 
 
-def _read(operation, *args, **kwargs):
-    return _answer(operation, _options()[3] * READ_ATTEMPTS, *args,
-                   **kwargs)
+def _answer(request, timeout, operation, *args, **kwargs):
+    try:
+        return getattr(client(request, timeout), operation)(*args,
+                                                            **kwargs)
+    except client_v1.ApiError as exc:
+        if exc.code == 401:
+            raise horizon_exceptions.NotAuthenticated(exc.message)
+        raise EvacuatorError(exc.message)
+    except (ks_exceptions.ConnectionError, ks_exceptions.RequestTimeout):
+        raise EvacuatorUnavailable(_(
+            "The host-drain API at %(url)s did not answer within "
+            "%(seconds)d s: check that nova-migration-ext-api is running "
+            "there.") % {'url': endpoint(request), 'seconds': timeout})
 
 
-def _actor(request):
-    return request.user.username
+def _change(request, operation, *args, **kwargs):
+    return _answer(request, _timeouts()[0], operation, *args, **kwargs)
+
+
+def _read(request, operation, *args, **kwargs):
+    return _answer(request, _timeouts()[1], operation, *args, **kwargs)
 
 
 def evacuation_list(request):
-    """[{id, name, state, sources, owner, created_at}]."""
-    return _read('list')
+    """[{id, name, state, sources, owner, created_at, ...}]."""
+    return _read(request, 'list')
 
 
 def evacuation_get(request, evacuation_id, with_audit=False):
-    """One evacuation with its tasks, progress and ETA (and audit log)."""
-    return _read('show', evacuation_id, with_audit=with_audit)
+    """One evacuation with its tasks, progress, ETA and audit log."""
+    return _read(request, 'show', evacuation_id)
 
 
 def evacuation_get_shared(request, evacuation_id, max_age=ROW_POLL_SHARE):
@@ -149,9 +130,10 @@ def evacuation_get_shared(request, evacuation_id, max_age=ROW_POLL_SHARE):
     Horizon asks for each polled row of a table separately: for the VMs
     of an evacuation, that was one full ``show`` per VM per interval
     (hundreds for a large drain). Answers are shared for *max_age*
-    seconds, through Django's cache.
+    seconds, through Django's cache, per user token.
     """
-    key = 'nova-migration-ext:show:%s' % evacuation_id
+    key = 'nova-migration-ext:show:%s:%s' % (evacuation_id,
+                                             request.user.token.id)
     info = cache.get(key)
     if info is None:
         info = evacuation_get(request, evacuation_id)
@@ -162,25 +144,25 @@ def evacuation_get_shared(request, evacuation_id, max_age=ROW_POLL_SHARE):
 def evacuation_plan(request, sources, targets=None, policy=None, name='',
                     dry_run=False, target_aggregate=None):
     """Plan (or, with *dry_run*, only preview) emptying *sources*."""
-    return _change('plan', sources, targets=targets, policy=policy,
-                   name=name, actor=_actor(request), dry_run=dry_run,
+    return _change(request, 'plan', sources, targets=targets, policy=policy,
+                   name=name, dry_run=dry_run,
                    target_aggregate=target_aggregate)
 
 
 def evacuation_start(request, evacuation_id):
-    return _change('start', evacuation_id, actor=_actor(request))
+    return _change(request, 'start', evacuation_id)
 
 
 def evacuation_pause(request, evacuation_id):
-    return _change('pause', evacuation_id, actor=_actor(request))
+    return _change(request, 'pause', evacuation_id)
 
 
 def evacuation_resume(request, evacuation_id):
-    return _change('resume', evacuation_id, actor=_actor(request))
+    return _change(request, 'resume', evacuation_id)
 
 
 def evacuation_cancel(request, evacuation_id):
-    return _change('cancel', evacuation_id, actor=_actor(request))
+    return _change(request, 'cancel', evacuation_id)
 
 
 def task_retry(request, evacuation_id, server, allow_downtime=False):
@@ -188,11 +170,10 @@ def task_retry(request, evacuation_id, server, allow_downtime=False):
 
     With *allow_downtime*, it may go cold (down meanwhile).
     """
-    extra = {'allow_downtime': True} if allow_downtime else {}
-    return _change('retry', evacuation_id, server, actor=_actor(request),
-                   **extra)
+    return _change(request, 'retry', evacuation_id, server,
+                   allow_downtime=allow_downtime)
 
 
 def task_skip(request, evacuation_id, server):
     """Leave one VM (name or id) of the evacuation where it is."""
-    return _change('skip', evacuation_id, server, actor=_actor(request))
+    return _change(request, 'skip', evacuation_id, server)

@@ -406,12 +406,13 @@ class HorizonServer(_ServerFixture):
 
     name = 'horizon'
 
-    def __init__(self, workdir, keystone_url, transport_url, rpc_topic,
-                 panel=True, port=None, extra_settings=None):
+    def __init__(self, workdir, keystone_url, panel=True, port=None,
+                 extra_settings=None):
         super().__init__(workdir)
         self.keystone_url = keystone_url
-        self.settings = {'transport_url': transport_url,
-                         'rpc_topic': rpc_topic}
+        # The panel finds the API in the catalog: no address, no
+        # credentials, only its time-outs.
+        self.settings = {'timeout': 60, 'read_timeout': 20}
         self.settings.update(extra_settings or {})
         self.panel = panel
         self.port = port or free_port()
@@ -447,7 +448,7 @@ class HorizonServer(_ServerFixture):
         settings = self._write_settings()
         # Our settings folder first (its ``local`` package shadows
         # openstack_dashboard/local, which settings.py puts last on the
-        # path), then the checkout for the panel and the RPC client.
+        # path), then the checkout for the panel and the API's client.
         self.spawn([venv_python(), '-m', 'django', 'runserver',
                     '--noreload', '--skip-checks',
                     '127.0.0.1:%d' % self.port],

@@ -109,12 +109,14 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
                        ';'.join(sorted(self.computes)), self.endpoint))
         return path
 
-    def start_evacuator(self, name):
+    def start_evacuator(self, name, module='nova_migration_ext.cmd.evacuator',
+                        config=None):
+        """Start *module* as process *name*, on *config* or its own."""
         log = open(os.path.join(self.workdir, '%s.log' % name), 'w')
         subprocess = processes.green_subprocess()
         process = subprocess.Popen(
-            [sys.executable, '-m', 'nova_migration_ext.cmd.evacuator',
-             '--config-file', self._config(name)],
+            [sys.executable, '-m', module,
+             '--config-file', config or self._config(name)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
         self.processes[name] = process

@@ -13,20 +13,27 @@
 
 This process hosts the embedded cloud and serves nova's API on a local
 port (as tests/functional/test_evacuator_service.py does); a real
-Keystone (SQLite) lists that API as the ``compute`` service, a real
-Horizon with our panel logs in through it, the real
-``nova-migration-evacuator`` runs as its own process over RabbitMQ, and
-headless Chromium drives Horizon (tests/browser/, Playwright). Keystone,
-Horizon and Chromium come from Horizon's virtualenv
-(tests/functional/horizon_stack.py); without it these tests skip.
+Keystone (SQLite) lists that API as the ``compute`` service and
+``nova-migration-ext-api`` (its own process, keystonemiddleware and
+oslo.policy) as ``host-drain``, a real Horizon with our panel logs in
+through it and calls the API with the user's token, the real
+``nova-migration-evacuator`` runs as its own process on the API's
+database, and headless Chromium drives Horizon (tests/browser/,
+Playwright). Keystone, Horizon and Chromium come from Horizon's
+virtualenv (tests/functional/horizon_stack.py); without it these tests
+skip.
 """
+
+import os
+import time
+import urllib.error
+import urllib.request
 
 import fixtures
 
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import states
 from tests.functional import horizon_stack
-from tests.functional import rabbit
 from tests.functional import test_evacuation
 from tests.functional import test_evacuator_service
 
@@ -54,8 +61,50 @@ class HorizonStackTest(test_evacuator_service.EvacuatorProcessTest):
 
     def start_horizon(self, panel=True):
         return self.useFixture(horizon_stack.HorizonServer(
-            self.workdir, self.keystone.url, rabbit.URL, self.topic,
-            panel=panel))
+            self.workdir, self.keystone.url, panel=panel))
+
+    def start_drain_api(self, policy=None):
+        """Start nova-migration-ext-api and list it in the catalog.
+
+        On the evacuators' database, under ``host-drain``; *policy*
+        overrides rules of its policy (oslo.policy's policy_file).
+        """
+        port = horizon_stack.free_port()
+        config = self._config('api')
+        if policy:
+            path = os.path.join(self.workdir, 'policy.yaml')
+            with open(path, 'w') as f:
+                f.write(''.join('"%s": "%s"\n' % rule
+                                for rule in sorted(policy.items())))
+            with open(config, 'a') as f:
+                f.write('\n[oslo_policy]\npolicy_file = %s\n' % path)
+        with open(config, 'a') as f:
+            f.write('\n[api]\nbind_host = 127.0.0.1\nbind_port = %d\n\n'
+                    '[keystone_authtoken]\nwww_authenticate_uri = %s\n'
+                    'auth_url = %s\nauth_type = password\n'
+                    'username = %s\npassword = %s\nproject_name = admin\n'
+                    'user_domain_id = default\nproject_domain_id = default\n'
+                    % (port, self.keystone.url, self.keystone.url,
+                       horizon_stack.ADMIN_USER,
+                       horizon_stack.ADMIN_PASSWORD))
+        self.start_evacuator('api', module='nova_migration_ext.cmd.api',
+                             config=config)
+        url = 'http://127.0.0.1:%d' % port
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + '/', timeout=5)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 300:      # the version document
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.fail('nova-migration-ext-api never answered on %s'
+                          % url)
+            time.sleep(0.5)
+        self.keystone.register_service('host-drain', 'host-drain', url)
+        return url
 
     def browse(self, horizon, scenario, user=horizon_stack.ADMIN_USER,
                password=horizon_stack.ADMIN_PASSWORD, **config):
@@ -80,6 +129,7 @@ class EvacuationPanelTest(HorizonStackTest):
         super().setUp()
         self.keystone.create_user(OPERATOR, OPERATOR_PASSWORD)
         self.start_evacuator('ev1')
+        self.start_drain_api()
         self.horizon = self.start_horizon()
 
     def test_plan_start_and_watch_an_evacuation(self):
@@ -136,15 +186,17 @@ class EvacuationPanelTest(HorizonStackTest):
         service = self.admin_api.get_services(
             host='old1', binary='nova-compute')[0]
         self.assertEqual('disabled', service['status'])
-        # The evacuator's audit log names the Horizon user: it planned
-        # and started the evacuation.
+        # The audit log names the Horizon user's token (the API's
+        # doing, not a name the panel chose): it planned and started.
         actors = {row['Action']: row['Actor']
                   for row in self.cli('audit', evacuation_id)}
-        self.assertEqual(OPERATOR, actors['plan'])
-        self.assertEqual(OPERATOR, actors['disable-host'])
-        self.assertEqual(OPERATOR, actors['running'])
-        self.assertIn([OPERATOR, 'plan'], result['audit'])
-        self.assertIn([OPERATOR, 'running'], result['audit'])
+        actor = r'^%s \(user [0-9a-f]{32}, domain Default, project ' \
+            r'admin\)$' % OPERATOR
+        for action in ('plan', 'disable-host', 'running'):
+            self.assertRegex(actors[action], actor)
+        shown = {action: who for who, action in result['audit']}
+        self.assertRegex(shown['plan'], actor)
+        self.assertRegex(shown['running'], actor)
 
     def test_bad_input_shows_the_message_and_creates_nothing(self):
         self.boot_many(1, 'old1')
@@ -160,8 +212,34 @@ class EvacuationPanelTest(HorizonStackTest):
         self.assertEqual([str(error)], result['window_errors'])
         self.assertEqual(
             ['Host aggregate old-racks has no host besides the sources; '
-             'add hosts to it or name target hosts.'],
+             'add hosts to it or name target hosts. Nothing was planned.'],
             result['aggregate_errors'])
+        self.assertEqual([], result['evacuations'])
+        self.assertEqual([], self.cli('list'))
+        service = self.admin_api.get_services(
+            host='old1', binary='nova-compute')[0]
+        self.assertEqual('enabled', service['status'])
+
+
+class PanelPolicyTest(HorizonStackTest):
+    """The API's policy, not Horizon, decides what a user may do."""
+
+    def test_an_admin_the_policy_refuses_is_told_and_nothing_changes(self):
+        # Horizon lets any admin into the panel; the API lets only
+        # drain operators plan, as this cloud's policy file says.
+        self.keystone.create_user(OPERATOR, OPERATOR_PASSWORD)
+        self.start_evacuator('ev1')
+        self.start_drain_api(policy={
+            'evacuation:create': 'role:drain-operator'})
+        horizon = self.start_horizon()
+        self.boot_many(1, 'old1')
+
+        result = self.browse(horizon, 'policy_refused', user=OPERATOR,
+                             password=OPERATOR_PASSWORD, source='old1')
+
+        [error] = result['errors']
+        self.assertIn('Policy rule evacuation:create does not allow '
+                      '%s (user ' % OPERATOR, error)
         self.assertEqual([], result['evacuations'])
         self.assertEqual([], self.cli('list'))
         service = self.admin_api.get_services(

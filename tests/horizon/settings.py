@@ -40,4 +40,4 @@ settings_utils.update_dashboards(
     [horizon_panel.enabled, openstack_dashboard.enabled],
     HORIZON_CONFIG, INSTALLED_APPS)  # noqa: F405
 
-NOVA_MIGRATION_EXT = {'transport_url': 'fake://', 'timeout': 7}
+NOVA_MIGRATION_EXT = {'timeout': 7}

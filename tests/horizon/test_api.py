@@ -9,86 +9,74 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""horizon_panel.api.evacuator over a mocked RPC client."""
+"""horizon_panel.api.evacuator over a mocked API client.
+
+tests/horizon/test_rest.py runs the same module over real HTTP.
+"""
 
 from unittest import mock
 
 from django.test.utils import override_settings
 from openstack_dashboard.test import helpers as test
-import oslo_messaging as messaging
 
 from horizon_panel.api import evacuator
+from nova_migration_ext.client import v1 as client_v1
 
 
 class ApiTests(test.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.rpc = mock.Mock()
+        self.api = mock.Mock()
         patcher = mock.patch.object(evacuator, 'client',
-                                    return_value=self.rpc)
-        patcher.start()
+                                    return_value=self.api)
+        self.client = patcher.start()
         self.addCleanup(patcher.stop)
 
-    def test_actor_is_the_user_who_clicked(self):
-        self.rpc.start.return_value = {'id': 'e1', 'state': 'running'}
+    def test_calls_go_as_the_user_without_an_actor(self):
+        # The API names the token's user; the panel sends no name.
+        self.api.start.return_value = {'id': 'e1', 'state': 'running'}
         self.assertEqual('running', evacuator.evacuation_start(
             self.request, 'e1')['state'])
-        self.rpc.start.assert_called_once_with('e1', actor=self.user.name)
+        self.api.start.assert_called_once_with('e1')
+        self.client.assert_called_with(self.request, 7)   # the settings'
         evacuator.task_retry(self.request, 'e1', 'vm1')
-        self.rpc.retry.assert_called_once_with('e1', 'vm1',
-                                               actor=self.user.name)
+        self.api.retry.assert_called_once_with('e1', 'vm1',
+                                               allow_downtime=False)
         evacuator.evacuation_plan(self.request, ['h1'], policy={'x': 1},
                                   name='n', dry_run=True)
-        self.rpc.plan.assert_called_once_with(
+        self.api.plan.assert_called_once_with(
             ['h1'], targets=None, policy={'x': 1}, name='n',
-            actor=self.user.name, dry_run=True, target_aggregate=None)
+            dry_run=True, target_aggregate=None)
 
-    def test_error_answer_raises_with_the_evacuators_message(self):
-        self.rpc.pause.return_value = {'error': 'Start it first.'}
+    @override_settings(NOVA_MIGRATION_EXT={'timeout': 45,
+                                           'read_timeout': 7})
+    def test_timeouts_come_from_the_settings(self):
+        evacuator.evacuation_cancel(self.request, 'e1')
+        self.client.assert_called_with(self.request, 45)
+        evacuator.evacuation_list(self.request)
+        self.client.assert_called_with(self.request, 7)
+
+    def test_a_refusal_raises_with_the_apis_message(self):
+        self.api.pause.side_effect = client_v1.ApiError(409,
+                                                        'Start it first.')
         with self.assertRaises(evacuator.EvacuatorError) as caught:
             evacuator.evacuation_pause(self.request, 'e1')
-        error = caught.exception
-        self.assertEqual('Start it first.', str(error))
+        self.assertEqual('Start it first.', str(caught.exception))
 
     def test_list_is_not_mistaken_for_an_error(self):
-        self.rpc.list.return_value = []
+        self.api.list.return_value = []
         self.assertEqual([], evacuator.evacuation_list(self.request))
 
-    @override_settings(NOVA_MIGRATION_EXT={'transport_url': 'fake://',
-                                           'timeout': 45})
-    def test_timeout_says_what_to_check(self):
-        self.rpc.cancel.side_effect = messaging.MessagingTimeout('late')
-        with self.assertRaises(evacuator.EvacuatorUnavailable) as caught:
-            evacuator.evacuation_cancel(self.request, 'e1')
-        error = caught.exception
-        self.assertEqual(
-            "The evacuator service did not answer within 45 s: check that "
-            "nova-migration-evacuator is running and that "
-            "NOVA_MIGRATION_EXT['transport_url'] points at its RabbitMQ.",
-            str(error))
-        self.rpc.show.side_effect = messaging.MessagingTimeout('late')
-        with self.assertRaises(evacuator.EvacuatorUnavailable) as caught:
-            evacuator.evacuation_get(self.request, 'e1')
-        error = caught.exception
-        self.assertIn('within 20 s', str(error))
 
+class ClientTests(test.TestCase):
 
-class SettingsTests(test.TestCase):
-
-    @override_settings(NOVA_MIGRATION_EXT={})
-    def test_missing_transport_url_is_explained(self):
-        with self.assertRaises(evacuator.EvacuatorUnavailable) as caught:
-            evacuator.evacuation_list(self.request)
-        error = caught.exception
-        self.assertIn("NOVA_MIGRATION_EXT['transport_url'] is not set",
-                      str(error))
-
-    @override_settings(NOVA_MIGRATION_EXT={'transport_url': 'fake://',
-                                           'rpc_topic': 'other-topic',
-                                           'read_timeout': 5})
-    def test_client_is_built_once_per_settings(self):
-        client = evacuator.client()
-        self.assertIs(client, evacuator.client())
-        self.assertEqual('other-topic', client.client.target.topic)
-        self.assertEqual((5, 2), (client.read_timeout, client.read_attempts))
+    def test_client_uses_the_catalog_and_the_users_token(self):
+        with mock.patch('openstack_dashboard.api.base.url_for',
+                        return_value='http://drain.example.org:9779'):
+            client = evacuator.client(self.request, 30)
+        self.assertEqual('http://drain.example.org:9779',
+                         client.http.endpoint_override)
+        auth = client.http.session.auth
+        self.assertEqual(self.request.user.token.id, auth.token)
+        self.assertEqual(30, client.timeout)

@@ -1,0 +1,41 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The API's policy refuses the user a plan: the panel says so.
+
+Config: ``source``. Result: ``errors`` (what the Plan Evacuation modal
+showed) and ``evacuations`` (the rows of the list afterwards, reloaded).
+"""
+
+import sys
+
+import common
+import panel
+
+
+def scenario(s):
+    c = s.config
+    panel.open_panel(s)
+    panel.open_plan_modal(s)
+    s.step('plan emptying %s' % c['source'])
+    panel.fill_plan(s, [c['source']], name='refused by policy')
+    s.result['errors'] = panel.submit_plan(s)
+    s.check(s.result['errors'], 'the plan was accepted')
+    s.screenshot('policy-refused')
+
+    s.step('list the evacuations again')
+    s.goto('/admin/evacuations/')
+    s.page.wait_for_selector('table#evacuations')
+    s.result['evacuations'] = panel.evacuations(s)
+
+
+if __name__ == '__main__':
+    sys.exit(common.run(scenario))
