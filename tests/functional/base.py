@@ -26,6 +26,7 @@ import subprocess
 import time
 
 import fixtures
+import nova.conf
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import libvirt_imagebackend as imagebackend_fixture
 from nova.tests.functional import integrated_helpers
@@ -33,6 +34,7 @@ from nova.tests.functional.libvirt import base as libvirt_base
 from oslo_messaging.notify import _impl_test as test_notifier
 
 from nova_migration_ext import cold_copy
+from nova_migration_ext import conf as ext_conf
 from nova_migration_ext import imagecache
 
 DRIVER = 'migration_ext.MigrationExtLibvirtDriver'
@@ -110,7 +112,9 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
                                    shared=self.shared_instance_path)
         self.flags(driver=['test'], group='oslo_messaging_notifications')
         # Each compute measures its folder's disk at start-up: a few MiB
-        # here, where dozens of computes start.
+        # here, where dozens of computes start. (The options are there
+        # once the driver is imported; the demo sets up before that.)
+        ext_conf.register_opts(nova.conf.CONF)
         self.flags(disk_probe_mib=4, group='migration_ext')
         test_notifier.reset()
         self.addCleanup(test_notifier.reset)
