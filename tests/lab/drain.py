@@ -29,6 +29,7 @@ import time
 
 import pymysql
 
+from nova_migration_ext.cli import commands
 from tests.lab import cloud as lab_cloud
 from tests.lab import config
 from tests.lab import guests as lab_guests
@@ -179,8 +180,11 @@ class Drain(object):
                     time.monotonic() - start, str(exc).splitlines()[-1:]))
                 time.sleep(5)
                 continue
-            line = '%s %s %s' % (info['state'], info['tasks'],
-                                 info['progress'])
+            # -f json: raw values, made readable here.
+            line = '%s %s %s' % (
+                info['state'], ', '.join('%s %d' % kv for kv in sorted(
+                    info['tasks'].items())),
+                commands.progress_bar(info['progress']))
             if line != last:
                 self.say('  [%4.0f s] %s' % (time.monotonic() - start, line))
                 last = line

@@ -57,15 +57,18 @@ class HostMeasurementsTest(base.LabTestCase):
         busy = self.boot('c1', image=image)
         quiet = self.boot('c1')
         self.wait_console(busy, 'nmx-churned 2 ')
-        # One update starts each guest's measure, a later one reads it.
+        # One update starts each guest's measure, a later one reads it;
+        # QEMU reports whole MB/s, and a sample can miss the writer's
+        # burst under TCG (CI saw 0 once): the next updates measure again.
         deadline = time.monotonic() + 180
         while True:
             facts = self.published('c1')
             rates = facts.dirty_rates or {}
-            if busy.id in rates and quiet.id in rates:
+            if quiet.id in rates and rates.get(busy.id, 0) >= MiB:
                 break
             self.assertLess(time.monotonic(), deadline,
-                            'c1 published no dirty rates for both guests: '
+                            'c1 published no rate for the quiet guest, or '
+                            'none of 1 MiB/s or more for the busy one: '
                             '%s' % facts)
             time.sleep(5)
         self.addDetail('measured', testtools.content.text_content(
