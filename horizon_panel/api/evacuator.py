@@ -92,9 +92,9 @@ def client(request, timeout):
 
 
 def _answer(request, timeout, operation, *args, **kwargs):
+    api = client(request, timeout)
     try:
-        return getattr(client(request, timeout), operation)(*args,
-                                                            **kwargs)
+        return getattr(api, operation)(*args, **kwargs)
     except client_v1.ApiError as exc:
         if exc.code == 401:
             raise horizon_exceptions.NotAuthenticated(exc.message)
@@ -103,7 +103,8 @@ def _answer(request, timeout, operation, *args, **kwargs):
         raise EvacuatorUnavailable(_(
             "The host-drain API at %(url)s did not answer within "
             "%(seconds)d s: check that nova-migration-ext-api is running "
-            "there.") % {'url': endpoint(request), 'seconds': timeout})
+            "there.") % {'url': api.http.endpoint_override,
+                         'seconds': timeout})
 
 
 def _change(request, operation, *args, **kwargs):

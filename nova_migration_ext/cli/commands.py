@@ -90,10 +90,9 @@ def progress_bar(percent):
                                percent)
 
 
-def _counts_text(info):
-    """'done 2, migrating 1': the VMs per state."""
-    return ', '.join('%s %d' % kv for kv in sorted(
-        (info.get('counts') or {}).items()))
+def counts_text(counts):
+    """'done 2, migrating 1': the VMs per state, from {state: n}."""
+    return ', '.join('%s %d' % kv for kv in sorted((counts or {}).items()))
 
 
 def _summary(info, raw=False):
@@ -112,7 +111,7 @@ def _summary(info, raw=False):
                   ('unplaceable', list((info.get('plan') or {}).get(
                       'unplaceable') or ()))]
         return tuple(zip(*fields))
-    counts = _counts_text(info)
+    counts = counts_text(info.get('counts'))
     fields = [('id', info['id']), ('name', info.get('name', '')),
               ('state', info['state']),
               ('sources', ', '.join(info.get('sources') or ())),
@@ -271,7 +270,7 @@ def progress_line(info, seconds):
            '  ETA %s' % display.duration(info.get('eta_seconds')))
     return '[%5d s] %-9s %s%s  %s' % (
         seconds, info['state'], progress_bar(info.get('progress', 0.0)),
-        eta, _counts_text(info))
+        eta, counts_text(info.get('counts')))
 
 
 class _OneEvacuation(show.ShowOne):

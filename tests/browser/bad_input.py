@@ -42,10 +42,7 @@ def scenario(s):
     s.check(s.result['aggregate_errors'], 'the aggregate was accepted')
     s.screenshot('bad-aggregate')
 
-    s.step('list the evacuations again')
-    s.goto('/admin/evacuations/')
-    s.page.wait_for_selector('table#evacuations')
-    s.result['evacuations'] = panel.evacuations(s)
+    s.result['evacuations'] = panel.evacuations_reloaded(s)
 
 
 if __name__ == '__main__':

@@ -29,6 +29,14 @@ def evacuations(s):
     return common.table_rows(s.page, 'table#evacuations')
 
 
+def evacuations_reloaded(s):
+    """The list's rows after loading the index page again."""
+    s.step('list the evacuations again')
+    s.goto('/admin/evacuations/')
+    s.page.wait_for_selector('table#evacuations')
+    return evacuations(s)
+
+
 def open_plan_modal(s):
     s.step('open the Plan Evacuation modal')
     s.page.click('#evacuations__action_plan')

@@ -31,10 +31,7 @@ def scenario(s):
     s.check(s.result['errors'], 'the plan was accepted')
     s.screenshot('policy-refused')
 
-    s.step('list the evacuations again')
-    s.goto('/admin/evacuations/')
-    s.page.wait_for_selector('table#evacuations')
-    s.result['evacuations'] = panel.evacuations(s)
+    s.result['evacuations'] = panel.evacuations_reloaded(s)
 
 
 if __name__ == '__main__':

@@ -327,6 +327,20 @@ class KeystoneServer(_ServerFixture):
                                   'domain': {'id': 'default'}}}}})
         return headers['X-Subject-Token']
 
+    def authtoken_section(self):
+        """``[keystone_authtoken]`` of a service that checks tokens here."""
+        return ('[keystone_authtoken]\n'
+                'www_authenticate_uri = %(url)s\n'
+                'auth_url = %(url)s\n'
+                'auth_type = password\n'
+                'username = %(user)s\n'
+                'password = %(password)s\n'
+                'project_name = admin\n'
+                'user_domain_id = default\n'
+                'project_domain_id = default\n'
+                % {'url': self.url, 'user': ADMIN_USER,
+                   'password': ADMIN_PASSWORD})
+
     def register_compute(self):
         self.register_service('compute', 'nova', self.compute_url)
 

@@ -52,18 +52,7 @@ class ApiTestBase(test_evacuation.EvacuationTestBase):
         """The API's configuration, as a deployment writes it."""
         path = self.useFixture(fixtures.TempDir()).path + '/api.conf'
         with open(path, 'w') as f:
-            f.write('[keystone_authtoken]\n'
-                    'www_authenticate_uri = %(url)s\n'
-                    'auth_url = %(url)s\n'
-                    'auth_type = password\n'
-                    'username = %(user)s\n'
-                    'password = %(password)s\n'
-                    'project_name = admin\n'
-                    'user_domain_id = default\n'
-                    'project_domain_id = default\n'
-                    % {'url': self.keystone.url,
-                       'user': horizon_stack.ADMIN_USER,
-                       'password': horizon_stack.ADMIN_PASSWORD})
+            f.write(self.keystone.authtoken_section())
         conf = cfg.ConfigOpts()
         service.register_opts(conf)
         conf(['--config-file', path], project='nova-migration-ext')

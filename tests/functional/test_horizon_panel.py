@@ -80,13 +80,7 @@ class HorizonStackTest(test_evacuator_service.EvacuatorProcessTest):
                 f.write('\n[oslo_policy]\npolicy_file = %s\n' % path)
         with open(config, 'a') as f:
             f.write('\n[api]\nbind_host = 127.0.0.1\nbind_port = %d\n\n'
-                    '[keystone_authtoken]\nwww_authenticate_uri = %s\n'
-                    'auth_url = %s\nauth_type = password\n'
-                    'username = %s\npassword = %s\nproject_name = admin\n'
-                    'user_domain_id = default\nproject_domain_id = default\n'
-                    % (port, self.keystone.url, self.keystone.url,
-                       horizon_stack.ADMIN_USER,
-                       horizon_stack.ADMIN_PASSWORD))
+                    % port + self.keystone.authtoken_section())
         self.start_evacuator('api', module='nova_migration_ext.cmd.api',
                              config=config)
         url = 'http://127.0.0.1:%d' % port

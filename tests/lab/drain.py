@@ -182,8 +182,7 @@ class Drain(object):
                 continue
             # -f json: raw values, made readable here.
             line = '%s %s %s' % (
-                info['state'], ', '.join('%s %d' % kv for kv in sorted(
-                    info['tasks'].items())),
+                info['state'], commands.counts_text(info['tasks']),
                 commands.progress_bar(info['progress']))
             if line != last:
                 self.say('  [%4.0f s] %s' % (time.monotonic() - start, line))
