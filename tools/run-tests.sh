@@ -5,19 +5,28 @@
 # by a timeout that kills its whole process group.
 #
 # Every test step and the last line count passed, failed and skipped
-# tests. The runners' own closing lines (stestr's "Ran: N tests",
-# unittest's "Ran N tests" and "OK") are left out of what is printed, so
-# the last line, "total: N passed, N failed" (skips on the line before),
-# is the one that counts; each step says how long it took. On CI (CI=true) a test that
-# needs a service this machine must have (RabbitMQ, MariaDB, Redis,
-# Chromium, root) fails instead of skipping: NMX_REQUIRE_SERVICES=1, read by tests/services.py.
+# tests. Only this script's own lines start at the line's beginning
+# ("### step", "--- step: ...", the totals); whatever the programs print
+# is quoted behind "  | ", without the runners' closing lines (stestr's
+# "Ran: N tests", unittest's "Ran N tests" and "OK"), so that the last
+# line, "total: N passed, N failed" (skips on the line before), is the
+# only closing line CI reads. Each step says how long it took. On CI
+# (CI=true) a test that needs a service this machine must have
+# (RabbitMQ, MariaDB, Redis, Chromium, root) fails instead of skipping:
+# NMX_REQUIRE_SERVICES=1, read by tests/services.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 VENV_HORIZON=${VENV_HORIZON:-.venv-horizon}
 export VENV VENV_HORIZON
-tools/setup-env.sh || exit 1
-tools/setup-horizon-env.sh || exit 1
+
+as_quoted() {  # what a program printed, set apart from this script's lines
+    sed 's/^/  | /'
+}
+export -f as_quoted
+
+tools/setup-env.sh 2>&1 | as_quoted || exit 1
+tools/setup-horizon-env.sh 2>&1 | as_quoted || exit 1
 PY="$VENV/bin/python"
 export PATH="$PWD/$VENV/bin:$PATH"
 
@@ -60,9 +69,20 @@ step() {  # step NAME SECONDS COMMAND...
     local name=$1 seconds=$2
     shift 2
     echo "### $name"
-    local started=$SECONDS
-    timeout -k 20 "$seconds" "$@"
-    local rc=$?
+    local started=$SECONDS rc out
+    if [ -n "${COUNTED:-}" ]; then
+        timeout -k 20 "$seconds" "$@"
+        rc=$?
+        echo  # the runner's last line may lack its newline
+    else
+        # Through a file, not a pipe: a daemon the step starts keeps its
+        # output open.
+        out=$(mktemp)
+        timeout -k 20 "$seconds" "$@" >"$out" 2>&1
+        rc=$?
+        as_quoted <"$out"
+        rm -f "$out"
+    fi
     echo "--- $name: took $((SECONDS - started)) s"
     if [ $rc -eq 0 ]; then
         echo "--- $name: ok"
@@ -87,12 +107,15 @@ stestr_step() {  # stestr_step NAME SECONDS TEST_PATH [FILTER...]
     COUNTED=1 step "$name" "$seconds" "$PY" -m stestr --test-path "$path" \
         --top-dir . run --concurrency 2 "$@" >"$log" 2>&1
     rc=$?
-    grep -E '^(###|---|FAIL|ERROR)|^ - | \.\.\. SKIPPED' "$log"
+    grep -E '^(###|---)' "$log"
+    grep -E '^(FAIL|ERROR)| \.\.\. SKIPPED' "$log" | as_quoted
     # Each test's time where tests are slow (the lab): what to cut next.
-    [ "$name" = lab ] && grep -E '\[[0-9.]+s\] \.\.\. ok' "$log"
+    [ "$name" = lab ] && sed -n -E \
+        's/^\{[0-9]+\} ([^ ]+) \[([0-9]+)\.[0-9]*s\] \.\.\. ok$/  | \2 s  \1/p' \
+        "$log"
     if grep -q -- "--- $name: FAILED" "$log"; then
         "$PY" -m stestr last --subunit 2>/dev/null | "$VENV/bin/subunit2pyunit" \
-            2>&1 | grep -v ' \(INFO\|DEBUG\) \[' | tail -n 200
+            2>&1 | grep -v ' \(INFO\|DEBUG\) \[' | tail -n 200 | as_quoted
         if grep -q '^Ran: ' "$log"; then
             grep -E ' \.\.\. (FAILED|ERROR)' "$log" | head -n 30 >>"$FAILURES"
         else
@@ -122,7 +145,7 @@ horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
         --settings=tests.horizon.settings tests.horizon >"$log" 2>&1
     local rc=$?
     grep -E '^(### |--- |FAILED)' "$log"
-    [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200
+    [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200 | as_quoted
     # unittest's last lines: "Ran N tests in Xs", then "OK", "OK
     # (skipped=S)" or "FAILED (failures=F, errors=E, skipped=S)".
     local ran result bad skip
@@ -170,9 +193,11 @@ if step lab-setup 900 tools/setup-lab.sh && \
     PYTHONPATH="$PWD" PYTHONWARNINGS=ignore \
         stestr_step lab 3300 ./tests/lab --concurrency 1 \
         --exclude-regex 'tests\.lab\.(test_stock_control\.|test_cold_migration\.ColdMigrationTest\.test_cold_migration_revert)'
-    without_runner_lines </var/tmp/nmx-lab/drain-report.txt 2>/dev/null
+    without_runner_lines </var/tmp/nmx-lab/drain-report.txt 2>/dev/null \
+        | as_quoted
 else
-    tail -n 60 /var/tmp/nmx-lab/logs/*.log 2>/dev/null | tail -n 200
+    tail -n 60 /var/tmp/nmx-lab/logs/*.log 2>/dev/null | tail -n 200 \
+        | as_quoted
 fi
 lab_down
 

@@ -130,7 +130,7 @@ API_OPTS = [
                        help='Address nova-migration-ext-api listens on.'),
     cfg.PortOpt('bind_port', default=9779,
                 help='Port nova-migration-ext-api listens on; the Keystone '
-                     'catalog\'s "evacuation" endpoint points at it.'),
+                     'catalog\'s "host-drain" endpoint points at it.'),
 ]
 
 
@@ -143,8 +143,12 @@ def register_opts(conf):
     ks_loading.register_adapter_conf_options(conf, NOVA_GROUP)
 
 
-def _nova_session_opts():
-    """keystoneauth's session options of ``[nova]``, with our time-out."""
+def _nova_client_opts():
+    """What ``[nova]`` takes, as nova lists it for its own clients.
+
+    keystoneauth's auth (with the password plugin's options, as deployed),
+    session (with our time-out) and adapter options.
+    """
     opts = copy.deepcopy(ks_loading.get_session_conf_options())
     for opt in opts:
         if opt.dest == 'timeout':
@@ -152,12 +156,14 @@ def _nova_session_opts():
             opt.help = ('Seconds to wait for an answer of nova, Placement or '
                         'Keystone before the call fails; its outcome is then '
                         'unknown and found out from nova.')
-    return opts
+    return (ks_loading.get_auth_common_conf_options() +
+            ks_loading.get_auth_plugin_conf_options('password') + opts +
+            ks_loading.get_adapter_conf_options(include_deprecated=False))
 
 
 def list_opts():
     return [(GROUP, OPTS), (API_GROUP, API_OPTS),
-            (NOVA_GROUP, _nova_session_opts())]
+            (NOVA_GROUP, _nova_client_opts())]
 
 
 def summaries(engine):

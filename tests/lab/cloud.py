@@ -104,8 +104,7 @@ class Cloud(object):
         With *wait*, returns once it serves RPC.
         """
         host = self.host(name)
-        log = self.compute_log(name)
-        mark = os.path.getsize(log) if os.path.exists(log) else 0
+        mark = self.supervisor.log_mark('compute-' + name)
         path = self.compute_config(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         # The leftover sweep looks at every resource update (20 s here)
@@ -125,18 +124,11 @@ class Cloud(object):
                  os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin'),
                  'PYTHONPATH': REPO},
             popen=host.popen)
-        deadline = time.monotonic() + 180
-        while wait:
-            self.supervisor.check('compute-' + name)
-            with open(log, 'rb') as f:
-                f.seek(mark)
-                if b'Creating RPC server for service: nova-compute' in \
-                        f.read():
-                    return
-            if time.monotonic() > deadline:
-                raise procs.LabError('nova-compute on %s not serving after '
-                                     '180 s:\n%s' % (name, procs.tail(log)))
-            time.sleep(1)
+        if wait:
+            self.supervisor.wait_log(
+                'compute-' + name,
+                'Creating RPC server for service: nova-compute', mark,
+                timeout=180, what='serving')
 
     def _remote_python(self):
         """The Python the disk copy's receiver runs with over ssh.

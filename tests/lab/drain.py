@@ -135,11 +135,16 @@ class Drain(object):
         finally:
             connection.close()
         self.config = self.evacuator_config()
+        mark = self.cloud.supervisor.log_mark('evacuator')
         self.cloud.supervisor.start('evacuator', [
             config.venv_bin('nova-migration-evacuator'), '--config-file',
             self.config], env={'PYTHONPATH': self.cloud.repo})
         # A call sent before the service's queue exists is dropped by
-        # RabbitMQ: wait until a read gets an answer.
+        # RabbitMQ and waits out the read's time-out (30 s): wait for the
+        # service's word that its RPC server runs, then for an answer.
+        self.cloud.supervisor.wait_log(
+            'evacuator', 'Evacuator lab-evacuator started', mark,
+            timeout=120, what='started')
         deadline = time.monotonic() + 120
         while True:
             self.cloud.supervisor.check('evacuator')

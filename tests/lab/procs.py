@@ -177,6 +177,33 @@ class Supervisor(object):
             raise LabError('%s is not running; its log ends with:\n%s' % (
                 name, tail(self.log_path(name))))
 
+    def log_mark(self, name):
+        """Where *name*'s log ends now: what ``wait_log`` reads from."""
+        try:
+            return os.path.getsize(self.log_path(name))
+        except OSError:
+            return 0
+
+    def wait_log(self, name, text, mark=0, timeout=120, what=None):
+        """Wait until *name*'s log shows *text* past byte *mark*.
+
+        Raises LabError, saying *what* was awaited, if *name* stops or
+        *timeout* seconds pass first.
+        """
+        needle = text.encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check(name)
+            with open(self.log_path(name), 'rb') as f:
+                f.seek(mark)
+                if needle in f.read():
+                    return
+            if time.monotonic() > deadline:
+                raise LabError('%s not %s after %d s:\n%s' % (
+                    name, what or 'logging %r' % text, timeout,
+                    tail(self.log_path(name))))
+            time.sleep(0.5)
+
     def wait_http(self, name, url, timeout=120, accept=(200, 300, 401)):
         """Wait until *url* answers with a status in *accept*."""
         deadline = time.monotonic() + timeout

@@ -75,6 +75,31 @@ class ZuulToxTest(testtools.TestCase):
                               'zuul names tox env %s missing in tox.ini'
                               % env)
 
+    def test_jobs_on_other_projects_declare_them(self):
+        jobs = {item['job']['name']: item['job']
+                for item in yaml.safe_load(_read('.zuul.yaml'))
+                if 'job' in item}
+        for name, project in (
+                ('nova-migration-ext-functional', 'openstack/nova'),
+                ('nova-migration-ext-nova-functional', 'openstack/nova'),
+                ('nova-migration-ext-horizon', 'openstack/horizon'),
+                ('nova-migration-ext-lab', 'openstack/nova'),
+                ('nova-migration-ext-lab', 'openstack/keystone')):
+            self.assertIn(project, jobs[name].get('required-projects', []),
+                          name)
+
+    def test_tox_constraints_can_be_replaced(self):
+        # As OpenStack's tox.ini files do: the gate passes its own
+        # upper-constraints in TOX_CONSTRAINTS_FILE.
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(_read('tox.ini'))
+        pinned = ('-c{env:TOX_CONSTRAINTS_FILE:'
+                  '{toxinidir}/upper-constraints.txt}')
+        for section in ('testenv', 'testenv:horizon', 'testenv:pep8',
+                        'testenv:releasenotes'):
+            self.assertIn(pinned, parser[section]['deps'].split(), section)
+        self.assertNotIn('constraints', parser['testenv'])
+
     def test_tox_has_required_envs(self):
         envs = _tox_envs()
         for env in ('py3', 'functional', 'pep8', 'genconfig',
@@ -156,3 +181,28 @@ class AudienceTest(testtools.TestCase):
         self.assertIn('nova', loaded)
         self.assertNotIn('django', loaded)
         self.assertNotIn('horizon', loaded)
+
+
+class PanelPolicyFilesTest(testtools.TestCase):
+    """The policy files the panel ships say what the API enforces."""
+
+    def test_default_policies_are_the_apis(self):
+        from horizon_panel import policy
+        sys.path.insert(0, os.path.join(ROOT, 'tools'))
+        self.addCleanup(sys.path.remove, os.path.join(ROOT, 'tools'))
+        import dump_panel_policies
+        with open(os.path.join(policy.CONF_DIR, policy.DEFAULTS_FILE)) as f:
+            self.assertEqual(dump_panel_policies.render(), f.read(),
+                             'run tools/dump_panel_policies.py')
+        names = {rule['name'] for rule in yaml.safe_load(
+            dump_panel_policies.render())}
+        self.assertIn('evacuation:start', names)
+
+    def test_overrides_file_overrides_nothing(self):
+        from horizon_panel import policy
+        with open(os.path.join(policy.CONF_DIR, policy.OVERRIDES_FILE)) as f:
+            self.assertIsNone(yaml.safe_load(f))
+
+    def test_files_are_packaged(self):
+        self.assertIn('conf/default_policies/*.yaml', _read('setup.cfg'))
+        self.assertIn('conf/*.yaml', _read('setup.cfg'))

@@ -16,12 +16,16 @@ from django.utils.translation import gettext_lazy as _
 
 import horizon
 
+from horizon_panel import policy
+
 
 class Evacuations(horizon.Panel):
     name = _("Evacuations")
     slug = 'evacuations'
     permissions = ('openstack.services.compute',)
-    policy_rules = (("compute", "context_is_admin"),)
+    # One rule of two checks, both needed (Horizon ORs a panel's rules).
+    policy_rules = ((("compute", "context_is_admin"),) +
+                    policy.rules('list'),)
 
     def allowed(self, context):
         # Like Admin > Compute > Hypervisors: shown to system-scoped users

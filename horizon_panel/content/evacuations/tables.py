@@ -29,6 +29,7 @@ from horizon import tables
 from horizon.utils import filters
 
 from horizon_panel.api import evacuator
+from horizon_panel import policy
 from nova_migration_ext.evacuation import states
 
 EVACUATION_STATES = (
@@ -109,6 +110,7 @@ def _report(request):
 
 class PlanEvacuation(tables.LinkAction):
     name = 'plan'
+    policy_rules = policy.rules('create')
     verbose_name = _("Plan Evacuation")
     url = 'horizon:admin:evacuations:plan'
     classes = ('ajax-modal',)
@@ -154,6 +156,7 @@ class EvacuationAction(tables.BatchAction):
 
 class StartEvacuation(EvacuationAction):
     name = 'start'
+    policy_rules = policy.rules('start')
     from_states = (states.PLANNED,)
     operation = 'evacuation_start'
     help_text = _("The source hosts are disabled in nova, then their VMs "
@@ -171,6 +174,7 @@ class StartEvacuation(EvacuationAction):
 
 class PauseEvacuation(EvacuationAction):
     name = 'pause'
+    policy_rules = policy.rules('pause')
     from_states = (states.RUNNING,)
     operation = 'evacuation_pause'
     help_text = _("No new migration starts; the running ones finish.")
@@ -187,6 +191,7 @@ class PauseEvacuation(EvacuationAction):
 
 class ResumeEvacuation(EvacuationAction):
     name = 'resume'
+    policy_rules = policy.rules('resume')
     from_states = (states.PAUSED,)
     operation = 'evacuation_resume'
     help_text = _("New migrations start again, within the window.")
@@ -204,6 +209,7 @@ class ResumeEvacuation(EvacuationAction):
 
 class CancelEvacuation(EvacuationAction):
     name = 'cancel'
+    policy_rules = policy.rules('cancel')
     action_type = 'danger'
     from_states = tuple(sorted(
         state for state, allowed in states.EVACUATION_TRANSITIONS.items()
@@ -326,6 +332,7 @@ class TaskAction(tables.BatchAction):
 
 class RetryTask(TaskAction):
     name = 'retry'
+    policy_rules = policy.rules('retry')
     # Every state a VM can be sent back to pending from, except the
     # evacuator's own short-lived 'submitting'.
     from_states = _states_leading_to(states.PENDING,
@@ -372,6 +379,7 @@ class RetryWithDowntime(RetryTask):
 
 class SkipTask(TaskAction):
     name = 'skip'
+    policy_rules = policy.rules('skip')
     from_states = _states_leading_to(states.SKIPPED)
     operation = 'task_skip'
     help_text = _("The VM stays on its source host.")

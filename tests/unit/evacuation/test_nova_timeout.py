@@ -14,6 +14,7 @@
 import os
 
 import fixtures
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 import requests_mock
 
@@ -59,6 +60,21 @@ class TestNovaTimeout(utils.TestCase):
         [opt] = [o for group, opts in service.list_opts()
                  if group == 'nova' for o in opts if o.dest == 'timeout']
         self.assertEqual(60.0, opt.default)
+
+    def test_sample_config_lists_nova_credentials_and_endpoint(self):
+        listed = {o.dest for group, opts in service.list_opts()
+                  if group == 'nova' for o in opts}
+        for dest in ('auth_type', 'auth_url', 'username', 'password',
+                     'user_domain_name', 'project_name', 'cafile',
+                     'region_name', 'valid_interfaces'):
+            self.assertIn(dest, listed)
+        # Only what the service registers: the sample config names no
+        # option the service would reject.
+        self.conf.register_opts(
+            ks_loading.get_auth_plugin_conf_options('password'),
+            group='nova')
+        for dest in listed:
+            self.assertIn(dest, self.conf.nova)
 
     def test_default_lease_outlasts_two_slow_calls(self):
         logger = self.useFixture(fixtures.FakeLogger(
