@@ -9,6 +9,4 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Command-line interface: ``openstack drain …`` (over the REST API) and
-``nova-evacuation …`` (the same commands over the evacuator's RPC).
-"""
+"""Command-line interface: ``openstack drain …``, over the REST API."""

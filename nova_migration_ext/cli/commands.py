@@ -9,14 +9,12 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The drain commands: one set, two programs.
+"""The drain commands of ``openstack drain …``.
 
-They are cliff commands, registered as a python-openstackclient plugin
-(``openstack drain create …``, over the REST API with the user's token:
-:mod:`nova_migration_ext.client.v1`) and in the standalone
-``nova-evacuation`` program (over the evacuator's RPC, on the evacuator's
-own hosts). Tables by default; ``-f json`` and ``-f yaml`` give raw
-values (numbers, lists, ISO timestamps) for scripts.
+cliff commands registered as a python-openstackclient plugin, over the
+REST API with the user's token (:mod:`nova_migration_ext.client.v1`).
+Tables by default; ``-f json`` and ``-f yaml`` give raw values (numbers,
+lists, ISO timestamps) for scripts.
 """
 
 import time
@@ -68,12 +66,6 @@ def _api(cmd):
 def _raw(args):
     """Whether *args* ask for raw values (a machine format)."""
     return getattr(args, 'formatter', None) in RAW_FORMATS
-
-
-def _check(result):
-    if isinstance(result, dict) and result.get('error'):
-        raise CommandError(result['error'])
-    return result
 
 
 def _overrides(allowed, denied):
@@ -212,9 +204,9 @@ class PlanEvacuation(show.ShowOne):
             raise CommandError('--window: %s' % exc)
         if window:
             policy['window'] = window
-        result = _check(_api(self).plan(
+        result = _api(self).plan(
             args.sources, args.targets, policy, name=args.name,
-            dry_run=args.dry_run, target_aggregate=args.target_aggregate))
+            dry_run=args.dry_run, target_aggregate=args.target_aggregate)
         if args.dry_run and _raw(args):
             return tuple(zip(*[('id', None), ('plan', result['plan']),
                                ('moves', result['moves']),
@@ -252,7 +244,7 @@ class ListEvacuations(lister.Lister):
                  e.get('needs_operator', 0),
                  list(e['sources']) if raw else ', '.join(e['sources']),
                  e['owner'] if raw else e['owner'] or '', e['created_at'])
-                for e in _check(_api(self).list())]
+                for e in _api(self).list()]
         return (('ID', 'Name', 'State', 'Needs you', 'Sources', 'Driven by',
                  'Created'), rows)
 
@@ -295,7 +287,7 @@ class _OneEvacuation(show.ShowOne):
         return parser
 
     def take_action(self, args):
-        info = _check(getattr(_api(self), self.operation)(args.evacuation))
+        info = getattr(_api(self), self.operation)(args.evacuation)
         if getattr(args, 'wait', False):
             info = self._follow(args.evacuation, info, args.poll_interval)
         return _summary(info, _raw(args))
@@ -309,7 +301,7 @@ class _OneEvacuation(show.ShowOne):
             if _ended(info):
                 break
             time.sleep(interval)
-            info = _check(_api(self).show(evacuation_id))
+            info = _api(self).show(evacuation_id)
         left = (info.get('counts') or {}).get(states.NEEDS_OPERATOR, 0)
         if left or info['state'] != states.COMPLETED:
             self.exit_status = LEFT_FOR_OPERATOR
@@ -361,8 +353,8 @@ class _OneServer(_OneEvacuation):
         return parser
 
     def take_action(self, args):
-        return _summary(_check(getattr(_api(self), self.operation)(
-            args.evacuation, args.server)), _raw(args))
+        return _summary(getattr(_api(self), self.operation)(
+            args.evacuation, args.server), _raw(args))
 
 
 class RetryServer(_OneServer):
@@ -380,9 +372,9 @@ class RetryServer(_OneServer):
         return parser
 
     def take_action(self, args):
-        return _summary(_check(_api(self).retry(
+        return _summary(_api(self).retry(
             args.evacuation, args.server,
-            allow_downtime=args.allow_downtime)), _raw(args))
+            allow_downtime=args.allow_downtime), _raw(args))
 
 
 class SkipServer(_OneServer):
@@ -402,7 +394,7 @@ class ListTasks(_EvacuationLister):
     """List the VMs of an evacuation with state, attempts and errors."""
 
     def take_action(self, args):
-        info = _check(_api(self).show(args.evacuation))
+        info = _api(self).show(args.evacuation)
         raw = _raw(args)
         rows = [(t['name'], t['server_id'], t['source'], t['target'],
                  t['method'], t['state'], t.get('phase', ''),
@@ -418,7 +410,7 @@ class RecoverEvacuation(_EvacuationLister):
     """Show the VMs left for the operator and what to do about each."""
 
     def take_action(self, args):
-        info = _check(_api(self).show(args.evacuation))
+        info = _api(self).show(args.evacuation)
         rows = [(t['name'], t['server_id'], t['source'], t['state'],
                  t['remedy'] or t['last_error'] or '',
                  'openstack drain server retry %s %s' % (info['id'],
@@ -431,7 +423,7 @@ class AuditLog(_EvacuationLister):
     """Show who did what, when and why."""
 
     def take_action(self, args):
-        info = _check(_api(self).show(args.evacuation, with_audit=True))
+        info = _api(self).show(args.evacuation, with_audit=True)
         rows = [(e['at'], e['actor'], e['action'], e['detail'])
                 for e in info['audit']]
         return (('At', 'Actor', 'Action', 'Detail'), rows)

@@ -12,9 +12,11 @@
 """``nova-migration-evacuator``: run the evacuation engine as a service.
 
 Configuration (``--config-file /etc/nova-migration-ext/evacuator.conf``):
-``[DEFAULT] transport_url`` (RabbitMQ), ``[evacuator]`` (database, name,
-intervals) and ``[nova]`` (keystoneauth credentials of a service or
-application credential, which renew their token by themselves).
+``[oslo_messaging_notifications] transport_url`` (nova's RabbitMQ, for
+its notifications), ``[evacuator]`` (database, name, intervals) and
+``[nova]`` (keystoneauth credentials of a service or application
+credential, which renew their token by themselves). It serves no API:
+``nova-migration-ext-api`` does, on the same database.
 """
 
 import sys

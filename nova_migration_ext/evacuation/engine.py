@@ -11,8 +11,8 @@
 # under the License.
 """The engine's public operations.
 
-Plan, start, pause, resume, cancel, retry, skip and show; the RPC service
-and the CLI call these.
+Plan, start, pause, resume, cancel, retry, skip and show; the REST API
+(:mod:`nova_migration_ext.api`) and the evacuator service call these.
 """
 
 import functools

@@ -138,9 +138,8 @@ def get_listener(conf, store, topics, pool, exchange='nova',
     """A notification listener on nova's versioned notification topics.
 
     *pool* names the evacuators' own queue beside other consumers of the
-    same topics (it must not be the name of an RPC topic); evacuators
-    sharing a pool share the work. Nova publishes on the *exchange*
-    ``nova``.
+    same topics; evacuators sharing a pool share the work. Nova
+    publishes on the *exchange* ``nova``.
     """
     transport = transport or messaging.get_notification_transport(conf)
     targets = [messaging.Target(topic=topic, exchange=exchange)

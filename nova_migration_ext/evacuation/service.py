@@ -11,8 +11,10 @@
 # under the License.
 """``nova-migration-evacuator``: the engine as an oslo.service daemon.
 
-It serves the RPC API of :mod:`.rpcapi` and drives the evacuations that
-are running. Several evacuators may run for high availability: each
+It drives the evacuations that are running, listening to nova's
+notifications; clients reach the evacuations through the REST API
+(:mod:`nova_migration_ext.api`), which shares its database. Several
+evacuators may run for high availability: each
 evacuation is driven by the one holding its lease in the database (renewed
 on every pass); when that one dies, another takes the lease over once it
 expires and resumes from what the database says.
@@ -24,7 +26,6 @@ import socket
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_log import log as logging
-import oslo_messaging as messaging
 from oslo_service import service as os_service
 
 from nova_migration_ext import conf as ext_conf
@@ -33,8 +34,6 @@ from nova_migration_ext.evacuation import executor as executor_mod
 from nova_migration_ext.evacuation import inventory
 from nova_migration_ext.evacuation import notifications
 from nova_migration_ext.evacuation import nova_gateway
-from nova_migration_ext.evacuation import planner
-from nova_migration_ext.evacuation import rpcapi
 from nova_migration_ext.evacuation import states
 from nova_migration_ext.evacuation import store as store_mod
 
@@ -112,15 +111,13 @@ OPTS = [
     cfg.StrOpt('notification_pool',
                default='nova-migration-evacuator-notifications',
                help='Queue of the evacuators beside other consumers of the '
-                    'same topics; evacuators sharing it share the work. It '
-                    'must not be the RPC topic (rpc_topic).'),
+                    'same topics; evacuators sharing it share the work.'),
     cfg.IntOpt('host_facts_max_age', default=900, min=1,
                help='Seconds after which the facts a compute published '
                     '(image cache, real free disk) are too old for the '
                     'planner, which then uses nova\'s figures alone.'),
     cfg.StrOpt('endpoint_override',
                help='Nova API endpoint to use instead of the catalog\'s.'),
-    rpcapi.TOPIC_OPT,
 ] + ext_conf.EVACUATOR_OPTS
 
 
@@ -205,66 +202,6 @@ def show(engine, evacuation_id, with_audit=False):
     return info
 
 
-class EvacuatorEndpoint:
-    """RPC methods; each returns JSON-compatible data."""
-
-    target = messaging.Target(version=rpcapi.VERSION)
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def plan(self, ctxt, sources, targets, policy, name, actor, dry_run,
-             target_aggregate=None):
-        try:
-            policy = inventory.Policy.from_dict(policy)
-            if dry_run:
-                return dry_run_plan(self.engine, sources, targets, policy,
-                                    target_aggregate)
-            evacuation_id, plan = self.engine.plan(
-                sources, targets, policy, actor=actor, name=name,
-                target_aggregate=target_aggregate)
-        except (planner.PlanError, TypeError) as exc:
-            return {'error': str(exc)}
-        return show(self.engine, evacuation_id)
-
-    def list(self, ctxt):
-        return summaries(self.engine)
-
-    def show(self, ctxt, evacuation_id, with_audit=False):
-        try:
-            return show(self.engine, evacuation_id, with_audit)
-        except store_mod.NotFound as exc:
-            return {'error': str(exc)}
-
-    def _do(self, operation, evacuation_id, *args, **kwargs):
-        try:
-            getattr(self.engine, operation)(evacuation_id, *args, **kwargs)
-        except (store_mod.NotFound, states.InvalidTransition,
-                LookupError) as exc:
-            return {'error': str(exc)}
-        return show(self.engine, evacuation_id)
-
-    def start(self, ctxt, evacuation_id, actor):
-        return self._do('start', evacuation_id, actor=actor)
-
-    def pause(self, ctxt, evacuation_id, actor):
-        return self._do('pause', evacuation_id, actor=actor)
-
-    def resume(self, ctxt, evacuation_id, actor):
-        return self._do('resume', evacuation_id, actor=actor)
-
-    def cancel(self, ctxt, evacuation_id, actor):
-        return self._do('cancel', evacuation_id, actor=actor)
-
-    def retry(self, ctxt, evacuation_id, server, actor,
-              allow_downtime=False):
-        return self._do('retry', evacuation_id, server, actor=actor,
-                        allow_downtime=allow_downtime)
-
-    def skip(self, ctxt, evacuation_id, server, actor):
-        return self._do('skip', evacuation_id, server, actor=actor)
-
-
 def check_lease(conf):
     """Warn when a pass may lose its lease while it waits on nova.
 
@@ -317,14 +254,12 @@ def _default_ratios(group):
 
 
 class EvacuatorService(os_service.Service):
-    """RPC server plus the loop that drives running evacuations."""
+    """The loop that drives running evacuations, and its listener."""
 
-    def __init__(self, conf, engine, transport=None):
+    def __init__(self, conf, engine):
         super().__init__()
         self.conf = conf
         self.engine = engine
-        self.transport = transport or messaging.get_rpc_transport(conf)
-        self.rpc_server = None
         self.listener = None
         self.executors = {}
         self.failures = 0           # passes failed in a row
@@ -332,12 +267,6 @@ class EvacuatorService(os_service.Service):
 
     def start(self):
         super().start()
-        target = messaging.Target(topic=rpcapi.topic(self.conf),
-                                  server=self.conf.evacuator.name)
-        self.rpc_server = messaging.get_rpc_server(
-            self.transport, target, [EvacuatorEndpoint(self.engine)],
-            executor='threading')
-        self.rpc_server.start()
         if self.conf.evacuator.listen_notifications:
             self.listener = self._notification_listener()
             self.listener.start()
@@ -349,12 +278,6 @@ class EvacuatorService(os_service.Service):
 
     def _notification_listener(self):
         evacuator = self.conf.evacuator
-        topic = rpcapi.topic(self.conf)
-        if evacuator.notification_pool == topic:
-            raise ValueError(
-                '[evacuator] notification_pool must not be %s, the RPC '
-                'topic: notifications and RPC calls would share a queue. '
-                'Leave it unset or choose another name.' % topic)
         return notifications.get_listener(
             self.conf, self.engine.store, evacuator.notification_topics,
             evacuator.notification_pool,
@@ -411,7 +334,4 @@ class EvacuatorService(os_service.Service):
         if self.listener is not None:
             self.listener.stop()
             self.listener.wait()
-        if self.rpc_server is not None:
-            self.rpc_server.stop()
-            self.rpc_server.wait()
         super().stop(graceful)

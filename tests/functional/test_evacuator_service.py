@@ -9,18 +9,18 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The evacuator as separate processes over RabbitMQ, state in MariaDB.
+"""The evacuators as separate processes, state in MariaDB.
 
-This test process hosts the embedded cloud and serves nova's API on a
-real local port; ``nova-migration-evacuator`` and ``nova-evacuation`` run
-as their own processes, exactly as in production, and talk over the
-RabbitMQ and MariaDB this machine runs. One evacuator is killed with
-SIGKILL mid-evacuation; another finishes the job, moving every VM exactly
-once.
+This test process hosts the embedded cloud and serves nova's API and
+the host-drain REST API on real local ports; ``nova-migration-evacuator``
+runs as its own processes, exactly as in production, on the MariaDB and
+RabbitMQ (nova's notifications) this machine runs. ``openstack drain …``
+commands drive them through the REST API (run in this process, see
+tests/drain_commands.py). One evacuator is killed with SIGKILL
+mid-evacuation; another finishes the job, moving every VM exactly once.
 
-Each test has its own RPC topic and notification pool, as two clouds
-sharing one RabbitMQ virtual host would: tests running in parallel (and
-anything else on this RabbitMQ) must not answer each other's calls.
+Each test has its own notification pool, as two clouds sharing one
+RabbitMQ virtual host would.
 """
 
 import json
@@ -29,10 +29,16 @@ import sys
 import time
 import uuid
 
+from oslo_config import cfg
 import sqlalchemy as sa
 import testtools.content
 
+from nova_migration_ext.api import app as api_app
+from nova_migration_ext.api import policies
+from nova_migration_ext.evacuation import engine as engine_mod
 from nova_migration_ext.evacuation import states
+from nova_migration_ext.evacuation import store as store_mod
+from tests import drain_commands
 from tests.functional import cloud
 from tests.functional import processes
 from tests.functional import rabbit
@@ -70,14 +76,20 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
         self.workdir = self.useFixture(
             __import__('fixtures').TempDir()).path
         self.processes = {}
-        self.topic = 'nme-test-%s' % uuid.uuid4().hex[:12]
-        self.pool = '%s-notifications' % self.topic
-        self.addCleanup(self._delete_queues)
+        self.pool = 'nme-test-%s-notifications' % uuid.uuid4().hex[:12]
+        self.addCleanup(rabbit.delete_queues, self.pool)
+        self.drain = drain_commands.client(self.serve_drain_api())
 
-    def _delete_queues(self):
-        """This test's queues go with it (oslo.messaging keeps them)."""
-        rabbit.delete_queues(self.topic, self.pool, *[
-            '%s.%s' % (self.topic, name) for name in self.processes])
+    def serve_drain_api(self):
+        """The host-drain API on the evacuators' database; its URL."""
+        store = store_mod.Store(self.db_url)
+        store.upgrade()
+        conf = cfg.ConfigOpts()
+        conf([], project='nova-migration-ext', default_config_files=[])
+        resources = api_app.Application(
+            engine_mod.Engine(store, self.gateway(), owner='api'),
+            policies.enforcer(conf))
+        return self.serve(drain_commands.AsAdmin(resources))
 
     def _database(self):
         name = 'nme_evac_%s' % uuid.uuid4().hex[:12]
@@ -99,13 +111,13 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
                     '[evacuator]\nconnection = %s\nname = %s\n'
                     'poll_interval = 0.5\nlease_seconds = 4\n'
                     'retry_base = 0.5\nstuck_after = 120\n'
-                    'endpoint_override = %s\nrpc_topic = %s\n'
+                    'endpoint_override = %s\n'
                     'notification_pool = %s\n'
                     'shared_storage_groups = embedded:%s\n\n'
                     '[nova]\nauth_type = admin_token\nendpoint = %s\n'
                     'token = admin\n'
                     % (RABBIT, self.db_url, name, self.endpoint,
-                       self.topic, self.pool,
+                       self.pool,
                        ';'.join(sorted(self.computes)), self.endpoint))
         return path
 
@@ -140,25 +152,12 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
         processes.kill_group(self.processes[name])
 
     def cli(self, *args):
-        result = processes.green_subprocess().run(
-            [sys.executable, '-m', 'nova_migration_ext.cli.app',
-             '--config-file', self._config('cli')] + list(args) +
-            ['-f', 'json'],
-            cwd=ROOT, capture_output=True, text=True, timeout=180,
-            env=dict(os.environ, PYTHONPATH=ROOT))
-        if result.returncode:
-            self.fail('nova-evacuation %s failed: %s%s'
-                      % (' '.join(args), result.stdout, result.stderr))
-        return json.loads(result.stdout)
+        """``openstack drain *args -f json``, parsed."""
+        return drain_commands.run_json(self.drain, 'drain', *args)
 
     def run_cli(self, *args):
-        """(exit status, stdout, stderr) of nova-evacuation *args*."""
-        result = processes.green_subprocess().run(
-            [sys.executable, '-m', 'nova_migration_ext.cli.app',
-             '--config-file', self._config('cli')] + list(args),
-            cwd=ROOT, capture_output=True, text=True, timeout=180,
-            env=dict(os.environ, PYTHONPATH=ROOT))
-        return result.returncode, result.stdout, result.stderr
+        """(exit status, stdout, stderr) of ``openstack drain *args``."""
+        return drain_commands.run(self.drain, 'drain', *args)
 
     def wait_for(self, evacuation_id, predicate, timeout=150):
         deadline = time.time() + timeout
@@ -178,7 +177,7 @@ class EvacuatorKillTest(EvacuatorProcessTest):
 
     def _kill_and_finish(self, survivors):
         servers = self.boot_many(4, 'old1') + self.boot_many(4, 'old2')
-        plan = self.cli('plan', 'old1', 'old2', '--target', 'new1',
+        plan = self.cli('create', 'old1', 'old2', '--target', 'new1',
                         '--target', 'new2', '--target', 'new3',
                         '--max-total', '1', '--name', 'kill test')
         evacuation_id = plan['id']
@@ -198,7 +197,7 @@ class EvacuatorKillTest(EvacuatorProcessTest):
         self.assert_drained(servers)
         for server in servers:
             self.assertEqual(1, self.moves[server['id']], server['name'])
-        audit = self.cli('audit', evacuation_id)
+        audit = self.cli('audit', 'list', evacuation_id)
         takeovers = [row for row in audit if row['Action'] == 'take-over']
         self.assertGreaterEqual(len(takeovers), 2)
         return info
@@ -227,7 +226,7 @@ class CliWaitTest(EvacuatorProcessTest):
 
     def test_start_wait_follows_the_drain_and_exits_0(self):
         servers = self.boot_many(2, 'old1')
-        plan = self.cli('plan', 'old1', '--target', 'new1', '--target',
+        plan = self.cli('create', 'old1', '--target', 'new1', '--target',
                         'new2')
         rc, out, err = self.run_cli('start', plan['id'], '--wait',
                                     '--poll-interval', '0.5', '-f', 'json')
@@ -252,7 +251,7 @@ class CliWaitTest(EvacuatorProcessTest):
             self):
         self.boot_many(1, 'old1')
         self.faults.live_precheck_refused('old1')
-        plan = self.cli('plan', 'old1', '--target', 'new1')
+        plan = self.cli('create', 'old1', '--target', 'new1')
         self.cli('start', plan['id'])
         rc, out, err = self.run_cli('show', plan['id'], '--wait',
                                     '--poll-interval', '0.5', '-f', 'json')
@@ -261,13 +260,15 @@ class CliWaitTest(EvacuatorProcessTest):
         self.assertEqual({'needs_operator': 1}, info['tasks'])
         self.assertIn('needs_operator 1', self.progress_lines(err)[-1])
         # The remedy the operator picks: allow this VM downtime, retry.
-        [task] = self.cli('tasks', plan['id'])
-        self.cli('retry', plan['id'], task['Server'], '--allow-downtime')
+        [task] = self.cli('server', 'list', plan['id'])
+        self.cli('server', 'retry', plan['id'], task['Server'],
+                 '--allow-downtime')
         rc, out, err = self.run_cli('show', plan['id'], '--wait',
                                     '--poll-interval', '0.5', '-f', 'json')
         self.assertEqual(0, rc, err)
         self.assertEqual({'done': 1}, json.loads(out)['tasks'])
-        [task] = self.cli('tasks', plan['id'])
+        [task] = self.cli('server', 'list', plan['id'])
         self.assertEqual('cold', task['Method'])
-        actions = [row['Action'] for row in self.cli('audit', plan['id'])]
+        actions = [row['Action']
+                   for row in self.cli('audit', 'list', plan['id'])]
         self.assertIn('allow-downtime', actions)

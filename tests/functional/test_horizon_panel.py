@@ -183,7 +183,7 @@ class EvacuationPanelTest(HorizonStackTest):
         # The audit log names the Horizon user's token (the API's
         # doing, not a name the panel chose): it planned and started.
         actors = {row['Action']: row['Actor']
-                  for row in self.cli('audit', evacuation_id)}
+                  for row in self.cli('audit', 'list', evacuation_id)}
         actor = r'^%s \(user [0-9a-f]{32}, domain Default, project ' \
             r'admin\)$' % OPERATOR
         for action in ('plan', 'disable-host', 'running'):

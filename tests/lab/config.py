@@ -26,6 +26,7 @@ PORTS = {
     'cinder': 8776,
     'neutron': 9696,
     'rabbit': 5682,     # the lab's own node (broker.py)
+    'host-drain': 9779,     # nova-migration-ext-api, started by a drain
 }
 HOST = '127.0.0.1'
 REGION = 'RegionOne'

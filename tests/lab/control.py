@@ -44,6 +44,7 @@ CATALOG = (
     ('block-storage', 'cinderv3',
      config.url('cinder', '/v3/$(project_id)s')),
     ('network', 'neutron', config.url('neutron')),
+    ('host-drain', 'host-drain', config.url('host-drain')),
 )
 
 

@@ -12,9 +12,11 @@
 """The lab demo: the evacuation engine drains two real hosts.
 
 Seeds hosts c1 and c2 with running, stopped, volume-backed and
-deleted-image VMs, starts ``nova-migration-evacuator`` and drives it with
-``nova-evacuation`` (plan, start, show) until c1 and c2 are empty, then
-stops every VM and proves its data. The last line reads ``lost VMs: 0,
+deleted-image VMs, starts ``nova-migration-evacuator`` and
+``nova-migration-ext-api`` (in the lab's Keystone catalog as
+``host-drain``) and drives the drain with ``openstack drain …`` as the
+lab's admin (create, start, show) until c1 and c2 are empty, then stops
+every VM and proves its data. The last line reads ``lost VMs: 0,
 data verified: N of N``; the exit status is non-zero otherwise.
 
     python -m tests.lab.drain        # tools/lab.sh demo
@@ -104,6 +106,7 @@ class Drain(object):
     # -- the evacuator ----------------------------------------------------
 
     def evacuator_config(self):
+        """The evacuator's and the API's configuration file."""
         path = os.path.join(self.workdir, 'evacuator.conf')
         with open(path, 'w') as f:
             f.write(config.render({
@@ -122,10 +125,14 @@ class Drain(object):
                 'nova': dict(config.service_auth('admin'),
                              password=config.ADMIN_PASSWORD,
                              project_name='admin'),
+                'api': {'bind_host': config.HOST,
+                        'bind_port': config.PORTS['host-drain']},
+                'keystone_authtoken': config.authtoken('nova'),
             }))
         return path
 
     def start_evacuator(self):
+        """Start the evacuator and the API on a new database."""
         connection = pymysql.connect(host=config.HOST, user='root')
         try:
             with connection.cursor() as cursor:
@@ -135,39 +142,42 @@ class Drain(object):
         finally:
             connection.close()
         self.config = self.evacuator_config()
-        mark = self.cloud.supervisor.log_mark('evacuator')
-        self.cloud.supervisor.start('evacuator', [
+        supervisor = self.cloud.supervisor
+        mark = supervisor.log_mark('evacuator')
+        supervisor.start('evacuator', [
             config.venv_bin('nova-migration-evacuator'), '--config-file',
             self.config], env={'PYTHONPATH': self.cloud.repo})
-        # A call sent before the service's queue exists is dropped by
-        # RabbitMQ and waits out the read's time-out (30 s): wait for the
-        # service's word that its RPC server runs, then for an answer.
-        self.cloud.supervisor.wait_log(
-            'evacuator', 'Evacuator lab-evacuator started', mark,
-            timeout=120, what='started')
-        deadline = time.monotonic() + 120
-        while True:
-            self.cloud.supervisor.check('evacuator')
-            try:
-                return self.cli('list')
-            except lab_guests.GuestError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
+        supervisor.wait_log('evacuator', 'Evacuator lab-evacuator started',
+                            mark, timeout=120, what='started')
+        supervisor.start('drain-api', [
+            config.venv_bin('nova-migration-ext-api'), '--config-file',
+            self.config], env={'PYTHONPATH': self.cloud.repo})
+        supervisor.wait_http('drain-api', config.url('host-drain', '/'),
+                             accept=(300,))
+        return self.cli('list')
 
     def cli(self, *args):
+        """``openstack drain *args -f json`` as the lab's admin, parsed."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env.update(PYTHONPATH=self.cloud.repo,
+                   OS_AUTH_URL=config.keystone_url(), OS_USERNAME='admin',
+                   OS_PASSWORD=config.ADMIN_PASSWORD,
+                   OS_PROJECT_NAME='admin', OS_USER_DOMAIN_ID='default',
+                   OS_PROJECT_DOMAIN_ID='default',
+                   OS_IDENTITY_API_VERSION='3',
+                   OS_REGION_NAME=config.REGION, OS_INTERFACE='public')
         result = subprocess.run(
-            [config.venv_bin('nova-evacuation'), '--config-file',
-             self.config] + list(args) + ['-f', 'json'],
-            capture_output=True, text=True, timeout=180,
-            env=dict(os.environ, PYTHONPATH=self.cloud.repo))
+            [config.venv_bin('openstack'), 'drain'] + list(args) +
+            ['-f', 'json'], capture_output=True, text=True, timeout=180,
+            env=env)
         if result.returncode:
-            raise lab_guests.GuestError('nova-evacuation %s: %s%s' % (
+            raise lab_guests.GuestError('openstack drain %s: %s%s' % (
                 ' '.join(args), result.stdout, result.stderr))
         return json.loads(result.stdout)
 
     def drain(self):
-        plan = self.cli('plan', *self.sources, '--name', 'lab drain',
+        plan = self.cli('create', *self.sources, '--name', 'lab drain',
                         *sum((['--target', t] for t in self.targets), []),
                         *self.plan_args)
         evacuation = plan['id']
@@ -236,7 +246,7 @@ class Drain(object):
             len(self.servers), time.monotonic() - started))
         self.start_evacuator()
         evacuation, elapsed = self.drain()
-        tasks = self.cli('tasks', evacuation)
+        tasks = self.cli('server', 'list', evacuation)
         methods = collections.Counter(t['Method'] for t in tasks
                                       if t['State'] == 'done')
         lost, verified, problems = self.check()
@@ -263,7 +273,8 @@ class Drain(object):
             self.servers) else 1
 
     def cleanup(self):
-        """Stop the evacuator, delete the VMs, enable the sources again."""
+        """Stop the services, delete the VMs, enable the sources again."""
+        self.cloud.supervisor.stop('drain-api')
         self.cloud.supervisor.stop('evacuator')
         for service in self.nova.services.list(binary='nova-compute'):
             if service.host in self.sources and service.status == 'disabled':

@@ -79,7 +79,7 @@ class DrainUnderFaultsTest(base.LabTestCase):
         injector.join(600)
         self.assertTrue(fired.is_set(), 'no live migration was seen')
         lines.append('drain ended after %.0f s' % elapsed)
-        tasks = drain.cli('tasks', evacuation)
+        tasks = drain.cli('server', 'list', evacuation)
         # The checks read the guests' consoles through nova, an RPC call
         # to their host's nova-compute, whose RPC server can stay deaf
         # after the broker's outage (seen: MessagingTimeout from c2 four

@@ -74,21 +74,18 @@ class TestNoNovaImport(utils.TestCase):
             result['file'])
         self.assertEqual([], result['heavy'])
 
-    def test_rpc_client_and_cli_need_neither_nova_nor_the_engine(self):
-        # What Horizon and the CLI import: the RPC client, and the policy
+    def test_clients_need_neither_nova_nor_the_engine(self):
+        # What Horizon and the CLI import: the REST client, and the policy
         # model (inventory, standard library only) to check their input.
-        for module in ('nova_migration_ext.evacuation.rpcapi',
-                       'nova_migration_ext.evacuation.display',
+        for module in ('nova_migration_ext.evacuation.display',
                        'nova_migration_ext.evacuation.inventory',
                        'nova_migration_ext.evacuation.states',
-                       'nova_migration_ext.cli.app',
                        'nova_migration_ext.cli.osc_plugin',
                        'nova_migration_ext.client.v1'):
             result = self._imports(module)
             self.assertEqual([], result['heavy'], module)
             self.assertLessEqual(set(result['engine']), {
                 'nova_migration_ext.evacuation.display',
-                'nova_migration_ext.evacuation.rpcapi',
                 'nova_migration_ext.evacuation.inventory',
                 'nova_migration_ext.evacuation.states'}, module)
 

@@ -17,8 +17,6 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 
 from nova_migration_ext.evacuation import notifications
-from nova_migration_ext.evacuation import rpcapi
-from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import states
 from nova_migration_ext import host_stats
 from tests.unit.evacuation import fakes
@@ -185,21 +183,3 @@ class TestHostFactsEndpoint(utils.TestCase):
         for event_type in ('migration_ext.host.factsX',
                            'migration_ext.precheck.warn', 'instance.update'):
             self.assertFalse(rule.match({}, 'p', event_type, {}, {}))
-
-
-class TestServiceListener(utils.TestCase):
-
-    def test_pool_must_not_be_the_rpc_topic(self):
-        conf = cfg.ConfigOpts()
-        service.register_opts(conf)
-        conf([])
-        conf.set_override('notification_pool', rpcapi.TOPIC, 'evacuator')
-        evacuator = service.EvacuatorService(conf, engine=None,
-                                             transport=object())
-        exc = self.assertRaises(ValueError,
-                                evacuator._notification_listener)
-        self.assertEqual(
-            '[evacuator] notification_pool must not be '
-            'nova-migration-evacuator, the RPC topic: notifications and '
-            'RPC calls would share a queue. Leave it unset or choose '
-            'another name.', str(exc))

@@ -11,11 +11,15 @@
 # under the License.
 """Tests of ``retry``: only a VM nobody is moving may be retried."""
 
+from oslo_config import cfg
 from oslotest import base as oslotest_base
+import webob
+
+from nova_migration_ext.api import app as api_app
+from nova_migration_ext.api import policies
 
 from nova_migration_ext.evacuation import engine as engine_mod
 from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import service
 from nova_migration_ext.evacuation import states
 from tests.unit.evacuation import fakes
 from tests.unit.evacuation import test_store
@@ -67,14 +71,26 @@ class TestRetry(oslotest_base.BaseTestCase):
                       str(exc))
         self.assertEqual(states.MIGRATING, self.task.state)
 
-    def test_rpc_answers_the_refusal(self):
+    def test_api_answers_the_refusal(self):
         self.move(states.SUBMITTING)
-        endpoint = service.EvacuatorEndpoint(self.engine)
+        resources = api_app.Application(
+            self.engine, policies.enforcer(self.api_conf()))
+        request = webob.Request.blank(
+            '/v1/evacuations/%s/action' % self.evacuation_id,
+            method='POST', json={'retry': {'server': 'vm-srv-a'}},
+            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
 
-        answer = endpoint.retry({}, self.evacuation_id, 'vm-srv-a', 'bob')
+        response = request.get_response(resources)
 
-        self.assertIn('being submitted to nova right now', answer['error'])
+        self.assertEqual(409, response.status_int)
+        self.assertIn('being submitted to nova right now',
+                      response.json['error']['message'])
         self.assertEqual(states.SUBMITTING, self.task.state)
+
+    def api_conf(self):
+        conf = cfg.ConfigOpts()
+        conf([], project='nova-migration-ext', default_config_files=[])
+        return conf
 
     def test_left_for_the_operator_is_retried(self):
         self.move(states.SUBMITTING, states.NEEDS_OPERATOR)
