@@ -219,11 +219,30 @@ def check_lease(conf):
     return True
 
 
+def open_store(conf):
+    """The evacuation database of *conf*, as it is."""
+    return store_mod.Store(conf.evacuator.connection,
+                           timeout=conf.evacuator.database_timeout)
+
+
+def sync_database(conf):
+    """Bring the database of *conf* to this code's schema."""
+    store = open_store(conf)
+    try:
+        store.upgrade()
+        return store.revisions()[0]
+    finally:
+        store.engine.dispose()
+
+
 def build_engine(conf, session=None):
+    """The engine on the database of *conf*, which must be synced.
+
+    :raises store.SchemaOutOfDate: saying to run ``db sync``.
+    """
     check_lease(conf)
-    store = store_mod.Store(conf.evacuator.connection,
-                            timeout=conf.evacuator.database_timeout)
-    store.upgrade()
+    store = open_store(conf)
+    store.check_schema()
     if session is None:
         auth = ks_loading.load_auth_from_conf_options(conf, NOVA_GROUP)
         session = ks_loading.load_session_from_conf_options(

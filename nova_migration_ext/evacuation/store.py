@@ -24,6 +24,8 @@ import time
 
 from alembic import command as alembic_command
 from alembic import config as alembic_config
+from alembic import migration as alembic_migration
+from alembic import script as alembic_script
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -37,6 +39,16 @@ MIGRATIONS = os.path.join(os.path.dirname(__file__), 'migrations')
 DEFAULT_TIMEOUT = 20
 UPGRADE_LOCK = 'nova_migration_ext_upgrade'
 UPGRADE_LOCK_WAIT = 300
+
+
+class SchemaOutOfDate(Exception):
+    """The database's schema is not the one this code needs."""
+
+
+def _alembic_config():
+    cfg = alembic_config.Config()
+    cfg.set_main_option('script_location', MIGRATIONS)
+    return cfg
 
 
 def _now():
@@ -135,8 +147,7 @@ class Store:
         Several evacuators may start at once on one MariaDB/MySQL: a named
         lock makes them upgrade one after the other.
         """
-        cfg = alembic_config.Config()
-        cfg.set_main_option('script_location', MIGRATIONS)
+        cfg = _alembic_config()
         mysql = self.engine.dialect.name == 'mysql'
         with self.engine.connect() as connection:
             if mysql:
@@ -151,6 +162,29 @@ class Store:
                     connection.execute(sa.text('SELECT RELEASE_LOCK(:name)'),
                                        {'name': UPGRADE_LOCK})
                     connection.commit()
+
+    def revisions(self):
+        """(the database's schema revision or None, the code's newest)."""
+        head = alembic_script.ScriptDirectory.from_config(
+            _alembic_config()).get_current_head()
+        with self.engine.connect() as connection:
+            current = alembic_migration.MigrationContext.configure(
+                connection).get_current_revision()
+        return current, head
+
+    def check_schema(self):
+        """Raise :class:`SchemaOutOfDate` unless the schema is current.
+
+        Its message says what to run.
+        """
+        current, head = self.revisions()
+        if current != head:
+            raise SchemaOutOfDate(
+                'The evacuation database %s is at schema revision %s; this '
+                'code needs %s. Run "nova-migration-ext-manage '
+                '--config-file <evacuator.conf> db sync", then start again.'
+                % (self.engine.url.render_as_string(hide_password=True),
+                   current or 'none (empty)', head))
 
     @contextlib.contextmanager
     def session(self):

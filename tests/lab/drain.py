@@ -142,6 +142,11 @@ class Drain(object):
         finally:
             connection.close()
         self.config = self.evacuator_config()
+        # As a deployment does before the services' first start.
+        subprocess.run([config.venv_bin('nova-migration-ext-manage'),
+                        '--config-file', self.config, 'db', 'sync'],
+                       check=True, capture_output=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=self.cloud.repo))
         supervisor = self.cloud.supervisor
         mark = supervisor.log_mark('evacuator')
         supervisor.start('evacuator', [

@@ -38,6 +38,7 @@ class TestNovaTimeout(utils.TestCase):
             group='evacuator')
         self.conf.set_override('endpoint_override', NOVA, group='evacuator')
         self.conf.set_override('auth_type', 'none', group='nova')
+        service.sync_database(self.conf)
 
     def get_server(self):
         engine = service.build_engine(self.conf)
