@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The evacuations' REST API: Keystone tokens, oslo.policy, JSON schemas.
+"""The host-drain REST API: Keystone tokens, oslo.policy, JSON schemas.
 
 A WSGI application served like other OpenStack APIs
 (``nova-migration-ext-api``, or uwsgi with

@@ -42,7 +42,7 @@ VERSION = {'id': 'v1', 'status': 'CURRENT', 'min_version': '1.0',
 TITLES = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
           404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
           500: 'Internal Server Error'}
-EVACUATION = r'/v1/evacuations/(?P<evacuation_id>[^/]+)'
+DRAIN = r'/v1/drains/(?P<evacuation_id>[^/]+)'
 
 
 class ApiError(Exception):
@@ -80,17 +80,17 @@ def validate(schema, body):
 
 
 class Application:
-    """The evacuations' resources, on an :class:`~.engine.Engine`."""
+    """The drains' resources, on an :class:`~.engine.Engine`."""
 
     def __init__(self, engine, enforcer):
         self.engine = engine
         self.enforcer = enforcer
         self.routes = [
             ('GET', r'/v1/?', self.version),
-            ('GET', r'/v1/evacuations/?', self.list),
-            ('POST', r'/v1/evacuations/?', self.create),
-            ('GET', EVACUATION + r'/?', self.show),
-            ('POST', EVACUATION + r'/action/?', self.action),
+            ('GET', r'/v1/drains/?', self.list),
+            ('POST', r'/v1/drains/?', self.create),
+            ('GET', DRAIN + r'/?', self.show),
+            ('POST', DRAIN + r'/action/?', self.action),
         ]
 
     @webob.dec.wsgify
@@ -103,7 +103,7 @@ class Application:
         except Exception:
             LOG.exception('%s %s failed', request.method, request.path)
             code, body = 500, _error_body(
-                500, 'The evacuation API failed; its log says why.')
+                500, 'The host-drain API failed; its log says why.')
         return webob.Response(status=code, json_body=body)
 
     def _route(self, request):
@@ -158,11 +158,11 @@ class Application:
 
     def list(self, request):
         self._authorize(request, 'list')
-        return 200, {'evacuations': service.summaries(self.engine)}
+        return 200, {'drains': service.summaries(self.engine)}
 
     def show(self, request, evacuation_id):
         self._authorize(request, 'show')
-        return 200, {'evacuation': self._show(evacuation_id)}
+        return 200, {'drain': self._show(evacuation_id)}
 
     def create(self, request):
         self._authorize(request, 'create')
@@ -179,7 +179,7 @@ class Application:
                 target_aggregate=body.get('target_aggregate'))
         except (planner.PlanError, ValueError, TypeError) as exc:
             raise ApiError(400, '%s Nothing was planned.' % exc)
-        return 201, {'evacuation': self._show(evacuation_id)}
+        return 201, {'drain': self._show(evacuation_id)}
 
     def action(self, request, evacuation_id):
         body = self._body(request, schemas.ACTION)
@@ -196,7 +196,7 @@ class Application:
             raise ApiError(409, str(exc))
         except LookupError as exc:    # store.NotFound, or an unknown VM
             raise ApiError(404, str(exc))
-        return 200, {'evacuation': self._show(evacuation_id)}
+        return 200, {'drain': self._show(evacuation_id)}
 
 
 class Versions:

@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Policy rules of the evacuations' API, with their defaults in code.
+"""Policy rules of the host-drain API, with their defaults in code.
 
 Every rule defaults to the ``admin`` role: draining hosts is the cloud
 operator's job. ``oslopolicy-sample-generator --namespace
@@ -20,27 +20,23 @@ nova-migration-ext`` lists them; an operator overrides them in
 from oslo_policy import policy
 
 ADMIN = 'role:admin'
-PREFIX = 'evacuation:'
-BASE = '/v1/evacuations'
+PREFIX = 'drain:'
+BASE = '/v1/drains'
+
+DRAIN = BASE + '/{drain_id}'
+ACTION = DRAIN + '/action'
 
 _RULES = (
-    ('list', 'List the evacuations.', 'GET', BASE),
-    ('show', 'Show an evacuation, its tasks and audit log.', 'GET',
-     BASE + '/{evacuation_id}'),
-    ('create', 'Plan an evacuation of compute hosts (or a dry run).',
-     'POST', BASE),
-    ('start', 'Start a planned evacuation.', 'POST',
-     BASE + '/{evacuation_id}/action'),
-    ('pause', 'Pause a running evacuation.', 'POST',
-     BASE + '/{evacuation_id}/action'),
-    ('resume', 'Resume a paused evacuation.', 'POST',
-     BASE + '/{evacuation_id}/action'),
-    ('cancel', 'Cancel an evacuation.', 'POST',
-     BASE + '/{evacuation_id}/action'),
-    ('retry', 'Retry the task of one VM.', 'POST',
-     BASE + '/{evacuation_id}/action'),
-    ('skip', 'Skip the task of one VM.', 'POST',
-     BASE + '/{evacuation_id}/action'),
+    ('list', 'List the host drains.', 'GET', BASE),
+    ('show', 'Show a drain, its VMs and audit log.', 'GET', DRAIN),
+    ('create', 'Plan a drain of compute hosts (or a dry run).', 'POST',
+     BASE),
+    ('start', 'Start a planned drain.', 'POST', ACTION),
+    ('pause', 'Pause a running drain.', 'POST', ACTION),
+    ('resume', 'Resume a paused drain.', 'POST', ACTION),
+    ('cancel', 'Cancel a drain.', 'POST', ACTION),
+    ('retry', 'Retry the move of one VM.', 'POST', ACTION),
+    ('skip', 'Skip one VM: it stays on its host.', 'POST', ACTION),
 )
 
 RULES = [policy.DocumentedRuleDefault(

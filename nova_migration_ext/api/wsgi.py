@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The evacuations' API as a WSGI application, for uwsgi and the like.
+"""The host-drain API as a WSGI application, for uwsgi and the like.
 
 ``NOVA_MIGRATION_EXT_API_CONFIG`` names the configuration file (default
 ``/etc/nova-migration-ext/evacuator.conf``).

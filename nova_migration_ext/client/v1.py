@@ -22,7 +22,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 
 from nova_migration_ext import client
 
-PREFIX = '/v1/evacuations'
+PREFIX = '/v1/drains'
 
 
 class ApiError(Exception):
@@ -79,15 +79,15 @@ class Client:
 
     def _action(self, evacuation_id, action, argument=None):
         return self._request('POST', '%s/%s/action' % (PREFIX, evacuation_id),
-                             {action: argument})['evacuation']
+                             {action: argument})['drain']
 
     def list(self):
-        return self._request('GET', PREFIX)['evacuations']
+        return self._request('GET', PREFIX)['drains']
 
     def show(self, evacuation_id, with_audit=False):
         """The evacuation with its tasks (and, always, its audit log)."""
         return self._request('GET', '%s/%s' % (PREFIX,
-                                               evacuation_id))['evacuation']
+                                               evacuation_id))['drain']
 
     def plan(self, sources, targets=None, policy=None, name='',
              dry_run=False, target_aggregate=None):
@@ -101,7 +101,7 @@ class Client:
         if target_aggregate:
             body['target_aggregate'] = target_aggregate
         answer = self._request('POST', PREFIX, body)
-        return answer['dry_run'] if dry_run else answer['evacuation']
+        return answer['dry_run'] if dry_run else answer['drain']
 
     def start(self, evacuation_id):
         return self._action(evacuation_id, 'start')

@@ -98,29 +98,29 @@ class EvacuationApiTest(ApiTestBase):
         self.assertEqual('v1', body['versions'][0]['id'])
 
     def test_no_token_or_a_bad_one_is_refused(self):
-        self.assertEqual(401, self.call('GET', '/v1/evacuations')[0])
-        self.assertEqual(401, self.call('GET', '/v1/evacuations',
+        self.assertEqual(401, self.call('GET', '/v1/drains')[0])
+        self.assertEqual(401, self.call('GET', '/v1/drains',
                                         token='not-a-token')[0])
 
     def test_admin_plans_starts_and_is_audited(self):
         self.boot('old1', name='vm')
         token = self.admin()
-        code, body = self.call('POST', '/v1/evacuations', token,
+        code, body = self.call('POST', '/v1/drains', token,
                                self.plan_body())
         self.assertEqual(201, code, body)
-        evacuation = body['evacuation']
+        evacuation = body['drain']
         self.assertEqual(states.PLANNED, evacuation['state'])
         code, body = self.call(
-            'POST', '/v1/evacuations/%s/action' % evacuation['id'], token,
+            'POST', '/v1/drains/%s/action' % evacuation['id'], token,
             {'start': None})
         self.assertEqual(200, code, body)
-        self.assertEqual(states.RUNNING, body['evacuation']['state'])
-        code, body = self.call('GET', '/v1/evacuations', token)
+        self.assertEqual(states.RUNNING, body['drain']['state'])
+        code, body = self.call('GET', '/v1/drains', token)
         self.assertEqual([evacuation['id']],
-                         [e['id'] for e in body['evacuations']])
-        code, body = self.call('GET', '/v1/evacuations/%s'
+                         [e['id'] for e in body['drains']])
+        code, body = self.call('GET', '/v1/drains/%s'
                                % evacuation['id'], token)
-        actors = {entry['actor'] for entry in body['evacuation']['audit']}
+        actors = {entry['actor'] for entry in body['drain']['audit']}
         # The token's user, not a name the client chose.
         [actor] = actors
         self.assertRegex(actor, r'^admin \(user [0-9a-f]{32}, domain '
@@ -128,12 +128,12 @@ class EvacuationApiTest(ApiTestBase):
 
     def test_member_is_refused_by_policy_and_nothing_changes(self):
         token = self.token(MEMBER, MEMBER_PASSWORD)
-        code, body = self.call('POST', '/v1/evacuations', token,
+        code, body = self.call('POST', '/v1/drains', token,
                                self.plan_body())
         self.assertEqual(403, code)
-        self.assertIn('evacuation:create does not allow operator-member',
+        self.assertIn('drain:create does not allow operator-member',
                       body['error']['message'])
-        self.assertEqual(403, self.call('GET', '/v1/evacuations', token)[0])
+        self.assertEqual(403, self.call('GET', '/v1/drains', token)[0])
         self.assertNothingPlanned()
 
     def test_bad_bodies_name_what_to_fix(self):
@@ -148,10 +148,10 @@ class EvacuationApiTest(ApiTestBase):
             (self.plan_body(sources=['nowhere']), 'nowhere'),
         ]
         for body, expected in cases:
-            code, answer = self.call('POST', '/v1/evacuations', token, body)
+            code, answer = self.call('POST', '/v1/drains', token, body)
             self.assertEqual(400, code, answer)
             self.assertIn(expected, answer['error']['message'])
-        code, answer = self.call('POST', '/v1/evacuations', token,
+        code, answer = self.call('POST', '/v1/drains', token,
                                  data='{"sources": [')
         self.assertEqual(400, code)
         self.assertIn('not JSON', answer['error']['message'])
@@ -160,11 +160,11 @@ class EvacuationApiTest(ApiTestBase):
     def test_unknown_evacuation_and_wrong_state(self):
         self.boot('old1', name='vm')
         token = self.admin()
-        code, _body = self.call('GET', '/v1/evacuations/nope', token)
+        code, _body = self.call('GET', '/v1/drains/nope', token)
         self.assertEqual(404, code)
-        _code, body = self.call('POST', '/v1/evacuations', token,
+        _code, body = self.call('POST', '/v1/drains', token,
                                 self.plan_body())
-        path = '/v1/evacuations/%s/action' % body['evacuation']['id']
+        path = '/v1/drains/%s/action' % body['drain']['id']
         code, answer = self.call('POST', path, token, {'pause': None})
         self.assertEqual(409, code, answer)
         code, answer = self.call('POST', path, token,

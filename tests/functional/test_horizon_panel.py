@@ -224,7 +224,7 @@ class PanelPolicyTest(HorizonStackTest):
         self.keystone.create_user(OPERATOR, OPERATOR_PASSWORD)
         self.start_evacuator('ev1')
         self.start_drain_api(policy={
-            'evacuation:create': 'role:drain-operator'})
+            'drain:create': 'role:drain-operator'})
         horizon = self.start_horizon()
         self.boot_many(1, 'old1')
 
@@ -232,7 +232,7 @@ class PanelPolicyTest(HorizonStackTest):
                              password=OPERATOR_PASSWORD, source='old1')
 
         [error] = result['errors']
-        self.assertIn('Policy rule evacuation:create does not allow '
+        self.assertIn('Policy rule drain:create does not allow '
                       '%s (user ' % OPERATOR, error)
         self.assertEqual([], result['evacuations'])
         self.assertEqual([], self.cli('list'))

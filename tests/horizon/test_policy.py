@@ -86,8 +86,8 @@ class PanelPolicyTests(test.BaseAdminViewTests):
     @test.create_mocks({evacuator: ['evacuation_list']})
     def test_actions_the_policy_refuses_are_not_offered(self):
         # The operator's policy: only a drain-operator plans and starts.
-        self.use_policy('"evacuation:create": "role:drain-operator"\n'
-                        '"evacuation:start": "role:drain-operator"\n')
+        self.use_policy('"drain:create": "role:drain-operator"\n'
+                        '"drain:start": "role:drain-operator"\n')
         self.mock_evacuation_list.return_value = fakes.LIST
         res = self.client.get(INDEX_URL)
         self.assertEqual({'cancel'}, self.offered(res, fakes.PLANNED_ID))
@@ -97,7 +97,7 @@ class PanelPolicyTests(test.BaseAdminViewTests):
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_vm_actions_follow_the_policy(self):
-        self.use_policy('"evacuation:retry": "role:drain-operator"\n')
+        self.use_policy('"drain:retry": "role:drain-operator"\n')
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(test_detail.DETAIL_URL)
         self.assertNotContains(res, test_detail.task_action_id(
@@ -107,7 +107,7 @@ class PanelPolicyTests(test.BaseAdminViewTests):
 
     @test.create_mocks({evacuator: ['evacuation_list']})
     def test_panel_refused_where_listing_is_refused(self):
-        self.use_policy('"evacuation:list": "role:drain-operator"\n')
+        self.use_policy('"drain:list": "role:drain-operator"\n')
         self.mock_evacuation_list.return_value = fakes.LIST
         res = self.client.get(INDEX_URL)
         self.assertNotEqual(200, res.status_code)

@@ -56,21 +56,20 @@ class RecordingApi(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._record()
-        if self.path == '/v1/evacuations':
-            return self._answer(200, {'evacuations': [{
+        if self.path == '/v1/drains':
+            return self._answer(200, {'drains': [{
                 'id': 'e1', 'name': 'n', 'state': 'planned',
                 'sources': ['h1'], 'owner': None, 'created_at': 'now'}]})
-        if self.path == '/v1/evacuations/expired':
+        if self.path == '/v1/drains/expired':
             return self._answer(401, {'error': {
                 'code': 401, 'message': 'The token expired.'}})
-        return self._answer(200, {'evacuation': {'id': 'e1',
-                                                 'audit': []}})
+        return self._answer(200, {'drain': {'id': 'e1', 'audit': []}})
 
     def do_POST(self):
         body = self._record()
-        if self.path == '/v1/evacuations':
-            return self._answer(201, {'evacuation': {'id': 'e1',
-                                                     'state': 'planned'}})
+        if self.path == '/v1/drains':
+            return self._answer(201, {'drain': {'id': 'e1',
+                                                'state': 'planned'}})
         if 'start' in body:
             return self._answer(409, {'error': {
                 'code': 409, 'title': 'Conflict',
@@ -78,10 +77,10 @@ class RecordingApi(http.server.BaseHTTPRequestHandler):
         if 'pause' in body:
             return self._answer(403, {'error': {
                 'code': 403, 'title': 'Forbidden',
-                'message': 'Policy rule evacuation:pause does not allow '
+                'message': 'Policy rule drain:pause does not allow '
                            'carol to do that.'}})
-        return self._answer(200, {'evacuation': {'id': 'e1',
-                                                 'state': 'running'}})
+        return self._answer(200, {'drain': {'id': 'e1',
+                                            'state': 'running'}})
 
     def log_message(self, *args):
         pass
@@ -148,14 +147,14 @@ class EvacuatorClientRestTest(testtools.TestCase):
         evacuator.task_skip(request, 'e1', 'vm-1')
         evacuator.task_retry(request, 'e1', 'vm-2', allow_downtime=True)
         self.assertEqual(
-            [('GET', '/v1/evacuations', TOKEN, None),
-             ('POST', '/v1/evacuations', TOKEN, {
+            [('GET', '/v1/drains', TOKEN, None),
+             ('POST', '/v1/drains', TOKEN, {
                  'sources': ['h1'], 'name': 'n',
                  'policy': {'max_total': 2}, 'dry_run': False,
                  'target_aggregate': 'agg'}),
-             ('POST', '/v1/evacuations/e1/action', TOKEN,
+             ('POST', '/v1/drains/e1/action', TOKEN,
               {'skip': {'server': 'vm-1'}}),
-             ('POST', '/v1/evacuations/e1/action', TOKEN,
+             ('POST', '/v1/drains/e1/action', TOKEN,
               {'retry': {'server': 'vm-2', 'allow_downtime': True}})],
             RecordingApi.calls)
 
@@ -168,7 +167,7 @@ class EvacuatorClientRestTest(testtools.TestCase):
         error = self.assertRaises(evacuator.EvacuatorError,
                                   evacuator.evacuation_pause,
                                   FakeRequest(), 'e1')
-        self.assertIn('evacuation:pause does not allow carol', str(error))
+        self.assertIn('drain:pause does not allow carol', str(error))
 
     def test_an_expired_token_sends_back_to_the_login(self):
         from horizon import exceptions as horizon_exceptions

@@ -62,32 +62,32 @@ class ApiTest(utils.TestCase):
 
     def test_every_rule_defaults_to_admin_and_is_documented(self):
         self.assertEqual(
-            {'evacuation:' + a for a in ('list', 'show', 'create', 'start',
-                                         'pause', 'resume', 'cancel',
-                                         'retry', 'skip')},
+            {'drain:' + a for a in ('list', 'show', 'create', 'start',
+                                    'pause', 'resume', 'cancel',
+                                    'retry', 'skip')},
             {rule.name for rule in policies.list_rules()})
         for rule in policies.list_rules():
             self.assertEqual('role:admin', rule.check_str)
             self.assertTrue(rule.description and rule.operations)
 
     def test_unknown_path_and_method(self):
-        self.assertEqual(404, self.call('GET', '/v2/evacuations')[0])
-        code, body = self.call('DELETE', '/v1/evacuations')
+        self.assertEqual(404, self.call('GET', '/v2/drains')[0])
+        code, body = self.call('DELETE', '/v1/drains')
         self.assertEqual(405, code)
         self.assertIn('DELETE is not allowed', body['error']['message'])
 
     def test_policy_refusal_names_rule_and_user(self):
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'pause': None}, roles='member,reader')
         self.assertEqual(403, code)
-        self.assertIn('evacuation:pause does not allow alice (user u1, '
+        self.assertIn('drain:pause does not allow alice (user u1, '
                       'domain Default, project ops)',
                       body['error']['message'])
         self.assertEqual([], self.engine.calls)
 
     def test_action_acts_as_the_token_user(self):
         self.app._show = lambda evacuation_id: {'id': evacuation_id}
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'pause': None})
         self.assertEqual(200, code, body)
         self.assertEqual(
@@ -95,7 +95,7 @@ class ApiTest(utils.TestCase):
             self.engine.calls)
 
     def test_unknown_action_changes_nothing(self):
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'explode': None})
         self.assertEqual(400, code)
         self.assertIn("'explode' was unexpected", body['error']['message'])
@@ -111,21 +111,21 @@ class ApiTest(utils.TestCase):
 
     def test_retry_with_downtime_allowed(self):
         self.app._show = lambda evacuation_id: {'id': evacuation_id}
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'retry': {'server': 'vm-1',
                                           'allow_downtime': True}})
         self.assertEqual(200, code, body)
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'retry': {'server': 'vm-2'}})
         self.assertEqual(200, code, body)
         self.assertEqual([('retry', 'e1', 'vm-1', {'allow_downtime': True}),
                           ('retry', 'e1', 'vm-2', {})], self.engine.calls)
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'retry': {'server': 'vm-3',
                                           'allow_downtime': 'yes'}})
         self.assertEqual(400, code)
         self.assertIn('allow_downtime', body['error']['message'])
-        code, body = self.call('POST', '/v1/evacuations/e1/action',
+        code, body = self.call('POST', '/v1/drains/e1/action',
                                {'skip': {'server': 'vm-3',
                                          'allow_downtime': True}})
         self.assertEqual(400, code)

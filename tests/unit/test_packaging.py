@@ -196,7 +196,7 @@ class PanelPolicyFilesTest(testtools.TestCase):
                              'run tools/dump_panel_policies.py')
         names = {rule['name'] for rule in yaml.safe_load(
             dump_panel_policies.render())}
-        self.assertIn('evacuation:start', names)
+        self.assertIn('drain:start', names)
 
     def test_overrides_file_overrides_nothing(self):
         from horizon_panel import policy

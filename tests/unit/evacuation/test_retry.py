@@ -76,7 +76,7 @@ class TestRetry(oslotest_base.BaseTestCase):
         resources = api_app.Application(
             self.engine, policies.enforcer(self.api_conf()))
         request = webob.Request.blank(
-            '/v1/evacuations/%s/action' % self.evacuation_id,
+            '/v1/drains/%s/action' % self.evacuation_id,
             method='POST', json={'retry': {'server': 'vm-srv-a'}},
             headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
 
