@@ -144,7 +144,7 @@ horizon_step() {  # horizon_step NAME SECONDS: the panel's Django tests
     COUNTED=1 step "$name" "$seconds" "$VENV_HORIZON/bin/python" -m django test \
         --settings=tests.horizon.settings tests.horizon >"$log" 2>&1
     local rc=$?
-    grep -E '^(### |--- |FAILED)' "$log"
+    grep -E '^(### |--- )' "$log"
     [ $rc -eq 0 ] || grep -v '^$' "$log" | tail -n 200 | as_quoted
     # unittest's last lines: "Ran N tests in Xs", then "OK", "OK
     # (skipped=S)" or "FAILED (failures=F, errors=E, skipped=S)".

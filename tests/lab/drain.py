@@ -162,7 +162,6 @@ class Drain(object):
             self.config], env={'PYTHONPATH': self.cloud.repo})
         supervisor.wait_http('drain-api', config.url('host-drain', '/'),
                              accept=(300,))
-        return self.cli('list')
 
     def cli(self, *args):
         """``openstack drain *args -f json`` as the lab's admin, parsed."""
