@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 
-from nova_migration_ext.diskcopy import ssh
+from nova_migration_ext.compute.diskcopy import ssh
 from tests.lab import cloud as lab_cloud
 from tests.lab import config as lab_config
 from tests.lab import guests as lab_guests
@@ -136,7 +136,7 @@ def stock_copy(cloud, src, dest_host, compression):
 def our_copy(cloud, src, dest_host, compress='none'):
     out = cloud.run_in('c1', [
         lab_config.venv_bin('python'), '-m',
-        'nova_migration_ext.diskcopy.sender', '--host', dest_host,
+        'nova_migration_ext.compute.diskcopy.sender', '--host', dest_host,
         '--compress', compress, '--remote-python',
         cloud._remote_python(), src, src], timeout=1800)
     return json.loads(out.strip().splitlines()[-1])

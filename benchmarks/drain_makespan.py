@@ -16,7 +16,7 @@ Usage: PYTHONPATH=. python benchmarks/drain_makespan.py [--sharing MODEL]
 A synthetic cloud (benchmarks/synthetic.py) is planned once by our
 planner with the default policy; the same moves (same VM, same target,
 same bytes, same dirty rate) are then run through the drain model
-(``nova_migration_ext/evacuation/drain_model.py``: setup time, links
+(``nova_migration_ext/engine/drain_model.py``: setup time, links
 shared by the copies on them, dirty pages re-sent, nova giving up on a
 live migration that never converges) under each scheduler, so only
 *when* migrations start differs:
@@ -65,10 +65,10 @@ import collections
 import sys
 import time
 
-from nova_migration_ext.evacuation import drain_model
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import planner
-from nova_migration_ext.evacuation import scheduling
+from nova_migration_ext.engine import drain_model
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import planner
+from nova_migration_ext.engine import scheduling
 
 sys.path.insert(0, __file__.rsplit('/', 1)[0])
 import synthetic  # noqa: E402

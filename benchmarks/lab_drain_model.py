@@ -41,12 +41,12 @@ import statistics
 import sys
 import time
 
-from nova_migration_ext.evacuation import drain_model
-from nova_migration_ext.evacuation import executor
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import scheduling
-from nova_migration_ext.evacuation import store as store_mod
-from nova_migration_ext import host_stats
+from nova_migration_ext.compute import host_stats
+from nova_migration_ext.engine import drain_model
+from nova_migration_ext.engine import executor
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import scheduling
+from nova_migration_ext.engine import store as store_mod
 from tests.lab import config
 from tests.lab import drain as lab_drain
 

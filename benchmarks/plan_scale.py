@@ -22,8 +22,8 @@ import sys
 import time
 import tracemalloc
 
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import planner
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import planner
 
 sys.path.insert(0, __file__.rsplit('/', 1)[0])
 import synthetic  # noqa: E402

@@ -13,8 +13,8 @@
 
 import random
 
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext import orphans
+from nova_migration_ext.compute import orphans
+from nova_migration_ext.engine import inventory
 
 GiB = inventory.GiB
 # Dirty rates (bytes/s) of the synthetic guests and their shares: idle

@@ -11,10 +11,17 @@
 # under the License.
 """Safe, fast host drains for OpenStack Nova.
 
-The package is split by audience:
+The package is split by part, each with its audience:
 
-* ``nova_migration_ext.driver`` and everything it imports run inside
-  nova-compute (install with the ``nova`` extra);
-* ``nova_migration_ext.prechecks.base`` and ``nova_migration_ext.conf`` import
-  neither nova nor Django, so third-party prechecks and tools can use them.
+* ``compute/``: the libvirt driver's extension, run inside nova-compute
+  (install with the ``nova`` extra); ``prechecks/``: the checks it loads
+  through stevedore (``prechecks.base`` imports neither nova nor Django,
+  so third-party prechecks can use it);
+* ``engine/``: plans, runs, watches and recovers drains (the evacuator
+  daemon, its database), through nova's public API only;
+* ``api/``: the REST API (Keystone, policy) over the engine;
+* ``contract/`` and ``client/``: what the API's resources are and a Python
+  client for them, imported by the CLI (``cli/``) and Horizon without the
+  engine;
+* ``conf.py``: every option, in one place; ``cmd/``: the console scripts.
 """

@@ -37,10 +37,10 @@ from oslo_config import cfg
 import oslo_messaging
 import testtools
 
-from nova_migration_ext.evacuation import engine as engine_mod
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import store as store_mod
 from tests.functional import cloud
 
 OLD = ['c6-01', 'c6-02', 'c6-03', 'c6-04']

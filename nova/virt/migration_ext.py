@@ -20,6 +20,6 @@ there; the code lives in ``nova_migration_ext``. Set::
     compute_driver = migration_ext.MigrationExtLibvirtDriver
 """
 
-from nova_migration_ext.driver import MigrationExtLibvirtDriver
+from nova_migration_ext.compute.driver import MigrationExtLibvirtDriver
 
 __all__ = ['MigrationExtLibvirtDriver']

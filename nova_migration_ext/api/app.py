@@ -29,11 +29,11 @@ import webob.dec
 
 from nova_migration_ext.api import policies
 from nova_migration_ext.api import schemas
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import planner
-from nova_migration_ext.evacuation import service
-from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import planner
+from nova_migration_ext.engine import service
+from nova_migration_ext.engine import store as store_mod
 
 LOG = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_migration_ext.api import app
-from nova_migration_ext.evacuation import service
+from nova_migration_ext.engine import service
 
 DEFAULT_CONFIG = '/etc/nova-migration-ext/evacuator.conf'
 

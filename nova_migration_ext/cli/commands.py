@@ -25,9 +25,9 @@ from osc_lib import exceptions as osc_exceptions
 
 from nova_migration_ext.client import v1 as client_v1
 
-from nova_migration_ext.evacuation import display
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import display
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import inventory
 
 BAR_WIDTH = 30
 # Exit status of --wait when the drain ended with VMs left for the

@@ -32,7 +32,7 @@ def main(argv=None):
     from oslo_log import log as logging
     from oslo_service import service as os_service
 
-    from nova_migration_ext.evacuation import service
+    from nova_migration_ext.engine import service
 
     conf = cfg.CONF
     logging.register_options(conf)

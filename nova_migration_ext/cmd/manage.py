@@ -37,7 +37,7 @@ def _service():
         backend.init_backend(backend.BackendType.THREADING)
     except backend.exceptions.BackendAlreadySelected:
         pass
-    from nova_migration_ext.evacuation import service
+    from nova_migration_ext.engine import service
     return service
 
 

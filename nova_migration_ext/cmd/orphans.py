@@ -21,7 +21,7 @@ import sys
 
 from keystoneauth1 import loading
 
-from nova_migration_ext import orphans
+from nova_migration_ext.compute import orphans
 
 
 def main(argv=None):

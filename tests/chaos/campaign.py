@@ -13,8 +13,8 @@
 
 :func:`draw` turns a seed into a drain (VMs, sources, allowed targets) and
 a schedule of faults at random points of it; :func:`run` drives the real
-engine (:class:`~nova_migration_ext.evacuation.engine.Engine` and its
-:class:`~nova_migration_ext.evacuation.executor.Executor`, store on a
+engine (:class:`~nova_migration_ext.engine.engine.Engine` and its
+:class:`~nova_migration_ext.engine.executor.Executor`, store on a
 SQLite file) against :mod:`tests.chaos.simnova`, the simulated nova that
 stands in for the embedded cloud, and checks the invariants after every
 step and at the end. ``python -m tests.chaos.campaign --schedules N
@@ -33,10 +33,10 @@ import time
 
 import sqlalchemy as sa
 
-from nova_migration_ext.evacuation import engine as engine_mod
-from nova_migration_ext.evacuation import models
-from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import models
+from nova_migration_ext.engine import store as store_mod
 from tests.chaos import simnova
 
 SOURCES = ['old1', 'old2']

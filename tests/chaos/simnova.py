@@ -12,7 +12,7 @@
 """A simulated nova: the STAND-IN the fault campaign drains against.
 
 Not nova. A model of what the engine sees of nova through its public API
-(:class:`~nova_migration_ext.evacuation.nova_gateway.NovaGateway`), made
+(:class:`~nova_migration_ext.engine.nova_gateway.NovaGateway`), made
 to run a drain in milliseconds instead of the embedded cloud's tens of
 seconds (doc/chaos.md has the measurement):
 

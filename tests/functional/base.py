@@ -33,9 +33,9 @@ from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
 from oslo_messaging.notify import _impl_test as test_notifier
 
-from nova_migration_ext import cold_copy
+from nova_migration_ext.compute import cold_copy
+from nova_migration_ext.compute import imagecache
 from nova_migration_ext import conf as ext_conf
-from nova_migration_ext import imagecache
 
 DRIVER = 'migration_ext.MigrationExtLibvirtDriver'
 # nova's own driver, for control runs: what happens without our code.
@@ -136,7 +136,8 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
             return real_copy_disk(conf, from_path, to_path, None, *args,
                                   **kwargs)
         self.useFixture(fixtures.MockPatch(
-            'nova_migration_ext.cold_copy.copy_disk', side_effect=copy_disk))
+            'nova_migration_ext.compute.cold_copy.copy_disk',
+            side_effect=copy_disk))
         # The fake image backend describes every disk as raw; with nova's
         # default use_cow_images the real one makes qcow2 overlays, which
         # is what make_disks() creates.

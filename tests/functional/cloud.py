@@ -38,8 +38,8 @@ from oslo_config import cfg
 import oslo_messaging
 from oslo_messaging.notify import _impl_test as test_notifier
 
-from nova_migration_ext.evacuation import notifications
-from nova_migration_ext.evacuation import nova_gateway
+from nova_migration_ext.engine import notifications
+from nova_migration_ext.engine import nova_gateway
 from tests.functional import base
 
 

@@ -24,8 +24,8 @@ from oslo_config import cfg
 import requests
 
 from nova_migration_ext.api import app as api_app
-from nova_migration_ext.evacuation import service
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import service
 from tests.functional import horizon_stack
 from tests.functional import test_evacuation
 

@@ -23,7 +23,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 from oslo_concurrency import processutils
 
-from nova_migration_ext import cold_copy
+from nova_migration_ext.compute import cold_copy
 from tests.functional import base
 
 
@@ -200,7 +200,7 @@ class VerifiedCopyTest(base.MigrationExtTestBase):
             self.events.append('power_off')
             return real_power_off(*args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_migration_ext.cold_copy.copy_disk', copy_disk))
+            'nova_migration_ext.compute.cold_copy.copy_disk', copy_disk))
         self.src.driver.power_off = power_off
 
     def test_copy_is_verified_and_recorded_until_confirm(self):
@@ -238,7 +238,7 @@ class VerifiedCopyTest(base.MigrationExtTestBase):
                 {'code': 5, 'error': 'No space left on device'}, host,
                 source_host), 5)
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_migration_ext.cold_copy.copy_disk', refuse))
+            'nova_migration_ext.compute.cold_copy.copy_disk', refuse))
         self.cold_migrate(server, 'dest', expected_state='ACTIVE')
         self._wait_for_migration_status(server, ['error'])
         server = self.api.get_server(server['id'])
@@ -270,7 +270,7 @@ class VerifiedCopyTest(base.MigrationExtTestBase):
             return real_copy(conf, from_path, to_path, host, *args,
                              **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_migration_ext.cold_copy.copy_disk', copy_disk))
+            'nova_migration_ext.compute.cold_copy.copy_disk', copy_disk))
 
     def test_first_passes_repeat_until_one_is_short(self):
         self.flags(cold_copy_two_phase=True, cold_copy_max_downtime=0.5,

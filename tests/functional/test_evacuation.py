@@ -21,13 +21,13 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 import testtools.content
 
-from nova_migration_ext import cold_copy
-from nova_migration_ext.evacuation import engine as engine_mod
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import planner
-from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store as store_mod
-from nova_migration_ext import throttle
+from nova_migration_ext.compute import cold_copy
+from nova_migration_ext.compute import throttle
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import planner
+from nova_migration_ext.engine import store as store_mod
 from tests.functional import cloud
 
 OLD = ['old1', 'old2']
@@ -243,7 +243,7 @@ class ColdCopyPolicyTest(EvacuationTestBase):
             return real_copy(conf, from_path, to_path, host, *args,
                              **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_migration_ext.cold_copy.copy_disk', copy_disk))
+            'nova_migration_ext.compute.cold_copy.copy_disk', copy_disk))
 
     def drain_old1(self, **policy):
         """Drain old1 onto new1 (the harness copies to one named host)."""

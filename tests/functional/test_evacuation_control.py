@@ -18,11 +18,11 @@ import time
 
 import testtools.content
 
-from nova_migration_ext.evacuation import engine as engine_mod
-from nova_migration_ext.evacuation import executor as executor_mod
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import executor as executor_mod
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import store as store_mod
 from tests.functional import cloud
 from tests.functional import test_evacuation
 

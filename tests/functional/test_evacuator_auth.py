@@ -25,9 +25,9 @@ import os
 import fixtures
 from oslo_config import cfg
 
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import service
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import service
 from tests.functional import fake_keystone
 from tests.functional import test_evacuation
 from tests.functional import test_evacuator_service

@@ -35,9 +35,9 @@ import testtools.content
 
 from nova_migration_ext.api import app as api_app
 from nova_migration_ext.api import policies
-from nova_migration_ext.evacuation import engine as engine_mod
-from nova_migration_ext.evacuation import states
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import store as store_mod
 from tests import drain_commands
 from tests.functional import cloud
 from tests.functional import processes

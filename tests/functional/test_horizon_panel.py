@@ -31,8 +31,8 @@ import urllib.request
 
 import fixtures
 
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import inventory
 from tests.functional import horizon_stack
 from tests.functional import test_evacuation
 from tests.functional import test_evacuator_service

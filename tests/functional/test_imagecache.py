@@ -21,7 +21,7 @@ from nova import objects
 from nova import test
 from oslo_utils import uuidutils
 
-from nova_migration_ext import imagecache
+from nova_migration_ext.compute import imagecache
 
 
 class InFlightInstancesTest(test.TestCase):

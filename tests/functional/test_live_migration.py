@@ -14,7 +14,7 @@
 import fixtures
 from nova.tests import fixtures as nova_fixtures
 
-from nova_migration_ext import throttle
+from nova_migration_ext.compute import throttle
 from tests.functional import base
 
 
@@ -102,7 +102,7 @@ class BandwidthCapTest(base.MigrationExtTestBase):
         self.dest = self.computes[self.start_compute('dest')]
         self.bandwidths = []
         self.log = self.useFixture(fixtures.FakeLogger(
-            name='nova_migration_ext.driver'))
+            name='nova_migration_ext.compute.driver'))
 
     def _migrate_stub(self, domain, destination, params, flags):
         self.bandwidths.append(params.get('bandwidth'))

@@ -28,11 +28,11 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 import testtools.content
 
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import notifications
-from nova_migration_ext.evacuation import states
-from nova_migration_ext import facts
-from nova_migration_ext import orphans
+from nova_migration_ext.compute import facts
+from nova_migration_ext.compute import orphans
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import notifications
 from tests.functional import rabbit
 from tests.functional import test_evacuation
 
@@ -64,7 +64,7 @@ class RabbitNotificationsTestBase(test_evacuation.EvacuationTestBase):
             self.seen[notifications.server_of(payload)].append(event_type)
             return record(endpoint, event_type, payload)
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_migration_ext.evacuation.notifications.'
+            'nova_migration_ext.engine.notifications.'
             'MigrationEventEndpoint._record', recording))
         pool = 'nova-migration-evacuator-notifications-test-%s' % (
             uuid.uuid4().hex[:8])

@@ -26,7 +26,7 @@ import sys
 from eventlet.green import subprocess
 
 from nova_migration_ext import client
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import states
 from tests.functional import horizon_stack
 from tests.functional import test_api
 

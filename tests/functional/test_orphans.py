@@ -25,7 +25,7 @@ import json
 from nova.tests.functional.api import client as api_client
 
 from nova_migration_ext.cmd import orphans as orphans_cmd
-from nova_migration_ext import orphans
+from nova_migration_ext.compute import orphans
 from tests.functional import cloud
 from tests.functional import fake_keystone
 from tests.functional import test_evacuator_auth

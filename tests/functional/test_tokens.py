@@ -34,8 +34,8 @@ from nova.tests import fixtures as nova_fixtures
 from nova.volume import cinder as cinder_api
 from oslo_config import fixture as config_fixture
 
+from nova_migration_ext.compute import tokens
 from nova_migration_ext import conf as ext_conf
-from nova_migration_ext import tokens
 from tests.functional import base
 from tests.functional import fake_keystone
 

@@ -51,8 +51,8 @@ class PanelTests(test.BaseAdminViewTests):
         for name in sys.modules:
             self.assertNotEqual('nova', name.split('.')[0], name)
             self.assertFalse(name.startswith(
-                ('sqlalchemy', 'nova_migration_ext.evacuation.engine',
-                 'nova_migration_ext.evacuation.store')), name)
+                ('sqlalchemy', 'nova_migration_ext.engine.engine',
+                 'nova_migration_ext.engine.store')), name)
 
 
 class NonAdminTests(test.TestCase):

@@ -29,7 +29,7 @@ import time
 import pymysql
 import testtools.content
 
-from nova_migration_ext import host_stats
+from nova_migration_ext.compute import host_stats
 from tests.lab import base
 from tests.lab import config
 

@@ -16,7 +16,7 @@ import time
 
 import testtools.content
 
-from nova_migration_ext import throttle
+from nova_migration_ext.compute import throttle
 from tests.lab import base
 from tests.lab import config
 from tests.lab.guest import verify

@@ -12,7 +12,7 @@
 """When ``--wait`` stops following a drain, and what it prints."""
 
 from nova_migration_ext.cli import commands
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import states
 from tests.unit import utils
 
 

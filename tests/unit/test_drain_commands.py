@@ -29,9 +29,9 @@ from oslo_config import cfg
 
 from nova_migration_ext.api import app as api_app
 from nova_migration_ext.api import policies
-from nova_migration_ext.evacuation import engine as engine_mod
-from nova_migration_ext.evacuation import inventory
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import store as store_mod
 from tests import drain_commands
 from tests.unit import utils
 

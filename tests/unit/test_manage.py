@@ -20,8 +20,8 @@ import sys
 import fixtures
 from oslo_config import cfg
 
-from nova_migration_ext.evacuation import service
-from nova_migration_ext.evacuation import store as store_mod
+from nova_migration_ext.engine import service
+from nova_migration_ext.engine import store as store_mod
 from tests.unit import utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(

@@ -21,12 +21,12 @@ from tests.unit import utils
 
 MODULES = (
     'nova_migration_ext.conf',
-    'nova_migration_ext.diskcopy.protocol',
-    'nova_migration_ext.diskcopy.receiver',
-    'nova_migration_ext.diskcopy.sender',
-    'nova_migration_ext.diskcopy.ssh',
-    'nova_migration_ext.host_stats',
-    'nova_migration_ext.throttle',
+    'nova_migration_ext.compute.diskcopy.protocol',
+    'nova_migration_ext.compute.diskcopy.receiver',
+    'nova_migration_ext.compute.diskcopy.sender',
+    'nova_migration_ext.compute.diskcopy.ssh',
+    'nova_migration_ext.compute.host_stats',
+    'nova_migration_ext.compute.throttle',
     'nova_migration_ext.prechecks',
     'nova_migration_ext.prechecks.base',
     'nova_migration_ext.prechecks.disk_fit',
@@ -48,7 +48,7 @@ print(json.dumps({
     'heavy': sorted(name for name in sys.modules
                     if name.split('.')[0] in ('nova', 'django')),
     'engine': sorted(name for name in sys.modules
-                     if name.startswith('nova_migration_ext.evacuation.') or
+                     if name.startswith('nova_migration_ext.engine.') or
                      name.split('.')[0] in ('sqlalchemy', 'novaclient')),
     'rpc': sorted(name for name in sys.modules
                   if name.split('.')[0] == 'oslo_messaging'),
@@ -77,17 +77,17 @@ class TestNoNovaImport(utils.TestCase):
     def test_clients_need_neither_nova_nor_the_engine(self):
         # What Horizon and the CLI import: the REST client, and the policy
         # model (inventory, standard library only) to check their input.
-        for module in ('nova_migration_ext.evacuation.display',
-                       'nova_migration_ext.evacuation.inventory',
-                       'nova_migration_ext.evacuation.states',
+        for module in ('nova_migration_ext.contract.display',
+                       'nova_migration_ext.engine.inventory',
+                       'nova_migration_ext.contract.states',
                        'nova_migration_ext.cli.osc_plugin',
                        'nova_migration_ext.client.v1'):
             result = self._imports(module)
             self.assertEqual([], result['heavy'], module)
             self.assertLessEqual(set(result['engine']), {
-                'nova_migration_ext.evacuation.display',
-                'nova_migration_ext.evacuation.inventory',
-                'nova_migration_ext.evacuation.states'}, module)
+                'nova_migration_ext.contract.display',
+                'nova_migration_ext.engine.inventory',
+                'nova_migration_ext.contract.states'}, module)
 
     def test_openstack_client_plugin_needs_no_rpc(self):
         # ``openstack drain …`` speaks REST with the user's token: the
@@ -99,9 +99,9 @@ class TestNoNovaImport(utils.TestCase):
         # The client-side pieces only (states, the policy's checks, the
         # display of durations), no planner, store or executor.
         self.assertLessEqual(set(result['engine']), {
-            'nova_migration_ext.evacuation.display',
-            'nova_migration_ext.evacuation.inventory',
-            'nova_migration_ext.evacuation.states'})
+            'nova_migration_ext.contract.display',
+            'nova_migration_ext.engine.inventory',
+            'nova_migration_ext.contract.states'})
 
     def test_each_module_alone(self):
         for module in MODULES:

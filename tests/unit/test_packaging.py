@@ -22,7 +22,7 @@ import testtools
 import yaml
 
 from nova_migration_ext import conf as ext_conf
-from nova_migration_ext.evacuation import service
+from nova_migration_ext.engine import service
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -164,7 +164,7 @@ class AudienceTest(testtools.TestCase):
             'nova_migration_ext.conf',
             'nova_migration_ext.prechecks.base',
             'nova_migration_ext.prechecks.runner',
-            'nova_migration_ext.orphans',
+            'nova_migration_ext.compute.orphans',
         ])
         self.assertNotIn('nova', loaded)
         self.assertNotIn('django', loaded)

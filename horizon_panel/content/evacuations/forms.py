@@ -23,7 +23,7 @@ from horizon import messages
 from openstack_dashboard import api
 
 from horizon_panel.api import evacuator
-from nova_migration_ext.evacuation import inventory
+from nova_migration_ext.engine import inventory
 
 METHODS = (
     ('auto', _("Automatic: live when possible, cold when needed")),

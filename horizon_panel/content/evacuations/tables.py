@@ -30,7 +30,7 @@ from horizon.utils import filters
 
 from horizon_panel.api import evacuator
 from horizon_panel import policy
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import states
 
 EVACUATION_STATES = (
     (states.PLANNED, _("Planned")),

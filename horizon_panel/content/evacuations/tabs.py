@@ -19,8 +19,8 @@ from oslo_utils import timeutils
 
 from horizon_panel.api import evacuator
 from horizon_panel.content.evacuations import tables
-from nova_migration_ext.evacuation import display
-from nova_migration_ext.evacuation import states
+from nova_migration_ext.contract import display
+from nova_migration_ext.contract import states
 
 
 def _moment(text):

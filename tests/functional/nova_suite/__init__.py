@@ -43,7 +43,7 @@ from nova.virt.libvirt import driver as libvirt_driver
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from nova_migration_ext import driver as ext_driver
+from nova_migration_ext.compute import driver as ext_driver
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -1,0 +1,365 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The engine's public operations.
+
+Plan, start, pause, resume, cancel, retry, skip and show; the REST API
+(:mod:`nova_migration_ext.api`) and the evacuator service call these.
+"""
+
+import functools
+import time
+
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import executor as executor_mod
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import planner as planner_mod
+from nova_migration_ext.engine import scheduling
+
+
+def _fraction_done(task):
+    """How much of a task's bytes have moved, from 0.0 to 1.0."""
+    if task.state == states.DONE:
+        return 1.0
+    if not task.bytes_total:
+        return 0.0
+    return min(task.bytes_done, task.bytes_total) / task.bytes_total
+
+
+def progress(tasks):
+    """Percent of *tasks*' bytes moved, to one decimal.
+
+    Each task has ``state``, ``bytes_total`` and ``bytes_done``.
+    """
+    total = sum(t.bytes_total for t in tasks) or 1
+    done = sum(t.bytes_total * _fraction_done(t) for t in tasks)
+    return round(100.0 * done / total, 1)
+
+
+def remaining_seconds(tasks, policy, plan_summary=None):
+    """Seconds the drain of *tasks* is expected to go on.
+
+    The drain model (:mod:`.drain_model`) runs what is left, under the
+    executor's scheduler: moves under way first, for the bytes they have
+    left and past their setup once they copy; VMs left for the operator
+    count no time.
+    """
+    jobs, under_way = [], []
+    for task in tasks:
+        if task.state in states.TASK_FINAL or \
+                task.state == states.NEEDS_OPERATOR:
+            continue
+        job = executor_mod.task_job(task, policy)
+        job.bytes *= 1.0 - _fraction_done(task)
+        if job.memory is not None:      # the memory goes last
+            job.memory = min(job.memory, job.bytes)
+        jobs.append(job)
+        if task.state in states.TASK_ACTIVE:
+            if task.bytes_done:
+                job.setup = 0.0
+            under_way.append(job)
+    link, limits = scheduling.for_plan(plan_summary, policy)
+    result, _limits = scheduling.estimate(jobs, policy, link, limits,
+                                          under_way)
+    return result.makespan
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else None
+
+
+def _lease_text(evacuation, now):
+    """Whether an evacuator drives *evacuation*, from its lease.
+
+    Each evacuator renews the lease of what it drives at every pass; one
+    whose passes fail (database or RabbitMQ gone) stops renewing it, and
+    none takes over while every evacuator fails. *now* is the database's
+    clock, the one the leases run on.
+    """
+    if evacuation.state not in (states.RUNNING, states.PAUSED):
+        return ''
+    if evacuation.lease_until is None:
+        return 'no evacuator has picked it up yet'
+    left = (evacuation.lease_until - now).total_seconds()
+    if left >= 0:
+        return '%s, renewed (%d s left)' % (evacuation.owner, left)
+    return ('%s stopped renewing it %d s ago: no evacuator drives it. '
+            'Check that nova-migration-evacuator runs and reaches its '
+            'database (its log says why its passes fail)'
+            % (evacuation.owner, -left))
+
+
+def _window_text(policy, state):
+    """The policy's start window, and whether it holds new moves back."""
+    if not policy.window:
+        return ''
+    text = '%s-%s UTC' % tuple(policy.window)
+    if state == states.RUNNING and not policy.in_window(
+            executor_mod.utcnow()):
+        text += ': outside it, no new migration starts'
+    return text
+
+
+class Engine:
+    """Operations on evacuations, over a store and a nova gateway.
+
+    :param facts_max_age: seconds after which the facts a compute published
+        (image cache, real free disk) are too old for the planner.
+    :param executor_args: passed to each :class:`~.executor.Executor`.
+    """
+
+    def __init__(self, store, gateway, owner='evacuator', facts_max_age=900,
+                 **executor_args):
+        self.store = store
+        self.gateway = gateway
+        self.owner = owner
+        self.facts_max_age = facts_max_age
+        self.executor_args = executor_args
+
+    def _busy_hosts(self):
+        busy = set()
+        for evacuation in self.store.list_evacuations():
+            if evacuation.state in (states.RUNNING, states.PAUSED,
+                                    states.PLANNED):
+                busy.update(evacuation.source_hosts)
+        return busy
+
+    def _targets(self, sources, targets, target_aggregate):
+        """The allowed targets: the hosts given, or the aggregate's.
+
+        An aggregate's hosts that are also sources are left out (an
+        aggregate often spans a whole zone).
+        """
+        if not target_aggregate:
+            return targets
+        if targets:
+            raise planner_mod.PlanError(
+                'Give target hosts or a target aggregate, not both.')
+        aggregates = self.gateway.aggregates()
+        if target_aggregate not in aggregates:
+            raise planner_mod.PlanError(
+                'Unknown host aggregate %s. Known aggregates: %s.'
+                % (target_aggregate, ', '.join(sorted(aggregates)) or
+                   'none'))
+        hosts = [h for h in aggregates[target_aggregate]
+                 if h not in sources]
+        if not hosts:
+            raise planner_mod.PlanError(
+                'Host aggregate %s has no host besides the sources; add '
+                'hosts to it or name target hosts.' % target_aggregate)
+        return hosts
+
+    def _check_cap(self, policy):
+        """A cap needs the key that lets the driver trust it."""
+        if policy.max_bandwidth_mib_per_s and \
+                not self.executor_args.get('bandwidth_cap_secret'):
+            raise planner_mod.PlanError(
+                'A bandwidth cap needs [evacuator] bandwidth_cap_secret '
+                '(and the same [migration_ext] bandwidth_cap_secret on the '
+                'computes); set it or leave the cap out.')
+
+    def dry_run(self, sources, targets=None, policy=None,
+                target_aggregate=None):
+        """Plan without storing anything.
+
+        :param targets: allowed target hosts; or
+        :param target_aggregate: name of the host aggregate whose hosts
+            are the allowed targets. Default: every other enabled host.
+        """
+        policy = policy or inventory.Policy()
+        self._check_cap(policy)
+        targets = self._targets(sources, targets, target_aggregate)
+        facts = self.store.host_facts(self.facts_max_age)
+        hosts = inventory.with_facts(self.gateway.hosts(), facts)
+        servers = inventory.with_measurements(self.gateway.servers_on(
+            [s for s in sources if s in {h.name for h in hosts}]), facts)
+        return planner_mod.Planner(hosts, servers, policy).plan(
+            sources, targets, busy_hosts=self._busy_hosts())
+
+    def plan(self, sources, targets=None, policy=None, actor='admin',
+             name='', target_aggregate=None):
+        """Plan and store an evacuation; returns (id, plan)."""
+        policy = policy or inventory.Policy()
+        targets = self._targets(sources, targets, target_aggregate)
+        plan = self.dry_run(sources, targets, policy)
+        totals = plan.totals()
+        totals['unplaceable'] = [
+            {'server_id': u.server_id, 'name': u.server_name,
+             'source': u.source, 'status': u.status, 'reason': u.reason}
+            for u in plan.unplaceable]
+        totals['links'] = plan.links
+        totals['disks'] = plan.disks
+        tasks = [m.task_fields() for m in plan.moves]
+        evacuation_id = self.store.create_evacuation(
+            source_hosts=sources, target_hosts=targets,
+            target_aggregate=target_aggregate, policy=policy.to_dict(),
+            tasks=tasks, actor=actor, name=name,
+            plan_summary=totals)
+        return evacuation_id, plan
+
+    def start(self, evacuation_id, actor='admin'):
+        """Disable the sources, then let the executor run."""
+        with self.store.session() as session:
+            evacuation = self.store.get(session, evacuation_id)
+            sources = list(evacuation.source_hosts)
+            states.check_transition('evacuation', evacuation.state,
+                                    states.RUNNING)
+        reason = 'Emptied by evacuation %s' % evacuation_id
+        for host in sources:
+            self.gateway.disable_host(host, reason)
+            self.store.audit(evacuation_id, actor, 'disable-host',
+                             '%s disabled: %s' % (host, reason))
+        self.store.set_state(evacuation_id, states.RUNNING, actor)
+
+    def pause(self, evacuation_id, actor='admin'):
+        self.store.set_state(evacuation_id, states.PAUSED, actor,
+                             'no new migrations; running ones finish')
+
+    def resume(self, evacuation_id, actor='admin'):
+        self.store.set_state(evacuation_id, states.RUNNING, actor)
+
+    def cancel(self, evacuation_id, actor='admin'):
+        """Stop the evacuation, leaving every VM consistent.
+
+        Queued VMs are dropped, live migrations aborted where nova allows;
+        cold migrations finish so nothing is half-moved.
+        """
+        self.store.set_state(evacuation_id, states.CANCELLED, actor)
+        tasks = self.store.tasks(evacuation_id)
+        for task in tasks:
+            if task.state in (states.PENDING, states.RETRY_WAIT):
+                self.store.update_task(task.id, actor,
+                                       states.TASK_CANCELLED, 'cancelled')
+            elif task.state == states.MIGRATING and \
+                    task.method in executor_mod.LIVE_METHODS:
+                migration_id, _s, _d, _t = self.gateway.live_progress(
+                    task.server_id)
+                if migration_id is not None:
+                    try:
+                        self.gateway.abort_live_migration(task.server_id,
+                                                          migration_id)
+                        self.store.audit(evacuation_id, actor, 'abort',
+                                         'live migration of %s aborted'
+                                         % task.server_id, task.id)
+                    except Exception as exc:
+                        self.store.audit(evacuation_id, actor, 'abort',
+                                         'could not abort %s: %s'
+                                         % (task.server_id, exc), task.id)
+        with self.store.session() as session:
+            policy = inventory.Policy.from_dict(
+                self.store.get(session, evacuation_id).policy)
+        executor_mod.release_bandwidth_caps(self.gateway, tasks, policy)
+
+    def _task(self, evacuation_id, server_id):
+        for task in self.store.tasks(evacuation_id):
+            if server_id in (task.server_id, task.server_name):
+                return task
+        raise LookupError('Evacuation %s has no VM %s.'
+                          % (evacuation_id, server_id))
+
+    def retry(self, evacuation_id, server_id, actor='admin',
+              allow_downtime=False):
+        """Try one VM again; reopens a completed evacuation.
+
+        Refused while the VM is being submitted or moved. With
+        *allow_downtime*, the evacuation's policy lets this VM go cold
+        first (the remedy for a VM live migration cannot move), and a VM
+        that live migration already failed goes cold at once.
+        """
+        task = self._task(evacuation_id, server_id)
+        fields = {'attempts': 0}
+        if allow_downtime:
+            with self.store.session() as session:
+                policy = inventory.Policy.from_dict(
+                    self.store.get(session, evacuation_id).policy)
+            if policy.method == inventory.METHOD_LIVE:
+                raise states.InvalidTransition(
+                    'Evacuation %s moves VMs by live migration only '
+                    '(method live): plan another with --method auto to '
+                    'let %s go cold.' % (evacuation_id, task.server_name))
+            states.check_retry(task.state, server=server_id,
+                               evacuation_id=evacuation_id)
+            self.store.allow_downtime(evacuation_id, task.server_id, actor)
+            if task.live_failures:
+                fields['method'] = inventory.METHOD_COLD
+        self.store.update_task(
+            task.id, actor, states.PENDING, 'retry asked by %s%s' % (
+                actor, ', downtime allowed' if allow_downtime else ''),
+            check=functools.partial(states.check_retry, server=server_id,
+                                    evacuation_id=evacuation_id),
+            **fields)
+        with self.store.session() as session:
+            state = self.store.get(session, evacuation_id).state
+        if state == states.COMPLETED:
+            self.store.set_state(evacuation_id, states.RUNNING, actor,
+                                 'reopened to retry %s' % server_id)
+
+    def skip(self, evacuation_id, server_id, actor='admin'):
+        task = self._task(evacuation_id, server_id)
+        self.store.update_task(task.id, actor, states.SKIPPED,
+                               'skipped by %s' % actor)
+
+    def executor(self, evacuation_id):
+        return executor_mod.Executor(self.store, self.gateway,
+                                     evacuation_id, owner=self.owner,
+                                     **self.executor_args)
+
+    def run(self, evacuation_id, poll_interval=2.0, timeout=None,
+            on_tick=None):
+        """Tick until the evacuation ends (or *timeout* seconds)."""
+        executor = self.executor(evacuation_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = executor.tick()
+            if on_tick is not None:
+                on_tick(self.show(evacuation_id))
+            tasks = self.store.tasks(evacuation_id)
+            active = any(t.state in states.TASK_ACTIVE for t in tasks)
+            if state in states.EVACUATION_FINAL and not active:
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                return state
+            time.sleep(poll_interval)
+
+    def show(self, evacuation_id):
+        """State, counts, bytes, progress and ETA of an evacuation."""
+        with self.store.session() as session:
+            evacuation = self.store.get(session, evacuation_id)
+            info = {'id': evacuation.id, 'name': evacuation.name,
+                    'state': evacuation.state,
+                    'sources': evacuation.source_hosts,
+                    'owner': evacuation.owner,
+                    'lease': _lease_text(evacuation,
+                                         self.store.db_now(session)),
+                    'plan': evacuation.plan_summary,
+                    'created_at': _iso(evacuation.created_at),
+                    'started_at': _iso(evacuation.started_at),
+                    'finished_at': _iso(evacuation.finished_at)}
+            policy = inventory.Policy.from_dict(evacuation.policy)
+        tasks = self.store.tasks(evacuation_id)
+        counts = {}
+        for task in tasks:
+            counts[task.state] = counts.get(task.state, 0) + 1
+        eta = remaining_seconds(tasks, policy, info['plan'])
+        info.update({
+            'counts': counts, 'vms': len(tasks),
+            'window': _window_text(policy, info['state']),
+            'progress': progress(tasks),
+            'eta_seconds': round(eta),
+            'tasks': [{'server_id': t.server_id, 'name': t.server_name,
+                       'source': t.source_host, 'target': t.target_host,
+                       'method': t.method, 'state': t.state,
+                       'phase': t.phase or '',
+                       'progress': round(100.0 * _fraction_done(t), 1),
+                       'attempts': t.attempts, 'last_error': t.last_error,
+                       'remedy': t.remedy} for t in tasks],
+        })
+        return info

@@ -1,0 +1,356 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``nova-migration-evacuator``: the engine as an oslo.service daemon.
+
+It drives the evacuations that are running, listening to nova's
+notifications; clients reach the evacuations through the REST API
+(:mod:`nova_migration_ext.api`), which shares its database. Several
+evacuators may run for high availability: each
+evacuation is driven by the one holding its lease in the database (renewed
+on every pass); when that one dies, another takes the lease over once it
+expires and resumes from what the database says.
+"""
+
+import copy
+import socket
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_service import service as os_service
+
+from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.contract import states
+from nova_migration_ext.engine import engine as engine_mod
+from nova_migration_ext.engine import executor as executor_mod
+from nova_migration_ext.engine import inventory
+from nova_migration_ext.engine import notifications
+from nova_migration_ext.engine import nova_gateway
+from nova_migration_ext.engine import store as store_mod
+
+LOG = logging.getLogger(__name__)
+GROUP = 'evacuator'
+NOVA_GROUP = 'nova'
+# Longest wait between two passes while they fail (say, database down).
+MAX_BACKOFF = 60.0
+
+# Seconds a request to nova, Placement or Keystone may take: no pass
+# waits for ever.
+NOVA_TIMEOUT = 60.0
+# Two of those: a pass renews its lease between calls, so one slow call
+# never hands the evacuation to another evacuator.
+LEASE_SECONDS = int(2 * NOVA_TIMEOUT)
+
+OPTS = [
+    cfg.StrOpt('connection',
+               default='sqlite:////var/lib/nova-migration-ext/'
+                       'evacuations.sqlite',
+               secret=True,
+               help='SQLAlchemy URL of the evacuation database: the '
+                    'embedded SQLite file, or mysql+pymysql://… for '
+                    'production and for several evacuators.'),
+    cfg.IntOpt('database_timeout', default=store_mod.DEFAULT_TIMEOUT,
+               min=1,
+               help='Seconds connecting to the evacuation database, or one '
+                    'statement on it, may take before the pass fails and is '
+                    'retried: a database gone silent never hangs the drive '
+                    'loop.'),
+    cfg.StrOpt('name', default=socket.gethostname(),
+               help='Name of this evacuator in leases and the audit log.'),
+    cfg.FloatOpt('poll_interval', default=5.0, min=0.1,
+                 help='Seconds between two passes over the running '
+                      'evacuations.'),
+    cfg.IntOpt('lease_seconds', default=LEASE_SECONDS, min=2,
+               help='How long an evacuator keeps an evacuation after its '
+                    'last renewal; another evacuator takes over after that. '
+                    'A pass renews it between calls to nova, so keep it '
+                    'above twice [nova] timeout.'),
+    cfg.IntOpt('stuck_after', default=600, min=1,
+               help='Seconds without progress after which a live '
+                    'migration is considered stuck and aborted.'),
+    cfg.IntOpt('unanswered_timeout', default=1800, min=1,
+               help='Seconds a moving VM waits while nova\'s API cannot '
+                    'say where it stands (API errors, outage) before its '
+                    'task is handed to the operator. Nothing is reset, '
+                    'aborted, confirmed or reverted meanwhile.'),
+    cfg.FloatOpt('retry_base', default=30.0, min=0.0,
+                 help='First retry delay in seconds; doubles with each '
+                      'attempt.'),
+    cfg.FloatOpt('settle_time', default=10.0, min=0.0,
+                 help='Seconds a VM must rest on its source, with no task '
+                      'under way, before a failed or cancelled attempt is '
+                      'closed. Nova may set a VM to ERROR a few seconds '
+                      'after it rolled a migration back; the evacuator '
+                      'resets such a VM to ACTIVE when its guest still '
+                      'runs there.'),
+    cfg.BoolOpt('listen_notifications', default=True,
+                help='Follow moves and collect host facts through nova\'s '
+                     'notifications, on the transport of '
+                     '[oslo_messaging_notifications] transport_url (nova\'s '
+                     'RabbitMQ). Nova needs [notifications] '
+                     'notification_format = versioned or both, and '
+                     '[oslo_messaging_notifications] driver = messagingv2.'),
+    cfg.ListOpt('notification_topics',
+                default=['versioned_notifications', 'notifications'],
+                help='Topics to listen on: nova\'s versioned notifications '
+                     '(the phases of each move) and the topic of '
+                     '[oslo_messaging_notifications] topics on the computes '
+                     '(the driver\'s migration_ext.host.facts).'),
+    cfg.StrOpt('notification_exchange', default='nova',
+               help='Exchange nova publishes its notifications on (its '
+                    'control_exchange).'),
+    cfg.StrOpt('notification_pool',
+               default='nova-migration-evacuator-notifications',
+               help='Queue of the evacuators beside other consumers of the '
+                    'same topics; evacuators sharing it share the work.'),
+    cfg.IntOpt('host_facts_max_age', default=900, min=1,
+               help='Seconds after which the facts a compute published '
+                    '(image cache, real free disk) are too old for the '
+                    'planner, which then uses nova\'s figures alone.'),
+    cfg.StrOpt('endpoint_override',
+               help='Nova API endpoint to use instead of the catalog\'s.'),
+] + ext_conf.EVACUATOR_OPTS
+
+
+API_GROUP = 'api'
+API_OPTS = [
+    cfg.HostAddressOpt('bind_host', default='0.0.0.0',
+                       help='Address nova-migration-ext-api listens on.'),
+    cfg.PortOpt('bind_port', default=9779,
+                help='Port nova-migration-ext-api listens on; the Keystone '
+                     'catalog\'s "host-drain" endpoint points at it.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(OPTS, group=GROUP)
+    conf.register_opts(API_OPTS, group=API_GROUP)
+    ks_loading.register_auth_conf_options(conf, NOVA_GROUP)
+    ks_loading.register_session_conf_options(conf, NOVA_GROUP)
+    conf.set_default('timeout', NOVA_TIMEOUT, group=NOVA_GROUP)
+    ks_loading.register_adapter_conf_options(conf, NOVA_GROUP)
+
+
+def _nova_client_opts():
+    """What ``[nova]`` takes, as nova lists it for its own clients.
+
+    keystoneauth's auth (with the password plugin's options, as deployed),
+    session (with our time-out) and adapter options.
+    """
+    opts = copy.deepcopy(ks_loading.get_session_conf_options())
+    for opt in opts:
+        if opt.dest == 'timeout':
+            opt.default = NOVA_TIMEOUT
+            opt.help = ('Seconds to wait for an answer of nova, Placement or '
+                        'Keystone before the call fails; its outcome is then '
+                        'unknown and found out from nova.')
+    return (ks_loading.get_auth_common_conf_options() +
+            ks_loading.get_auth_plugin_conf_options('password') + opts +
+            ks_loading.get_adapter_conf_options(include_deprecated=False))
+
+
+def list_opts():
+    return [(GROUP, OPTS), (API_GROUP, API_OPTS),
+            (NOVA_GROUP, _nova_client_opts())]
+
+
+def summaries(engine):
+    """One line of data per evacuation, oldest first.
+
+    ``needs_operator`` counts its VMs left for the operator: what a list
+    must show, whatever the evacuation's own state; ``progress`` is the
+    percent of its bytes moved, as ``show`` says.
+    """
+    tasks = {}
+    for row in engine.store.task_bytes():
+        tasks.setdefault(row.evacuation_id, []).append(row)
+    return [{'id': e.id, 'name': e.name, 'state': e.state,
+             'sources': e.source_hosts, 'owner': e.owner,
+             'created_at': e.created_at.isoformat(),
+             'needs_operator': sum(t.state == states.NEEDS_OPERATOR
+                                   for t in tasks.get(e.id, ())),
+             'progress': engine_mod.progress(tasks.get(e.id, []))}
+            for e in engine.store.list_evacuations()]
+
+
+def dry_run_plan(engine, sources, targets, policy, target_aggregate=None):
+    """What a plan would do, stored nowhere."""
+    plan = engine.dry_run(sources, targets, policy, target_aggregate)
+    return {'id': None, 'plan': plan.totals(),
+            'moves': [dict(m.task_fields(), expected_downtime_seconds=(
+                m.expected_downtime_seconds)) for m in plan.moves],
+            'unplaceable': [u.__dict__ for u in plan.unplaceable]}
+
+
+def show(engine, evacuation_id, with_audit=False):
+    """An evacuation, its tasks and, if asked, its audit log."""
+    info = engine.show(evacuation_id)
+    if with_audit:
+        info['audit'] = [
+            {'at': e.at.isoformat(), 'actor': e.actor, 'action': e.action,
+             'detail': e.detail}
+            for e in engine.store.audit_log(evacuation_id)]
+    return info
+
+
+def check_lease(conf):
+    """Warn when a pass may lose its lease while it waits on nova.
+
+    Safe either way (every write is fenced), but another evacuator would
+    take the evacuation over from a live one, again and again.
+    """
+    timeout = conf.nova.timeout or 0
+    if conf.evacuator.lease_seconds < 2 * timeout:
+        LOG.warning('[evacuator] lease_seconds (%d) is below twice [nova] '
+                    'timeout (%g s): a pass waiting on a slow nova may lose '
+                    'its evacuation to another evacuator. Raise '
+                    'lease_seconds to %d or more.',
+                    conf.evacuator.lease_seconds, timeout, 2 * timeout)
+        return False
+    return True
+
+
+def open_store(conf):
+    """The evacuation database of *conf*, as it is."""
+    return store_mod.Store(conf.evacuator.connection,
+                           timeout=conf.evacuator.database_timeout)
+
+
+def sync_database(conf):
+    """Bring the database of *conf* to this code's schema."""
+    store = open_store(conf)
+    try:
+        store.upgrade()
+        return store.revisions()[0]
+    finally:
+        store.engine.dispose()
+
+
+def build_engine(conf, session=None):
+    """The engine on the database of *conf*, which must be synced.
+
+    :raises store.SchemaOutOfDate: saying to run ``db sync``.
+    """
+    check_lease(conf)
+    store = open_store(conf)
+    store.check_schema()
+    if session is None:
+        auth = ks_loading.load_auth_from_conf_options(conf, NOVA_GROUP)
+        session = ks_loading.load_session_from_conf_options(
+            conf, NOVA_GROUP, auth=auth)
+    gateway = nova_gateway.NovaGateway(
+        session, region_name=conf.nova.region_name,
+        endpoint_override=conf.evacuator.endpoint_override)
+    gateway.default_allocation_ratios = _default_ratios(conf.evacuator)
+    gateway.shared_storage_groups = inventory.parse_storage_groups(
+        conf.evacuator.shared_storage_groups)
+    return engine_mod.Engine(
+        store, gateway, owner=conf.evacuator.name,
+        stuck_after=conf.evacuator.stuck_after,
+        unanswered_timeout=conf.evacuator.unanswered_timeout,
+        retry_base=conf.evacuator.retry_base,
+        settle_seconds=conf.evacuator.settle_time,
+        facts_max_age=conf.evacuator.host_facts_max_age,
+        lease_seconds=conf.evacuator.lease_seconds,
+        bandwidth_cap_secret=conf.evacuator.bandwidth_cap_secret,
+        bandwidth_cap_ttl=conf.evacuator.bandwidth_cap_ttl)
+
+
+def _default_ratios(group):
+    """The operator's allocation ratios, per Placement resource class."""
+    return {'VCPU': group.cpu_allocation_ratio,
+            'MEMORY_MB': group.ram_allocation_ratio,
+            'DISK_GB': group.disk_allocation_ratio}
+
+
+class EvacuatorService(os_service.Service):
+    """The loop that drives running evacuations, and its listener."""
+
+    def __init__(self, conf, engine):
+        super().__init__()
+        self.conf = conf
+        self.engine = engine
+        self.listener = None
+        self.executors = {}
+        self.failures = 0           # passes failed in a row
+        self.last_error = None      # 'time: error' of the last failure
+
+    def start(self):
+        super().start()
+        if self.conf.evacuator.listen_notifications:
+            self.listener = self._notification_listener()
+            self.listener.start()
+        # drive() never raises and says when to run again.
+        self.tg.add_dynamic_timer_args(
+            self.drive, periodic_interval_max=self._max_backoff(),
+            stop_on_exception=False)
+        LOG.info('Evacuator %s started', self.conf.evacuator.name)
+
+    def _notification_listener(self):
+        evacuator = self.conf.evacuator
+        return notifications.get_listener(
+            self.conf, self.engine.store, evacuator.notification_topics,
+            evacuator.notification_pool,
+            exchange=evacuator.notification_exchange)
+
+    def _max_backoff(self):
+        return max(self.conf.evacuator.poll_interval, MAX_BACKOFF)
+
+    def _failed(self, exc):
+        self.last_error = '%s: %s' % (
+            executor_mod.utcnow().isoformat(timespec='seconds'), exc)
+
+    def drive(self):
+        """One pass over every evacuation that needs driving.
+
+        Never raises: a failed pass (say, the database is down) is logged
+        and kept in :attr:`last_error`, and the wait before the next one
+        doubles, up to ``MAX_BACKOFF``. Returns that wait in seconds.
+        """
+        interval = self.conf.evacuator.poll_interval
+        try:
+            self._drive()
+        except Exception as exc:
+            self.failures += 1
+            self._failed(exc)
+            wait = min(interval * 2 ** min(self.failures, 16),
+                       self._max_backoff())
+            LOG.exception('Pass over the evacuations failed (%d in a row); '
+                          'trying again in %.1fs', self.failures, wait)
+            return wait
+        self.failures = 0
+        return interval
+
+    def _drive(self):
+        for evacuation in self.engine.store.list_evacuations():
+            tasks_active = evacuation.state in (states.RUNNING,
+                                                states.PAUSED) or any(
+                t.state in states.TASK_ACTIVE
+                for t in self.engine.store.tasks(evacuation.id))
+            if not tasks_active:
+                continue
+            executor = self.executors.get(evacuation.id)
+            if executor is None:
+                executor = self.engine.executor(evacuation.id)
+                self.executors[evacuation.id] = executor
+            try:
+                executor.tick()
+            except Exception as exc:
+                self._failed(exc)
+                LOG.exception('Pass over evacuation %s failed; trying '
+                              'again next time', evacuation.id)
+
+    def stop(self, graceful=False):
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener.wait()
+        super().stop(graceful)

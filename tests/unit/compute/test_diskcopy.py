@@ -1,0 +1,235 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The verified disk copy, sender and receiver as real processes.
+
+The receiver runs on this machine (``sh -c``) instead of over ssh; the
+lab tests run it between hosts.
+"""
+
+import filecmp
+import os
+import stat
+import sys
+import textwrap
+import time
+
+import fixtures
+from oslo_concurrency import processutils
+
+from nova_migration_ext.compute import cold_copy
+from nova_migration_ext.compute.diskcopy import protocol as proto
+from nova_migration_ext.compute.diskcopy import receiver
+from nova_migration_ext.compute.diskcopy import sender
+from nova_migration_ext.compute.diskcopy import ssh
+from tests.unit import utils
+
+MiB = 1 << 20
+
+
+def write_at(path, offset, data):
+    with open(path, 'r+b') as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def allocated(path):
+    return os.stat(path).st_blocks * 512
+
+
+class DiskCopyTest(utils.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.src = os.path.join(self.dir, 'src')
+        self.dst = os.path.join(self.dir, 'dst')
+
+    def make_source(self, size=32 * MiB):
+        """Holes, random data, text, allocated zeros and a partial tail."""
+        with open(self.src, 'wb') as f:
+            f.truncate(size)
+        write_at(self.src, 3 * MiB, os.urandom(3 * MiB + 17))
+        write_at(self.src, 12 * MiB, b'nova-migration-ext ' * 50000)
+        write_at(self.src, 20 * MiB, bytes(2 * MiB))
+        write_at(self.src, size - 100, b'x' * 100)
+
+    def copy(self, **kwargs):
+        options = sender.Options(**dict({'retry_delay': 0}, **kwargs))
+        precopy = not options.finish
+        return sender.Sender(self.src, self.dst, options).run(
+            stable=not precopy)
+
+    def test_copy_skips_holes_and_zeros_and_is_verified(self):
+        self.make_source()
+        report = self.copy()
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+        self.assertTrue(report.verified)
+        # Data: 4 chunks of random data, 1 of text, the tail chunk.
+        self.assertEqual(6, report.chunks_sent)
+        self.assertLess(allocated(self.dst), 8 * MiB)
+        self.assertFalse(os.path.exists(self.dst + proto.STATE_SUFFIX))
+        self.assertEqual(0o644, stat.S_IMODE(os.stat(self.dst).st_mode))
+
+    def test_second_pass_sends_only_what_changed(self):
+        self.make_source()
+        first = self.copy(verify=False, finish=False)
+        self.assertFalse(first.verified)
+        self.assertTrue(os.path.exists(self.dst + proto.STATE_SUFFIX))
+        write_at(self.src, 25 * MiB + 5, b'written while the VM ran')
+        final = self.copy()
+        self.assertEqual(1, final.chunks_sent)
+        self.assertEqual(1, final.passes)
+        self.assertTrue(final.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+        self.assertFalse(os.path.exists(self.dst + proto.STATE_SUFFIX))
+
+    def test_corrupted_destination_byte_is_found_and_repaired(self):
+        self.make_source()
+        self.copy(verify=False, finish=False)
+        write_at(self.dst, 3 * MiB + 4096, b'\xff')
+        final = self.copy()
+        # The digests kept beside the copy say nothing changed; reading
+        # the copy back finds the byte, and a second pass repairs it.
+        self.assertEqual(2, final.passes)
+        self.assertEqual(1, final.repaired)
+        self.assertEqual(1, final.chunks_sent)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_a_pass_cut_short_resumes_where_it_stopped(self):
+        self.make_source(size=64 * MiB)
+        write_at(self.src, 30 * MiB, os.urandom(20 * MiB))
+        marker = os.path.join(self.dir, 'cut-once')
+        cutter = os.path.join(self.dir, 'python-cut-once')
+        # The first receiver sees its input end after about 9 MiB: the
+        # connection broke.
+        with open(cutter, 'w') as script:
+            script.write(textwrap.dedent('''\
+                #!/bin/sh
+                if [ ! -e %(marker)s ]; then
+                    touch %(marker)s
+                    head -c 9437184 | %(python)s "$@"
+                else
+                    exec %(python)s "$@"
+                fi
+                ''' % {'marker': marker, 'python': sys.executable}))
+        os.chmod(cutter, 0o755)
+        report = self.copy(remote_python=cutter)
+        self.assertEqual(1, report.resumed)
+        self.assertEqual(2, report.passes)
+        self.assertTrue(report.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+        # Resumed, not restarted: far less than twice the data was sent.
+        data = 3 * MiB + 17 + 20 * MiB + 1 * MiB + 1
+        self.assertLess(report.bytes_sent, data + 10 * MiB)
+
+    def test_too_many_cuts_fail_with_the_reason(self):
+        self.make_source()
+        broken = os.path.join(self.dir, 'python-broken')
+        with open(broken, 'w') as script:
+            script.write('#!/bin/sh\necho "ssh: connect to host c9 port 22:'
+                         ' Connection refused" >&2\nexit 255\n')
+        os.chmod(broken, 0o755)
+        error = self.assertRaises(sender.CopyError, self.copy,
+                                  remote_python=broken, retries=1)
+        self.assertEqual(proto.EXIT_CONNECTION, error.code)
+        self.assertIn('Connection refused', str(error))
+
+    def test_source_that_grows_or_shrinks_between_passes(self):
+        self.make_source(size=16 * MiB + 5)
+        self.copy(verify=False, finish=False)
+        with open(self.src, 'ab') as f:
+            f.write(os.urandom(MiB + 3))
+        self.copy()
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+        os.truncate(self.src, 6 * MiB + 1)
+        self.copy()
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_zstd_compression(self):
+        self.make_source()
+        report = self.copy(compress='zstd')
+        self.assertTrue(report.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_bandwidth_cap_is_honoured(self):
+        with open(self.src, 'wb') as f:
+            f.write(os.urandom(6 * MiB))
+        start = time.monotonic()
+        self.copy(bandwidth=4)
+        # 6 MiB at 4 MiB/s: the last chunk leaves 1.5 s after the start.
+        self.assertGreaterEqual(time.monotonic() - start, 1.2)
+
+    def test_command_line_prints_a_report_and_exit_code(self):
+        self.make_source()
+        self.assertEqual(0, sender.main([self.src, self.dst]))
+
+
+class ReceiverTest(utils.TestCase):
+
+    def test_damaged_chunk_is_not_written(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'd')
+        copy = receiver.Copy(path, 2 * MiB, MiB)
+        data = os.urandom(MiB)
+        copy.write(0, proto.digest(data), data[:-1] + b'\0')
+        copy.write(1, proto.digest(data), data)
+        self.assertEqual(proto.UNKNOWN, copy.known()[:32])
+        self.assertEqual(1, copy.written)
+
+
+class SshTest(utils.TestCase):
+
+    def cpuinfo(self, flags):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'c')
+        with open(path, 'w') as f:
+            f.write('processor\t: 0\nflags\t\t: %s\n' % flags)
+        return path
+
+    def test_aes_first_only_with_aes_instructions(self):
+        self.assertTrue(ssh.cpu_has_aes(self.cpuinfo('fpu sse2 aes avx2')))
+        self.assertFalse(ssh.cpu_has_aes(self.cpuinfo('fpu sse2 avx2')))
+        self.assertFalse(ssh.cpu_has_aes('/nonexistent'))
+
+    def test_command_never_prompts_nor_compresses(self):
+        argv = ssh.command('c2', ['Port=2222'])
+        self.assertEqual('c2', argv[-1])
+        self.assertIn('BatchMode=yes', argv)
+        self.assertIn('Compression=no', argv)
+        self.assertIn('Port=2222', argv)
+
+
+class ExplainTest(utils.TestCase):
+
+    def test_each_failure_says_what_to_do(self):
+        for code, words in ((proto.EXIT_NO_SPACE, 'free space on c2'),
+                            (proto.EXIT_MISMATCH, "check c2's disk"),
+                            (proto.EXIT_CONNECTION,
+                             'sshd runs on c2 and that the nova user on c1 '
+                             'can ssh there')):
+            message = cold_copy.explain({'code': code, 'error': 'boom'},
+                                        'c2', 'c1')
+            self.assertIn(words, message)
+            self.assertIn('Nothing was lost', message)
+            self.assertIn('boom', message)
+
+    def test_unreachable_destination_says_nothing_changed(self):
+        error = processutils.ProcessExecutionError(
+            stderr='Warning: x\nssh: connect to host 10.0.0.2 port 22: '
+                   'Connection refused\n', cmd='ssh 10.0.0.2 mkdir -p /x')
+        message = cold_copy.explain_unreachable(error, '10.0.0.2', 'c1',
+                                                host_name='c2')
+        self.assertEqual(
+            'Cannot reach c2 (10.0.0.2) over ssh to prepare the copy: ssh: '
+            'connect to host 10.0.0.2 port 22: Connection refused. Nothing '
+            'was changed: the VM is still on c1. To do: check that sshd runs '
+            'on c2 (10.0.0.2) and that the nova user on c1 can ssh there '
+            'without a password (the same keys nova\'s own copy uses), then '
+            'retry.', message)
