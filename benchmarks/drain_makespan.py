@@ -65,8 +65,8 @@ import collections
 import sys
 import time
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import drain_model
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import planner
 from nova_migration_ext.engine import scheduling
 
@@ -131,7 +131,7 @@ class FireAndForget:
 
 
 def scenario(title, hosts, servers, sources, targets, sharing):
-    policy = inventory.Policy(allow_downtime=True)
+    policy = drain_policy.Policy(allow_downtime=True)
     started = time.perf_counter()
     plan = planner.Planner(hosts, servers, policy).plan(sources, targets)
     planned = time.perf_counter() - started
@@ -143,16 +143,16 @@ def scenario(title, hosts, servers, sources, targets, sharing):
         return planner.move_jobs(plan.moves, a_policy)
 
     lb = drain_model.lower_bound(jobs(policy), link)
-    totals = plan.totals()
+    totals = plan.to_resource()
     print('%s: %d moves (%s), %d unplaceable, %.1f TB, planned in %.2f s '
           '(ETA %.2f h); LB %.2f h'
-          % (title, totals['moves'], ', '.join(
+          % (title, totals.move_count, ', '.join(
               '%d %s' % (n, k) for k, n in sorted(
-                  totals['by_method'].items())),
-             totals['unplaceable'], totals['bytes'] / 1e12, planned,
+                  totals.by_method.items())),
+             len(totals.unplaceable), totals.bytes / 1e12, planned,
              plan.makespan_seconds / 3600, lb / 3600))
-    fixed = inventory.Policy(allow_downtime=True, max_per_source=2,
-                             max_per_target=2, max_total=8)
+    fixed = drain_policy.Policy(allow_downtime=True, max_per_source=2,
+                                max_per_target=2, max_total=8)
     order = {m.server_id: i for i, m in enumerate(
         sorted(plan.moves, key=lambda m: int(m.server_name.split('-')[1])))}
     runs = collections.OrderedDict()

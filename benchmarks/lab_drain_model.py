@@ -42,9 +42,9 @@ import sys
 import time
 
 from nova_migration_ext.compute import host_stats
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import drain_model
 from nova_migration_ext.engine import executor
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import scheduling
 from nova_migration_ext.engine import store as store_mod
 from tests.lab import config
@@ -136,7 +136,7 @@ def calibrate():
         if task.state != 'done':
             raise RuntimeError('calibration move of %s ended %s'
                                % (task.server_name, task.state))
-        if task.method == inventory.METHOD_COLD:
+        if task.method == drain_policy.METHOD_COLD:
             copy = task.bytes_total / drain_model.COLD_COPY_BYTES_PER_S
         else:
             job = streams[task.server_id]
@@ -178,12 +178,12 @@ def predict(info, tasks, setup, rate, parallelism=None, physics='link'):
     disks and limits); the copies run as *physics* says, at the rate
     measured in the lab.
     """
-    policy = inventory.Policy.from_dict(info['policy'])
+    policy = drain_policy.Policy.from_dict(info['policy'])
     believed, limits = scheduling.for_plan(info['plan'], policy)
     jobs = []
     for task in tasks:
         job = executor.task_job(task, policy)
-        job.setup = setup.get(task.method, setup[inventory.METHOD_BLOCK])
+        job.setup = setup.get(task.method, setup[drain_policy.METHOD_BLOCK])
         if physics == 'stream' and job.method != drain_model.COLD:
             job.cap = min(job.cap or rate, rate)
         jobs.append(job)

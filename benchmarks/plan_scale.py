@@ -22,7 +22,7 @@ import sys
 import time
 import tracemalloc
 
-from nova_migration_ext.engine import inventory
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import planner
 
 sys.path.insert(0, __file__.rsplit('/', 1)[0])
@@ -32,7 +32,7 @@ import synthetic  # noqa: E402
 def run(n_hosts, n_servers, n_sources, loaded_hosts=None):
     hosts, servers, sources = synthetic.cloud(n_hosts, n_servers, n_sources,
                                               loaded_hosts=loaded_hosts)
-    policy = inventory.Policy(allow_downtime=True)   # limits derived
+    policy = drain_policy.Policy(allow_downtime=True)   # limits derived
     started = time.perf_counter()
     plan = planner.Planner(hosts, servers, policy).plan(sources)
     elapsed = time.perf_counter() - started
@@ -41,12 +41,12 @@ def run(n_hosts, n_servers, n_sources, loaded_hosts=None):
     planner.Planner(hosts, servers, policy).plan(sources)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    totals = plan.totals()
+    totals = plan.to_resource()
     print('hosts=%d vms=%d sources=%d: planned %d moves (%d unplaceable) '
           'in %.2f s, peak %.0f MiB, estimated drain %.1f h'
-          % (n_hosts, n_servers, n_sources, totals['moves'],
-             totals['unplaceable'], elapsed, peak / 2 ** 20,
-             totals['estimated_seconds'] / 3600))
+          % (n_hosts, n_servers, n_sources, totals.move_count,
+             len(totals.unplaceable), elapsed, peak / 2 ** 20,
+             totals.estimated_seconds / 3600))
     return elapsed
 
 

@@ -14,9 +14,10 @@
 import random
 
 from nova_migration_ext.compute import orphans
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import inventory
 
-GiB = inventory.GiB
+GiB = drain_policy.GiB
 # Dirty rates (bytes/s) of the synthetic guests and their shares: idle
 # services, ordinary applications, busy databases, a few heavy writers.
 DIRTY_RATES = (2e6, 10e6, 50e6, 200e6)

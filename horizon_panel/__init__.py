@@ -9,4 +9,4 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Horizon admin panel for nova-migration-ext batch evacuations."""
+"""Horizon admin panel for nova-migration-ext host drains."""

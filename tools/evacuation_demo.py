@@ -37,9 +37,9 @@ from oslo_config import cfg
 import oslo_messaging
 import testtools
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import store as store_mod
 from tests.functional import cloud
 
@@ -157,9 +157,9 @@ class Demo(cloud.EmbeddedCloudTestBase):
         say('  %d VMs booted in %.0f s.'
             % (len(servers), time.monotonic() - started))
         faults = self.inject_faults()
-        policy = inventory.Policy(max_per_source=2, max_per_target=3,
-                                  max_total=6, allow_downtime=True,
-                                  bandwidth_mb_per_s=250.0)
+        policy = drain_policy.Policy(max_per_source=2, max_per_target=3,
+                                     max_total=6, allow_downtime=True,
+                                     bandwidth_mb_per_s=250.0)
         evacuation_id, plan = self.engine.plan(OLD, NEW, policy,
                                                actor='operator',
                                                name='CentOS 6 to 7')
@@ -207,7 +207,7 @@ class Demo(cloud.EmbeddedCloudTestBase):
                                                current['status']))
         say('')
         say('=== Report: evacuation %s is %s'
-            % (evacuation_id, info['state']))
+            % (evacuation_id, info.state))
         say('moved: %d of %d VMs  (%s)' % (
             sum(by_method.values()), len(tasks),
             ', '.join('%s %d' % kv for kv in sorted(by_method.items()))))
@@ -240,7 +240,7 @@ class Demo(cloud.EmbeddedCloudTestBase):
 
 
 def print_plan(plan):
-    totals = plan.totals()
+    totals = plan.to_resource()
     say('')
     say('=== Plan (dry run is the plan itself)')
     say('%-8s %-6s %-7s %-6s %9s %7s  %s' % (
@@ -255,10 +255,10 @@ def print_plan(plan):
                                            item.reason))
     say('total: %d VMs, %d to move (%s), %.1f GiB, estimated %d s with the '
         'concurrency limits' % (
-            totals['vms'], totals['moves'],
+            totals.vms, totals.move_count,
             ', '.join('%s %d' % kv for kv in sorted(
-                totals['by_method'].items())),
-            totals['bytes'] / 2 ** 30, totals['estimated_seconds']))
+                totals.by_method.items())),
+            totals.bytes / 2 ** 30, totals.estimated_seconds))
     say('')
 
 
@@ -270,19 +270,19 @@ class ProgressLine:
         self.started = time.monotonic()
 
     def __call__(self, info):
-        counts = info['counts']
+        counts = info.counts
         line = ('[%5.1fs] %-9s %5.1f%% done  ETA %4ds  %s' % (
-            time.monotonic() - self.started, info['state'],
-            info['progress'], info['eta_seconds'],
+            time.monotonic() - self.started, info.state,
+            info.progress, info.eta_seconds,
             ' '.join('%s=%d' % kv for kv in sorted(counts.items()))))
         # Where the moves under way are, from nova's notifications.
         phases = collections.Counter(
-            t['phase'] for t in info['tasks']
-            if t['state'] in states.TASK_ACTIVE and t['phase'])
+            t.phase for t in info.tasks
+            if t.state in states.TASK_ACTIVE and t.phase)
         if phases:
             line += '  | ' + ', '.join('%s: %d' % kv
                                        for kv in sorted(phases.items()))
-        key = (info['state'], tuple(sorted(counts.items())))
+        key = (info.state, tuple(sorted(counts.items())))
         if key != self.last:
             self.last = key
             say(line)

@@ -116,12 +116,12 @@ def _read(request, operation, *args, **kwargs):
 
 
 def evacuation_list(request):
-    """[{id, name, state, sources, owner, created_at, ...}]."""
+    """Every drain, as summary :class:`~.drains.Drain` resources."""
     return _read(request, 'list')
 
 
-def evacuation_get(request, evacuation_id, with_audit=False):
-    """One evacuation with its tasks, progress, ETA and audit log."""
+def evacuation_get(request, evacuation_id):
+    """One :class:`~.drains.Drain`: tasks, progress, ETA, audit log."""
     return _read(request, 'show', evacuation_id)
 
 
@@ -144,7 +144,12 @@ def evacuation_get_shared(request, evacuation_id, max_age=ROW_POLL_SHARE):
 
 def evacuation_plan(request, sources, targets=None, policy=None, name='',
                     dry_run=False, target_aggregate=None):
-    """Plan (or, with *dry_run*, only preview) emptying *sources*."""
+    """Plan (or, with *dry_run*, only preview) emptying *sources*.
+
+    :param policy: a :class:`~.policy.Policy`.
+    :returns: the planned :class:`~.drains.Drain`; with *dry_run*, the
+        :class:`~.drains.Plan`.
+    """
     return _change(request, 'plan', sources, targets=targets, policy=policy,
                    name=name, dry_run=dry_run,
                    target_aggregate=target_aggregate)

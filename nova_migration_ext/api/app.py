@@ -29,8 +29,8 @@ import webob.dec
 
 from nova_migration_ext.api import policies
 from nova_migration_ext.api import schemas
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import planner
 from nova_migration_ext.engine import service
 from nova_migration_ext.engine import store as store_mod
@@ -147,7 +147,8 @@ class Application:
 
     def _show(self, evacuation_id):
         try:
-            return service.show(self.engine, evacuation_id, with_audit=True)
+            return self.engine.show(evacuation_id,
+                                    with_audit=True).to_dict()
         except store_mod.NotFound as exc:
             raise ApiError(404, str(exc))
 
@@ -158,7 +159,8 @@ class Application:
 
     def list(self, request):
         self._authorize(request, 'list')
-        return 200, {'drains': service.summaries(self.engine)}
+        return 200, {'drains': [drain.to_dict() for drain in
+                                service.summaries(self.engine)]}
 
     def show(self, request, evacuation_id):
         self._authorize(request, 'show')
@@ -168,11 +170,12 @@ class Application:
         self._authorize(request, 'create')
         body = self._body(request, schemas.PLAN)
         try:
-            policy = inventory.Policy.from_dict(body.get('policy'))
+            policy = drain_policy.Policy.from_dict(body.get('policy') or {})
+            policy.validate()
             if body.get('dry_run'):
-                return 200, {'dry_run': service.dry_run_plan(
+                return 200, {'plan': service.dry_run_plan(
                     self.engine, body['sources'], body.get('targets'),
-                    policy, body.get('target_aggregate'))}
+                    policy, body.get('target_aggregate')).to_dict()}
             evacuation_id, _plan = self.engine.plan(
                 body['sources'], body.get('targets'), policy,
                 actor=actor_of(request.environ), name=body.get('name', ''),

@@ -13,8 +13,11 @@
 
 Unknown keys are refused (``additionalProperties: false``), so a
 misspelled option is an error that names it, never a default silently
-used.
+used. The policy's keys are those of
+:class:`~nova_migration_ext.contract.policy.Policy` (a unit test checks).
 """
+
+from nova_migration_ext.contract import policy as drain_policy
 
 HOST = {'type': 'string', 'minLength': 1, 'maxLength': 255,
         'pattern': r'^[A-Za-z0-9._-]+$'}
@@ -33,7 +36,7 @@ POLICY = {
     'type': 'object',
     'additionalProperties': False,
     'properties': {
-        'method': {'enum': ['auto', 'live', 'block', 'cold']},
+        'method': {'enum': list(drain_policy.POLICY_METHODS)},
         'allow_downtime': {'type': 'boolean'},
         'downtime_projects': FLAGS,
         'downtime_servers': FLAGS,

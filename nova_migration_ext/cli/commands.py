@@ -24,10 +24,9 @@ from cliff import show
 from osc_lib import exceptions as osc_exceptions
 
 from nova_migration_ext.client import v1 as client_v1
-
 from nova_migration_ext.contract import display
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
-from nova_migration_ext.engine import inventory
 
 BAR_WIDTH = 30
 # Exit status of --wait when the drain ended with VMs left for the
@@ -71,7 +70,7 @@ def _raw(args):
 def _overrides(allowed, denied):
     """{id: True/False} from the --allow/--deny-downtime-… lists."""
     try:
-        return inventory.downtime_overrides(allowed, denied)
+        return drain_policy.downtime_overrides(allowed, denied)
     except ValueError as exc:
         raise CommandError(str(exc))
 
@@ -87,36 +86,65 @@ def counts_text(counts):
     return ', '.join('%s %d' % kv for kv in sorted((counts or {}).items()))
 
 
-def _summary(info, raw=False):
-    """(names, values) of an evacuation; *raw*: values as the API gave."""
+def _iso(moment):
+    return moment.isoformat() if moment else None
+
+
+def _summary(drain, raw=False):
+    """(names, values) of a :class:`~.drains.Drain`.
+
+    *raw*: values as the API gave them (numbers, lists, ISO timestamps).
+    """
+    unplaceable = drain.plan.unplaceable if drain.plan else []
     if raw:
-        fields = [('id', info['id']), ('name', info.get('name', '')),
-                  ('state', info['state']),
-                  ('sources', list(info.get('sources') or ())),
-                  ('vms', info.get('vms', 0)),
-                  ('tasks', dict(info.get('counts') or {})),
-                  ('progress', info.get('progress', 0.0)),
-                  ('eta_seconds', info.get('eta_seconds')),
-                  ('window', info.get('window')),
-                  ('driven_by', info.get('owner')),
-                  ('lease', info.get('lease')),
-                  ('unplaceable', list((info.get('plan') or {}).get(
-                      'unplaceable') or ()))]
+        fields = [('id', drain.id), ('name', drain.name),
+                  ('state', drain.state), ('sources', list(drain.sources)),
+                  ('vms', drain.vms), ('tasks', dict(drain.counts)),
+                  ('needs_operator', drain.needs_operator),
+                  ('progress', drain.progress),
+                  ('eta_seconds', drain.eta_seconds),
+                  ('window', drain.window), ('driven_by', drain.owner),
+                  ('lease', drain.lease),
+                  ('created_at', _iso(drain.created_at)),
+                  ('started_at', _iso(drain.started_at)),
+                  ('finished_at', _iso(drain.finished_at)),
+                  ('unplaceable', [u.to_dict() for u in unplaceable])]
         return tuple(zip(*fields))
-    counts = counts_text(info.get('counts'))
-    fields = [('id', info['id']), ('name', info.get('name', '')),
-              ('state', info['state']),
-              ('sources', ', '.join(info.get('sources') or ())),
-              ('vms', info.get('vms', 0)), ('tasks', counts),
-              ('progress', progress_bar(info.get('progress', 0.0))),
-              ('eta', display.duration(info.get('eta_seconds'))),
-              ('window', info.get('window') or ''),
-              ('driven by', info.get('owner') or ''),
-              ('lease', info.get('lease') or '')]
-    plan = info.get('plan') or {}
-    for item in plan.get('unplaceable') or ():
-        fields.append(('unplaceable %s' % item['name'],
-                       '%s: %s' % (item['source'], item['reason'])))
+    fields = [('id', drain.id), ('name', drain.name),
+              ('state', drain.state), ('sources', ', '.join(drain.sources)),
+              ('vms', drain.vms), ('tasks', counts_text(drain.counts)),
+              ('progress', progress_bar(drain.progress)),
+              ('eta', display.duration(drain.eta_seconds)),
+              ('window', drain.window or ''),
+              ('driven by', drain.owner or ''),
+              ('lease', drain.lease or '')]
+    for item in unplaceable:
+        fields.append(('unplaceable %s' % item.name,
+                       '%s: %s' % (item.source, item.reason)))
+    return tuple(zip(*fields))
+
+
+def _dry_run(plan, raw=False):
+    """(names, values) of a dry run's :class:`~.drains.Plan`."""
+    if raw:
+        summary = plan.to_dict()
+        moves = summary.pop('moves')
+        unplaceable = summary.pop('unplaceable')
+        return tuple(zip(*[('id', None), ('plan', summary),
+                           ('moves', moves), ('unplaceable', unplaceable)]))
+    fields = [('id', '(dry run: nothing stored)'),
+              ('vms', plan.vms), ('moves', plan.move_count),
+              ('by method', ', '.join(
+                  '%s %d' % kv for kv in sorted(plan.by_method.items()))),
+              ('bytes', plan.bytes),
+              ('estimated', display.duration(plan.estimated_seconds))]
+    for move in plan.moves or ():
+        down = move.expected_downtime_seconds
+        fields.append((move.name, '%s -> %s (%s%s)' % (
+            move.source, move.target, move.method,
+            ', down ~%s' % display.duration(down) if down else '')))
+    for item in plan.unplaceable:
+        fields.append(('unplaceable %s' % item.name, item.reason))
     return tuple(zip(*fields))
 
 
@@ -183,55 +211,32 @@ class PlanEvacuation(show.ShowOne):
         return parser
 
     def take_action(self, args):
-        policy = {'method': args.method,
-                  'allow_downtime': args.allow_downtime,
-                  'max_per_source': args.max_per_source,
-                  'max_per_target': args.max_per_target,
-                  'max_total': args.max_total,
-                  'bandwidth_mb_per_s': args.bandwidth,
-                  'max_bandwidth_mib_per_s': args.max_bandwidth,
-                  'two_phase_cold': args.two_phase_cold,
-                  'require_verified_copy': not args.accept_unverified_copies,
-                  'downtime_projects': _overrides(
-                      args.allow_downtime_project,
-                      args.deny_downtime_project),
-                  'downtime_servers': _overrides(
-                      args.allow_downtime_server,
-                      args.deny_downtime_server)}
         try:
-            window = inventory.parse_window(args.window)
+            policy = drain_policy.Policy(
+                method=args.method, allow_downtime=args.allow_downtime,
+                max_per_source=args.max_per_source,
+                max_per_target=args.max_per_target,
+                max_total=args.max_total,
+                bandwidth_mb_per_s=args.bandwidth,
+                max_bandwidth_mib_per_s=args.max_bandwidth,
+                two_phase_cold=args.two_phase_cold,
+                require_verified_copy=not args.accept_unverified_copies,
+                downtime_projects=_overrides(args.allow_downtime_project,
+                                             args.deny_downtime_project),
+                downtime_servers=_overrides(args.allow_downtime_server,
+                                            args.deny_downtime_server))
+            try:
+                policy.window = drain_policy.parse_window(args.window)
+            except ValueError as exc:
+                raise CommandError('--window: %s' % exc)
+            policy.validate()
         except ValueError as exc:
-            raise CommandError('--window: %s' % exc)
-        if window:
-            policy['window'] = window
+            raise CommandError(str(exc))
         result = _api(self).plan(
             args.sources, args.targets, policy, name=args.name,
             dry_run=args.dry_run, target_aggregate=args.target_aggregate)
-        if args.dry_run and _raw(args):
-            return tuple(zip(*[('id', None), ('plan', result['plan']),
-                               ('moves', result['moves']),
-                               ('unplaceable', result['unplaceable'])]))
         if args.dry_run:
-            plan = result['plan']
-            fields = [('id', '(dry run: nothing stored)'),
-                      ('vms', plan['vms']), ('moves', plan['moves']),
-                      ('by method', ', '.join(
-                          '%s %d' % kv for kv in sorted(
-                              plan['by_method'].items()))),
-                      ('bytes', plan['bytes']),
-                      ('estimated',
-                       display.duration(plan['estimated_seconds']))]
-            for move in result['moves']:
-                down = move.get('expected_downtime_seconds') or 0
-                fields.append(('%s' % move['server_name'], '%s -> %s (%s%s)'
-                               % (move['source_host'], move['target_host'],
-                                  move['method'],
-                                  ', down ~%s' % display.duration(down)
-                                  if down else '')))
-            for item in result['unplaceable']:
-                fields.append(('unplaceable %s' % item['server_name'],
-                               item['reason']))
-            return tuple(zip(*fields))
+            return _dry_run(result, _raw(args))
         return _summary(result, _raw(args))
 
 
@@ -240,29 +245,28 @@ class ListEvacuations(lister.Lister):
 
     def take_action(self, args):
         raw = _raw(args)
-        rows = [(e['id'], e['name'], e['state'],
-                 e.get('needs_operator', 0),
-                 list(e['sources']) if raw else ', '.join(e['sources']),
-                 e['owner'] if raw else e['owner'] or '', e['created_at'])
-                for e in _api(self).list()]
-        return (('ID', 'Name', 'State', 'Needs you', 'Sources', 'Driven by',
-                 'Created'), rows)
+        rows = [(d.id, d.name, d.state, d.needs_operator,
+                 d.progress if raw else '%.0f%%' % d.progress,
+                 list(d.sources) if raw else ', '.join(d.sources),
+                 d.owner if raw else d.owner or '', _iso(d.created_at))
+                for d in _api(self).list()]
+        return (('ID', 'Name', 'State', 'Needs you', 'Progress', 'Sources',
+                 'Driven by', 'Created'), rows)
 
 
-def _ended(info):
+def _ended(drain):
     """Whether the drain is over: a final state and no VM still moving."""
-    counts = info.get('counts') or {}
-    return info['state'] in states.EVACUATION_FINAL | {states.FAILED} \
-        and not any(counts.get(state) for state in states.TASK_ACTIVE)
+    return drain.state in states.EVACUATION_FINAL | {states.FAILED} \
+        and not any(drain.counts.get(state) for state in states.TASK_ACTIVE)
 
 
-def progress_line(info, seconds):
+def progress_line(drain, seconds):
     """One line of a drain followed with --wait."""
-    eta = ('' if _ended(info) else
-           '  ETA %s' % display.duration(info.get('eta_seconds')))
+    eta = ('' if _ended(drain) else
+           '  ETA %s' % display.duration(drain.eta_seconds))
     return '[%5d s] %-9s %s%s  %s' % (
-        seconds, info['state'], progress_bar(info.get('progress', 0.0)),
-        eta, counts_text(info.get('counts')))
+        seconds, drain.state, progress_bar(drain.progress), eta,
+        counts_text(drain.counts))
 
 
 class _OneEvacuation(show.ShowOne):
@@ -302,8 +306,7 @@ class _OneEvacuation(show.ShowOne):
                 break
             time.sleep(interval)
             info = _api(self).show(evacuation_id)
-        left = (info.get('counts') or {}).get(states.NEEDS_OPERATOR, 0)
-        if left or info['state'] != states.COMPLETED:
+        if info.needs_operator or info.state != states.COMPLETED:
             self.exit_status = LEFT_FOR_OPERATOR
         return info
 
@@ -396,12 +399,10 @@ class ListTasks(_EvacuationLister):
     def take_action(self, args):
         info = _api(self).show(args.evacuation)
         raw = _raw(args)
-        rows = [(t['name'], t['server_id'], t['source'], t['target'],
-                 t['method'], t['state'], t.get('phase', ''),
-                 t.get('progress', 0.0) if raw
-                 else '%.0f%%' % t.get('progress', 0.0), t['attempts'],
-                 t['remedy'] or t['last_error'] or '')
-                for t in info['tasks']]
+        rows = [(t.name, t.server_id, t.source, t.target, t.method, t.state,
+                 t.phase, t.progress if raw else '%.0f%%' % t.progress,
+                 t.attempts, t.remedy or t.last_error or '')
+                for t in info.tasks]
         return (('Server', 'ID', 'From', 'To', 'Method', 'State', 'Phase',
                  'Progress', 'Attempts', 'Remedy / last error'), rows)
 
@@ -411,11 +412,10 @@ class RecoverEvacuation(_EvacuationLister):
 
     def take_action(self, args):
         info = _api(self).show(args.evacuation)
-        rows = [(t['name'], t['server_id'], t['source'], t['state'],
-                 t['remedy'] or t['last_error'] or '',
-                 'openstack drain server retry %s %s' % (info['id'],
-                                                         t['name']))
-                for t in info['tasks'] if t['state'] == 'needs_operator']
+        rows = [(t.name, t.server_id, t.source, t.state,
+                 t.remedy or t.last_error or '',
+                 'openstack drain server retry %s %s' % (info.id, t.name))
+                for t in info.tasks if t.state == states.NEEDS_OPERATOR]
         return (('Server', 'ID', 'On', 'State', 'Why', 'Then'), rows)
 
 
@@ -423,7 +423,7 @@ class AuditLog(_EvacuationLister):
     """Show who did what, when and why."""
 
     def take_action(self, args):
-        info = _api(self).show(args.evacuation, with_audit=True)
-        rows = [(e['at'], e['actor'], e['action'], e['detail'])
-                for e in info['audit']]
+        info = _api(self).show(args.evacuation)
+        rows = [(_iso(e.at), e.actor, e.action, e.detail)
+                for e in info.audit or ()]
         return (('At', 'Actor', 'Action', 'Detail'), rows)

@@ -9,18 +9,21 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Version 1 of the API: the evacuations and their actions.
+"""Version 1 of the API: the drains and their actions.
 
 The caller's keystoneauth session authenticates every request; the
 endpoint comes from the Keystone catalog (service type ``host-drain``)
-unless *endpoint_override* names one. Answers are the API's JSON; an
-error is raised as :class:`ApiError` with the API's own message.
+unless *endpoint_override* names one. Answers are the contract's
+resources (:mod:`nova_migration_ext.contract.drains`); an error is raised
+as :class:`ApiError` with the API's own message.
 """
 
 from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ks_exceptions
 
 from nova_migration_ext import client
+from nova_migration_ext.contract import drains
+from nova_migration_ext.contract import resource
 
 PREFIX = '/v1/drains'
 
@@ -69,6 +72,9 @@ class Client:
             kwargs['json'] = body
         try:
             return self.http.request(path, method, **kwargs).json()
+        except ValueError:
+            raise ApiError(None, 'The answer at %s is not JSON: is the '
+                                 'endpoint the host-drain API?' % path)
         except ks_exceptions.HttpError as exc:
             raise _error(exc)
         except ks_exceptions.EndpointNotFound:
@@ -77,31 +83,49 @@ class Client:
                                  'give its URL as the endpoint override.'
                            % self.http.service_type)
 
+    @staticmethod
+    def _read(resource_class, data):
+        try:
+            return resource_class.from_dict(data)
+        except resource.ContractError as exc:
+            raise ApiError(None, 'The API answered with something this '
+                                 'client cannot read (%s): are client and '
+                                 'API of the same release?' % exc)
+
     def _action(self, evacuation_id, action, argument=None):
-        return self._request('POST', '%s/%s/action' % (PREFIX, evacuation_id),
-                             {action: argument})['drain']
+        return self._read(drains.Drain, self._request(
+            'POST', '%s/%s/action' % (PREFIX, evacuation_id),
+            {action: argument})['drain'])
 
     def list(self):
-        return self._request('GET', PREFIX)['drains']
+        """Every drain, as summaries (no tasks nor audit)."""
+        return [self._read(drains.Drain, data)
+                for data in self._request('GET', PREFIX)['drains']]
 
-    def show(self, evacuation_id, with_audit=False):
-        """The evacuation with its tasks (and, always, its audit log)."""
-        return self._request('GET', '%s/%s' % (PREFIX,
-                                               evacuation_id))['drain']
+    def show(self, evacuation_id):
+        """The :class:`~.drains.Drain`, its tasks and its audit log."""
+        return self._read(drains.Drain, self._request(
+            'GET', '%s/%s' % (PREFIX, evacuation_id))['drain'])
 
     def plan(self, sources, targets=None, policy=None, name='',
              dry_run=False, target_aggregate=None):
-        """Plan a drain; with *dry_run* the plan, stored nowhere."""
+        """Plan a drain under *policy* (a :class:`~.policy.Policy`).
+
+        :returns: the new :class:`~.drains.Drain`; with *dry_run*, the
+            :class:`~.drains.Plan` it would follow, stored nowhere.
+        """
         body = {'sources': list(sources), 'name': name,
-                'policy': {k: v for k, v in (policy or {}).items()
-                           if v is not None},
                 'dry_run': bool(dry_run)}
+        if policy is not None:
+            body['policy'] = policy.to_dict()
         if targets:
             body['targets'] = list(targets)
         if target_aggregate:
             body['target_aggregate'] = target_aggregate
         answer = self._request('POST', PREFIX, body)
-        return answer['dry_run'] if dry_run else answer['drain']
+        if dry_run:
+            return self._read(drains.Plan, answer['plan'])
+        return self._read(drains.Drain, answer['drain'])
 
     def start(self, evacuation_id):
         return self._action(evacuation_id, 'start')

@@ -13,7 +13,8 @@
 
 Configuration (``--config-file /etc/nova-migration-ext/evacuator.conf``):
 ``[oslo_messaging_notifications] transport_url`` (nova's RabbitMQ, for
-its notifications), ``[evacuator]`` (database, name, intervals) and
+its notifications), ``[database]`` (oslo.db's options: the evacuation
+database), ``[evacuator]`` (name, intervals, database time-out) and
 ``[nova]`` (keystoneauth credentials of a service or application
 credential, which renew their token by themselves). It serves no API:
 ``nova-migration-ext-api`` does, on the same database.

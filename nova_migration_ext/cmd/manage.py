@@ -14,12 +14,13 @@
     nova-migration-ext-manage --config-file evacuator.conf db sync
     nova-migration-ext-manage --config-file evacuator.conf db version
 
-``db sync`` brings the database of ``[evacuator] connection`` to this
-release's schema (several at once on MariaDB wait for each other); run
-it before the first start of the evacuators and the API and after each
-upgrade: they check the schema at start and refuse to run on another
-one. ``db version`` prints the database's revision and this code's; its
-exit status is 0 when they match, 3 when a sync is needed.
+``db sync`` brings the database of ``[database] connection`` (oslo.db's
+option; the deprecated ``[evacuator] connection`` while that one is not
+set) to this release's schema (several at once on MariaDB wait for each
+other); run it before the first start of the evacuators and the API and
+after each upgrade: they check the schema at start and refuse to run on
+another one. ``db version`` prints the database's revision and this
+code's; its exit status is 0 when they match, 3 when a sync is needed.
 """
 
 import sys

@@ -15,9 +15,12 @@ Plan, start, pause, resume, cancel, retry, skip and show; the REST API
 (:mod:`nova_migration_ext.api`) and the evacuator service call these.
 """
 
+import collections
 import functools
 import time
 
+from nova_migration_ext.contract import drains
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import executor as executor_mod
 from nova_migration_ext.engine import inventory
@@ -72,8 +75,36 @@ def remaining_seconds(tasks, policy, plan_summary=None):
     return result.makespan
 
 
-def _iso(moment):
-    return moment.isoformat() if moment else None
+def stored_plan(summary):
+    """The :class:`~.drains.Plan` of an evacuation's ``plan_summary``.
+
+    The summary also keeps the engine's own ``links`` and ``disks``;
+    records of earlier releases counted their moves under ``moves``.
+    """
+    if not summary:
+        return None
+    data = {key: value for key, value in summary.items()
+            if key not in ('links', 'disks')}
+    for key in ('moves', 'unplaceable'):
+        if not isinstance(data.get(key), list):
+            data.pop(key, None)
+    return drains.Plan.from_dict(data, strict=False)
+
+
+def task_resource(task):
+    """The :class:`~.drains.Task` of a stored task row."""
+    return drains.Task(
+        server_id=task.server_id, name=task.server_name,
+        source=task.source_host, target=task.target_host,
+        method=task.method, state=task.state, phase=task.phase or '',
+        progress=round(100.0 * _fraction_done(task), 1),
+        attempts=task.attempts, last_error=task.last_error,
+        remedy=task.remedy)
+
+
+def task_counts(tasks):
+    """``{state: number of tasks in it}``."""
+    return dict(collections.Counter(task.state for task in tasks))
 
 
 def _lease_text(evacuation, now):
@@ -174,7 +205,7 @@ class Engine:
         :param target_aggregate: name of the host aggregate whose hosts
             are the allowed targets. Default: every other enabled host.
         """
-        policy = policy or inventory.Policy()
+        policy = policy or drain_policy.Policy()
         self._check_cap(policy)
         targets = self._targets(sources, targets, target_aggregate)
         facts = self.store.host_facts(self.facts_max_age)
@@ -187,14 +218,10 @@ class Engine:
     def plan(self, sources, targets=None, policy=None, actor='admin',
              name='', target_aggregate=None):
         """Plan and store an evacuation; returns (id, plan)."""
-        policy = policy or inventory.Policy()
+        policy = policy or drain_policy.Policy()
         targets = self._targets(sources, targets, target_aggregate)
         plan = self.dry_run(sources, targets, policy)
-        totals = plan.totals()
-        totals['unplaceable'] = [
-            {'server_id': u.server_id, 'name': u.server_name,
-             'source': u.source, 'status': u.status, 'reason': u.reason}
-            for u in plan.unplaceable]
+        totals = plan.to_resource().to_dict()
         totals['links'] = plan.links
         totals['disks'] = plan.disks
         tasks = [m.task_fields() for m in plan.moves]
@@ -254,8 +281,8 @@ class Engine:
                                          'could not abort %s: %s'
                                          % (task.server_id, exc), task.id)
         with self.store.session() as session:
-            policy = inventory.Policy.from_dict(
-                self.store.get(session, evacuation_id).policy)
+            policy = drain_policy.Policy.from_dict(
+                self.store.get(session, evacuation_id).policy, strict=False)
         executor_mod.release_bandwidth_caps(self.gateway, tasks, policy)
 
     def _task(self, evacuation_id, server_id):
@@ -278,9 +305,10 @@ class Engine:
         fields = {'attempts': 0}
         if allow_downtime:
             with self.store.session() as session:
-                policy = inventory.Policy.from_dict(
-                    self.store.get(session, evacuation_id).policy)
-            if policy.method == inventory.METHOD_LIVE:
+                policy = drain_policy.Policy.from_dict(
+                    self.store.get(session, evacuation_id).policy,
+                    strict=False)
+            if policy.method == drain_policy.METHOD_LIVE:
                 raise states.InvalidTransition(
                     'Evacuation %s moves VMs by live migration only '
                     '(method live): plan another with --method auto to '
@@ -289,7 +317,7 @@ class Engine:
                                evacuation_id=evacuation_id)
             self.store.allow_downtime(evacuation_id, task.server_id, actor)
             if task.live_failures:
-                fields['method'] = inventory.METHOD_COLD
+                fields['method'] = drain_policy.METHOD_COLD
         self.store.update_task(
             task.id, actor, states.PENDING, 'retry asked by %s%s' % (
                 actor, ', downtime allowed' if allow_downtime else ''),
@@ -329,37 +357,33 @@ class Engine:
                 return state
             time.sleep(poll_interval)
 
-    def show(self, evacuation_id):
-        """State, counts, bytes, progress and ETA of an evacuation."""
+    def show(self, evacuation_id, with_audit=False):
+        """A :class:`~.drains.Drain` with its tasks, progress and ETA.
+
+        With *with_audit*, its audit log too.
+        """
         with self.store.session() as session:
             evacuation = self.store.get(session, evacuation_id)
-            info = {'id': evacuation.id, 'name': evacuation.name,
-                    'state': evacuation.state,
-                    'sources': evacuation.source_hosts,
-                    'owner': evacuation.owner,
-                    'lease': _lease_text(evacuation,
-                                         self.store.db_now(session)),
-                    'plan': evacuation.plan_summary,
-                    'created_at': _iso(evacuation.created_at),
-                    'started_at': _iso(evacuation.started_at),
-                    'finished_at': _iso(evacuation.finished_at)}
-            policy = inventory.Policy.from_dict(evacuation.policy)
+            lease = _lease_text(evacuation, self.store.db_now(session))
+            policy = drain_policy.Policy.from_dict(evacuation.policy,
+                                                   strict=False)
         tasks = self.store.tasks(evacuation_id)
-        counts = {}
-        for task in tasks:
-            counts[task.state] = counts.get(task.state, 0) + 1
-        eta = remaining_seconds(tasks, policy, info['plan'])
-        info.update({
-            'counts': counts, 'vms': len(tasks),
-            'window': _window_text(policy, info['state']),
-            'progress': progress(tasks),
-            'eta_seconds': round(eta),
-            'tasks': [{'server_id': t.server_id, 'name': t.server_name,
-                       'source': t.source_host, 'target': t.target_host,
-                       'method': t.method, 'state': t.state,
-                       'phase': t.phase or '',
-                       'progress': round(100.0 * _fraction_done(t), 1),
-                       'attempts': t.attempts, 'last_error': t.last_error,
-                       'remedy': t.remedy} for t in tasks],
-        })
-        return info
+        drain = drains.Drain(
+            id=evacuation.id, name=evacuation.name, state=evacuation.state,
+            sources=list(evacuation.source_hosts), owner=evacuation.owner,
+            created_at=evacuation.created_at,
+            started_at=evacuation.started_at,
+            finished_at=evacuation.finished_at,
+            counts=task_counts(tasks), vms=len(tasks),
+            progress=progress(tasks),
+            eta_seconds=round(remaining_seconds(
+                tasks, policy, evacuation.plan_summary)),
+            window=_window_text(policy, evacuation.state), lease=lease,
+            policy=policy, plan=stored_plan(evacuation.plan_summary),
+            tasks=[task_resource(task) for task in tasks])
+        if with_audit:
+            drain.audit = [drains.AuditEntry(at=entry.at, actor=entry.actor,
+                                             action=entry.action,
+                                             detail=entry.detail)
+                           for entry in self.store.audit_log(evacuation_id)]
+        return drain

@@ -24,6 +24,7 @@ import datetime
 from oslo_log import log as logging
 
 from nova_migration_ext.compute import throttle
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import nova_gateway
@@ -35,7 +36,7 @@ LOG = logging.getLogger(__name__)
 POWER_RUNNING = 1
 POWER_SHUTDOWN = 4
 POWER_STATES = {POWER_RUNNING: 'running', POWER_SHUTDOWN: 'shutdown'}
-LIVE_METHODS = (inventory.METHOD_LIVE, inventory.METHOD_BLOCK)
+LIVE_METHODS = (drain_policy.METHOD_LIVE, drain_policy.METHOD_BLOCK)
 FAILED_MIGRATION = ('error', 'failed', 'cancelled')
 COMPLETED_MIGRATION = ('completed', 'done')
 ENDED_MIGRATION = FAILED_MIGRATION + COMPLETED_MIGRATION
@@ -187,7 +188,8 @@ class Executor:
         with self.store.session() as session:
             evacuation = self.store.get(session, self.evacuation_id)
             state = evacuation.state
-            policy = inventory.Policy.from_dict(evacuation.policy)
+            policy = drain_policy.Policy.from_dict(evacuation.policy,
+                                                   strict=False)
             plan_summary = evacuation.plan_summary
         tasks = self.store.tasks(self.evacuation_id)
         for task in tasks:
@@ -381,7 +383,7 @@ class Executor:
                 self._set_cap(task, policy)
                 self.gateway.live_migrate(
                     task.server_id, task.target_host,
-                    block_migration=task.method == inventory.METHOD_BLOCK)
+                    block_migration=task.method == drain_policy.METHOD_BLOCK)
             else:
                 if task.live_failures:      # a live attempt left its cap
                     release_bandwidth_caps(self.gateway, [task], policy)
@@ -999,7 +1001,7 @@ class Executor:
                 'migration' % (fields['live_failures'],
                                '' if transient else ' with an error a '
                                'retry would meet again'),
-                method=inventory.METHOD_COLD, attempts=0,
+                method=drain_policy.METHOD_COLD, attempts=0,
                 not_before=self._backoff(task), **fields)
             return
         remedy = ('left on %s: %s' % (task.source_host, error))

@@ -24,11 +24,12 @@ from novaclient import client as nova_client
 from novaclient import exceptions as nova_exc
 from oslo_log import log as logging
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import inventory
 
 LOG = logging.getLogger(__name__)
 MICROVERSION = '2.87'
-GiB = inventory.GiB
+GiB = drain_policy.GiB
 RESOURCE_CLASSES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
 DEFAULT_ALLOCATION_RATIOS = dict.fromkeys(RESOURCE_CLASSES, 1.0)
 # What Placement lets the scheduler use of a resource class: (total -
@@ -227,7 +228,7 @@ class NovaGateway:
         """*srv* as the planner sees it; *server_groups* as in Server."""
         flavor = srv.flavor
         disk = (flavor.get('disk', 0) + flavor.get('ephemeral', 0)) * GiB + \
-            flavor.get('swap', 0) * inventory.MiB
+            flavor.get('swap', 0) * drain_policy.MiB
         image = srv.image if isinstance(srv.image, dict) else {}
         return inventory.Server(
             id=srv.id, name=srv.name,

@@ -26,8 +26,9 @@ import math
 from oslo_config import cfg
 
 from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.contract import drains
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import drain_model
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import scheduling
 from nova_migration_ext.prechecks import base
 from nova_migration_ext.prechecks import disk_fit
@@ -110,17 +111,33 @@ class Plan:
     limits: scheduling.Limits | None = None
     disks: dict = dataclasses.field(default_factory=dict)
 
-    def totals(self):
-        methods = collections.Counter(m.method for m in self.moves)
-        return {
-            'vms': len(self.moves) + len(self.unplaceable),
-            'moves': len(self.moves),
-            'unplaceable': len(self.unplaceable),
-            'by_method': dict(methods),
-            'bytes': sum(m.bytes_total for m in self.moves),
-            'estimated_seconds': round(self.makespan_seconds),
-            'limits': self.limits.to_dict() if self.limits else None,
-        }
+    def to_resource(self, with_moves=False):
+        """This plan as the API shows it: a :class:`~.drains.Plan`.
+
+        :param with_moves: list each move (a dry run); a stored drain's
+            moves are its tasks.
+        """
+        moves = None
+        if with_moves:
+            moves = [drains.Move(
+                server_id=m.server_id, name=m.server_name, source=m.source,
+                target=m.target, method=m.method, status=m.status,
+                project_id=m.project_id, bytes=m.bytes_total,
+                expected_seconds=m.expected_seconds,
+                expected_downtime_seconds=m.expected_downtime_seconds,
+                verdicts=[list(v) for v in m.verdicts or ()])
+                for m in self.moves]
+        return drains.Plan(
+            vms=len(self.moves) + len(self.unplaceable),
+            by_method=dict(collections.Counter(m.method for m in self.moves)),
+            bytes=sum(m.bytes_total for m in self.moves),
+            estimated_seconds=round(self.makespan_seconds),
+            limits=drains.Limits.from_dict(self.limits.to_dict())
+            if self.limits else None,
+            unplaceable=[drains.Unplaceable(
+                server_id=u.server_id, name=u.server_name, source=u.source,
+                status=u.status, reason=u.reason) for u in self.unplaceable],
+            moves=moves)
 
 
 class _Target:
@@ -299,7 +316,7 @@ class Planner:
     def _method(self, server, target):
         """(method, None), or (None, why no method is allowed)."""
         if server.status == 'SHUTOFF' or self.policy.method == 'cold':
-            return inventory.METHOD_COLD, None
+            return drain_policy.METHOD_COLD, None
         source = self.hosts[server.host]
         cold_allowed = self.policy.method == 'auto' and \
             self.policy.downtime_allowed(server)
@@ -307,19 +324,19 @@ class Planner:
                 not (source.shared_storage and
                      source.shared_storage == target.shared_storage):
             if cold_allowed:
-                return inventory.METHOD_COLD, None
+                return drain_policy.METHOD_COLD, None
             return None, ('its volumes need a cold migration (a tunnelled '
                           'block migration cannot skip them) and %s'
                           % self._no_downtime())
-        method = inventory.METHOD_BLOCK
+        method = drain_policy.METHOD_BLOCK
         if source.shared_storage and \
                 source.shared_storage == target.shared_storage:
-            method = inventory.METHOD_LIVE
+            method = drain_policy.METHOD_LIVE
         rate = self._rate(method, source, target)
         dirty = server.dirty_bytes_per_s
         if dirty and dirty * scheduling.CONVERGENCE_MARGIN > rate:
             if cold_allowed:
-                return inventory.METHOD_COLD, None
+                return drain_policy.METHOD_COLD, None
             return None, (
                 'its guest dirties %.0f MB/s of memory, more than half of '
                 'the %.0f MB/s its migration can get: a live migration '
@@ -396,17 +413,17 @@ class Planner:
 
     def _move(self, server, target, method):
         source = self.hosts[server.host]
-        memory = server.memory_mb * inventory.MiB
-        if method == inventory.METHOD_LIVE:
+        memory = server.memory_mb * drain_policy.MiB
+        if method == drain_policy.METHOD_LIVE:
             copied = memory
-        elif method == inventory.METHOD_BLOCK:
+        elif method == drain_policy.METHOD_BLOCK:
             copied = memory + server.copied_disk_bytes
         else:
             copied = server.copied_disk_bytes
         rate = self._rate(method, source, target)
         seconds = OVERHEAD_SECONDS + copied / rate
         dirty = 0.0
-        if method != inventory.METHOD_COLD:
+        if method != drain_policy.METHOD_COLD:
             dirty = scheduling.assumed_dirty(server.dirty_bytes_per_s,
                                              server.status)
         return Move(server.id, server.name, server.project_id, server.host,
@@ -415,7 +432,7 @@ class Planner:
                     self._verdicts(server, source, target, method),
                     round(self._downtime(server, method,
                                          rate), 1), dirty,
-                    0 if method == inventory.METHOD_COLD else memory)
+                    0 if method == drain_policy.METHOD_COLD else memory)
 
     def _rate(self, method, source, target):
         """Bytes per second one migration copies alone on its links."""
@@ -430,7 +447,7 @@ class Planner:
         """Seconds the guest of *server* is expected to be down."""
         if server.status != 'ACTIVE':
             return 0.0
-        if method != inventory.METHOD_COLD:
+        if method != drain_policy.METHOD_COLD:
             return LIVE_DOWNTIME_SECONDS
         if self.policy.two_phase_cold:
             return (POWER_CYCLE_SECONDS +
@@ -439,9 +456,9 @@ class Planner:
         return POWER_CYCLE_SECONDS + server.copied_disk_bytes / rate
 
     def _verdicts(self, server, source, target, method):
-        kind = {inventory.METHOD_LIVE: base.MigrationKind.LIVE,
-                inventory.METHOD_BLOCK: base.MigrationKind.BLOCK,
-                inventory.METHOD_COLD: base.MigrationKind.COLD}[method]
+        kind = {drain_policy.METHOD_LIVE: base.MigrationKind.LIVE,
+                drain_policy.METHOD_BLOCK: base.MigrationKind.BLOCK,
+                drain_policy.METHOD_COLD: base.MigrationKind.COLD}[method]
         disks = (base.Disk('vda', allocated_size=server.disk_bytes),) + \
             tuple(base.Disk('vd%s' % chr(ord('b') + i), source_type='block',
                             is_volume=True)

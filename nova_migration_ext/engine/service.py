@@ -25,10 +25,12 @@ import socket
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+from oslo_db import options as db_options
 from oslo_log import log as logging
 from oslo_service import service as os_service
 
 from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.contract import drains
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import executor as executor_mod
@@ -40,6 +42,10 @@ from nova_migration_ext.engine import store as store_mod
 LOG = logging.getLogger(__name__)
 GROUP = 'evacuator'
 NOVA_GROUP = 'nova'
+# oslo.db's options, as every OpenStack service's database.
+DATABASE_GROUP = 'database'
+DEFAULT_CONNECTION = ('sqlite:////var/lib/nova-migration-ext/'
+                      'evacuations.sqlite')
 # Longest wait between two passes while they fail (say, database down).
 MAX_BACKOFF = 60.0
 
@@ -52,18 +58,24 @@ LEASE_SECONDS = int(2 * NOVA_TIMEOUT)
 
 OPTS = [
     cfg.StrOpt('connection',
-               default='sqlite:////var/lib/nova-migration-ext/'
-                       'evacuations.sqlite',
                secret=True,
-               help='SQLAlchemy URL of the evacuation database: the '
-                    'embedded SQLite file, or mysql+pymysql://… for '
-                    'production and for several evacuators.'),
+               deprecated_for_removal=True,
+               deprecated_reason='The evacuation database is configured as '
+                                 'every OpenStack service\'s: set [database] '
+                                 'connection (oslo.db) instead; it wins when '
+                                 'both are set.',
+               help='SQLAlchemy URL of the evacuation database, used only '
+                    'while [database] connection is not set.'),
     cfg.IntOpt('database_timeout', default=store_mod.DEFAULT_TIMEOUT,
                min=1,
-               help='Seconds connecting to the evacuation database, or one '
-                    'statement on it, may take before the pass fails and is '
-                    'retried: a database gone silent never hangs the drive '
-                    'loop.'),
+               help='Seconds connecting to the evacuation database '
+                    '([database] connection), or one statement on it, may '
+                    'take before the pass fails and is retried: a database '
+                    'gone silent never hangs the drive loop. Also the '
+                    'longest a call goes on retrying a deadlock or a lost '
+                    'connection ([database] db_max_retries), and the wait '
+                    'for a connection of the pool unless [database] '
+                    'pool_timeout is set.'),
     cfg.StrOpt('name', default=socket.gethostname(),
                help='Name of this evacuator in leases and the audit log.'),
     cfg.FloatOpt('poll_interval', default=5.0, min=0.1,
@@ -133,6 +145,7 @@ API_OPTS = [
 
 def register_opts(conf):
     conf.register_opts(OPTS, group=GROUP)
+    db_options.set_defaults(conf, connection=DEFAULT_CONNECTION)
     conf.register_opts(API_OPTS, group=API_GROUP)
     ks_loading.register_auth_conf_options(conf, NOVA_GROUP)
     ks_loading.register_session_conf_options(conf, NOVA_GROUP)
@@ -158,48 +171,44 @@ def _nova_client_opts():
             ks_loading.get_adapter_conf_options(include_deprecated=False))
 
 
+def _database_opts():
+    """oslo.db's ``[database]`` options, with our default connection."""
+    opts = copy.deepcopy(dict(db_options.list_opts())[DATABASE_GROUP])
+    for opt in opts:
+        if opt.dest == 'connection':
+            opt.default = DEFAULT_CONNECTION
+    return opts
+
+
 def list_opts():
-    return [(GROUP, OPTS), (API_GROUP, API_OPTS),
-            (NOVA_GROUP, _nova_client_opts())]
+    return [(GROUP, OPTS), (DATABASE_GROUP, _database_opts()),
+            (API_GROUP, API_OPTS), (NOVA_GROUP, _nova_client_opts())]
 
 
 def summaries(engine):
-    """One line of data per evacuation, oldest first.
+    """Every evacuation as a summary :class:`~.drains.Drain`, oldest first.
 
-    ``needs_operator`` counts its VMs left for the operator: what a list
-    must show, whatever the evacuation's own state; ``progress`` is the
-    percent of its bytes moved, as ``show`` says.
+    Its counts per task state (so, how many VMs are left for the
+    operator, whatever the evacuation's own state) and the percent of its
+    bytes moved, as ``show`` says; no tasks, audit nor ETA.
     """
     tasks = {}
     for row in engine.store.task_bytes():
         tasks.setdefault(row.evacuation_id, []).append(row)
-    return [{'id': e.id, 'name': e.name, 'state': e.state,
-             'sources': e.source_hosts, 'owner': e.owner,
-             'created_at': e.created_at.isoformat(),
-             'needs_operator': sum(t.state == states.NEEDS_OPERATOR
-                                   for t in tasks.get(e.id, ())),
-             'progress': engine_mod.progress(tasks.get(e.id, []))}
-            for e in engine.store.list_evacuations()]
+    return [drains.Drain(
+        id=e.id, name=e.name, state=e.state, sources=list(e.source_hosts),
+        owner=e.owner, created_at=e.created_at, started_at=e.started_at,
+        finished_at=e.finished_at,
+        counts=engine_mod.task_counts(tasks.get(e.id, ())),
+        vms=len(tasks.get(e.id, ())),
+        progress=engine_mod.progress(tasks.get(e.id, [])))
+        for e in engine.store.list_evacuations()]
 
 
 def dry_run_plan(engine, sources, targets, policy, target_aggregate=None):
-    """What a plan would do, stored nowhere."""
+    """The :class:`~.drains.Plan` a drain would follow, stored nowhere."""
     plan = engine.dry_run(sources, targets, policy, target_aggregate)
-    return {'id': None, 'plan': plan.totals(),
-            'moves': [dict(m.task_fields(), expected_downtime_seconds=(
-                m.expected_downtime_seconds)) for m in plan.moves],
-            'unplaceable': [u.__dict__ for u in plan.unplaceable]}
-
-
-def show(engine, evacuation_id, with_audit=False):
-    """An evacuation, its tasks and, if asked, its audit log."""
-    info = engine.show(evacuation_id)
-    if with_audit:
-        info['audit'] = [
-            {'at': e.at.isoformat(), 'actor': e.actor, 'action': e.action,
-             'detail': e.detail}
-            for e in engine.store.audit_log(evacuation_id)]
-    return info
+    return plan.to_resource(with_moves=True)
 
 
 def check_lease(conf):
@@ -219,10 +228,37 @@ def check_lease(conf):
     return True
 
 
+def database_url(conf):
+    """The evacuation database's URL: ``[database] connection``.
+
+    While the operator has not set it, the deprecated ``[evacuator]
+    connection`` if set, with a warning saying to move it.
+    """
+    deprecated = conf.evacuator.connection
+    if deprecated is None:
+        return conf.database.connection
+    if conf.get_location('connection', DATABASE_GROUP).location not in (
+            cfg.Locations.opt_default, cfg.Locations.set_default):
+        LOG.warning('[database] connection and the deprecated [evacuator] '
+                    'connection are both set: [database] connection is '
+                    'used. Remove [evacuator] connection.')
+        return conf.database.connection
+    LOG.warning('[evacuator] connection is deprecated for removal: move its '
+                'value to [database] connection (oslo.db), where the '
+                'other [database] options are.')
+    return deprecated
+
+
 def open_store(conf):
-    """The evacuation database of *conf*, as it is."""
-    return store_mod.Store(conf.evacuator.connection,
-                           timeout=conf.evacuator.database_timeout)
+    """The evacuation database of *conf*, as it is.
+
+    Built with oslo.db and the ``[database]`` options; ``[evacuator]
+    database_timeout`` bounds every wait on it.
+    """
+    return store_mod.Store(
+        database_url(conf), timeout=conf.evacuator.database_timeout,
+        **{name: getattr(conf.database, name)
+           for name in store_mod.DATABASE_DEFAULTS})
 
 
 def sync_database(conf):

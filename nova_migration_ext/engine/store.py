@@ -12,20 +12,30 @@
 """Persistence of evacuations: schema upgrades, sessions, audit log.
 
 The default database is an embedded SQLite file; production points
-``connection`` at MariaDB/MySQL (``mysql+pymysql://…``). Each public
-method commits before it returns, so what it wrote survives the process.
+``[database] connection`` at MariaDB/MySQL (``mysql+pymysql://…``). The
+engine is oslo.db's, built with the ``[database]`` options; each public
+method commits before it returns, so what it wrote survives the process,
+and those safe to run again are retried on a deadlock or a lost
+connection (:func:`_retried`).
 """
 
 import collections
 import contextlib
 import datetime
+import functools
 import os
+import sys
 import time
+import urllib.parse
 
 from alembic import command as alembic_command
 from alembic import config as alembic_config
 from alembic import migration as alembic_migration
 from alembic import script as alembic_script
+from oslo_db import api as db_api
+from oslo_db import exception as db_exc
+from oslo_db import options as db_options
+from oslo_db.sqlalchemy import engines as db_engines
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -39,6 +49,27 @@ MIGRATIONS = os.path.join(os.path.dirname(__file__), 'migrations')
 DEFAULT_TIMEOUT = 20
 UPGRADE_LOCK = 'nova_migration_ext_upgrade'
 UPGRADE_LOCK_WAIT = 300
+
+# The [database] options (oslo.db's) the store takes: those of oslo.db's
+# create_engine(), including max_retries and retry_interval of the first
+# connection...
+ENGINE_OPTIONS = ('connection_debug', 'connection_parameters',
+                  'connection_recycle_time', 'connection_trace',
+                  'max_overflow', 'max_pool_size', 'max_retries',
+                  'mysql_sql_mode', 'mysql_wsrep_sync_wait', 'pool_timeout',
+                  'retry_interval', 'sqlite_synchronous')
+# ... and those of wrap_db_retry(), by its names, for the operations safe
+# to run again.
+RETRY_OPTIONS = {'db_inc_retry_interval': 'inc_retry_interval',
+                 'db_max_retries': 'max_retries',
+                 'db_max_retry_interval': 'max_retry_interval',
+                 'db_retry_interval': 'retry_interval'}
+# oslo.db's defaults, for a store built without a configuration (tests,
+# tools): it behaves as the services do.
+DATABASE_DEFAULTS = {
+    opt.dest: opt.default
+    for _group, opts in db_options.list_opts() for opt in opts
+    if opt.dest in ENGINE_OPTIONS or opt.dest in RETRY_OPTIONS}
 
 
 class SchemaOutOfDate(Exception):
@@ -65,6 +96,13 @@ def _db_clock(dialect):
     return sa.func.current_timestamp(type_=sa.DateTime)
 
 
+def _sqlite_wal(dbapi_conn, _record):
+    """Readers never wait for the writer (oslo.db turns foreign keys on)."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')
+    cursor.close()
+
+
 class NotFound(LookupError):
     """No evacuation with that id."""
 
@@ -77,22 +115,62 @@ class Fenced(Conflict):
     """The writer no longer holds the evacuation's lease: refused."""
 
 
-def _engine_args(url, timeout):
-    """create_engine() arguments that bound every wait on the database."""
-    backend = sa.engine.make_url(url).get_backend_name()
+def _connect_parameters(url, timeout, given=''):
+    """The driver's arguments that bound every wait on the database.
+
+    As the query string oslo.db's create_engine() appends to *url*
+    (``[database] connection_parameters``), so they reach every
+    connection, its first test included: *given* (the operator's
+    parameters), then ours for what neither *url* nor *given* sets. On
+    MySQL, pymysql's own charset (``utf8mb4``) rather than oslo.db's
+    ``utf8``, which cannot carry every server name.
+    """
+    url = sa.engine.make_url(url)
+    backend = url.get_backend_name()
     if backend == 'sqlite':
-        return {'connect_args': {'check_same_thread': False,
-                                 'timeout': timeout}}
-    args = {'pool_pre_ping': True, 'pool_timeout': timeout}
-    if backend == 'mysql':
-        args['connect_args'] = {'connect_timeout': timeout,
-                                'read_timeout': timeout,
-                                'write_timeout': timeout}
+        ours = {'timeout': timeout}
+    elif backend == 'mysql':
+        ours = {'connect_timeout': timeout, 'read_timeout': timeout,
+                'write_timeout': timeout, 'charset': 'utf8mb4'}
     elif backend == 'postgresql':
-        args['connect_args'] = {
-            'connect_timeout': timeout,
-            'options': '-c statement_timeout=%d' % (timeout * 1000)}
-    return args
+        ours = {'connect_timeout': timeout,
+                'options': '-c statement_timeout=%d' % (timeout * 1000)}
+    else:
+        ours = {}
+    taken = set(url.query) | {
+        key for key, _value in urllib.parse.parse_qsl(given or '')}
+    ours = {key: value for key, value in ours.items() if key not in taken}
+    return '&'.join(filter(None, [given, urllib.parse.urlencode(ours)]))
+
+
+class _OutOfTime(Exception):
+    """A retriable error that came past the call's time budget."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
+def _retried(on_disconnect):
+    """Retry the decorated operation with oslo.db's ``wrap_db_retry``.
+
+    On a deadlock, and on a lost connection when *on_disconnect*. A
+    deadlock rolls the whole transaction back: what failed was not
+    applied, so any operation may run again. A connection lost during
+    the commit leaves its outcome unknown: *on_disconnect* only for
+    operations that read, or whose second run changes nothing or is
+    refused (idempotent, compare-and-swap, fenced).
+
+    Retries stop after ``[database] db_max_retries``, or once the call
+    has lasted the store's time-out: a database gone silent still fails
+    the pass after one time-out, never hangs it past its lease.
+    """
+    def decorate(method):
+        @functools.wraps(method)
+        def retried(self, *args, **kwargs):
+            return self._retry(on_disconnect, method, self, *args, **kwargs)
+        return retried
+    return decorate
 
 
 def _get_lock(connection, name, wait, step):
@@ -124,22 +202,66 @@ class Store:
     :param url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/evacuator/db``
         or ``mysql+pymysql://user:pw@db/evacuator``.
     :param timeout: seconds a connection attempt or a statement may take
-        (SQLite: how long a write waits for the file's lock).
+        (SQLite: how long a write waits for the file's lock), and the
+        most a call goes on retrying (see :func:`_retried`); also the
+        wait for a connection of the pool unless ``pool_timeout`` is set.
+    :param database: ``[database]`` options of oslo.db, by name
+        (:data:`ENGINE_OPTIONS` and the keys of :data:`RETRY_OPTIONS`);
+        oslo.db's defaults for the others. The engine is oslo.db's
+        (``engines.create_engine``): its first connection is tried
+        ``max_retries`` times, ``retry_interval`` seconds apart, and the
+        errors of the database are oslo.db's (``oslo_db.exception``).
     """
 
-    def __init__(self, url, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, url, timeout=DEFAULT_TIMEOUT, **database):
+        unknown = set(database) - set(DATABASE_DEFAULTS)
+        if unknown:
+            raise TypeError('Not [database] options of the store: %s'
+                            % ', '.join(sorted(unknown)))
+        options = dict(DATABASE_DEFAULTS, **database)
+        self.url = sa.engine.make_url(url)
         self.timeout = timeout
-        self.engine = sa.create_engine(url, future=True,
-                                       **_engine_args(url, timeout))
-        if url.startswith('sqlite'):
-            @sa.event.listens_for(self.engine, 'connect')
-            def _sqlite_pragmas(dbapi_conn, _record):
-                cursor = dbapi_conn.cursor()
-                cursor.execute('PRAGMA foreign_keys=ON')
-                cursor.execute('PRAGMA journal_mode=WAL')
-                cursor.close()
+        self._retry_args = {name: options[option]
+                            for option, name in RETRY_OPTIONS.items()}
+        engine_args = {name: options[name] for name in ENGINE_OPTIONS}
+        engine_args['connection_parameters'] = _connect_parameters(
+            self.url, timeout, options['connection_parameters'])
+        if self.url.get_backend_name() == 'sqlite':
+            # oslo.db gives a SQLite file no pool (NullPool), which takes
+            # no pool_timeout.
+            engine_args['pool_timeout'] = None
+        elif engine_args['pool_timeout'] is None:
+            engine_args['pool_timeout'] = timeout
+        self.engine = db_engines.create_engine(url, sqlite_fk=True,
+                                               **engine_args)
+        if self.engine.dialect.name == 'sqlite':
+            sa.event.listen(self.engine, 'connect', _sqlite_wal)
         self._sessions = orm.sessionmaker(self.engine,
                                           expire_on_commit=False)
+
+    def _retry(self, on_disconnect, func, *args, **kwargs):
+        """*func* (*args*, *kwargs*), retried as :func:`_retried` says."""
+        retry = dict(self._retry_args)
+        if retry['max_retries'] == 0:
+            return func(*args, **kwargs)
+        if retry['max_retries'] < 0:    # oslo.db's "for ever": the budget
+            retry['max_retries'] = sys.maxsize
+        deadline = time.monotonic() + self.timeout
+
+        def attempt():
+            try:
+                return func(*args, **kwargs)
+            except (db_exc.DBDeadlock, db_exc.DBConnectionError) as exc:
+                if time.monotonic() >= deadline:
+                    raise _OutOfTime(exc)
+                raise
+        try:
+            return db_api.wrap_db_retry(
+                retry_on_deadlock=True, retry_on_disconnect=on_disconnect,
+                **retry)(attempt)()
+        except _OutOfTime as out:
+            error = out.error
+        raise error
 
     def upgrade(self):
         """Bring the schema to the newest alembic revision.
@@ -163,6 +285,7 @@ class Store:
                                        {'name': UPGRADE_LOCK})
                     connection.commit()
 
+    @_retried(on_disconnect=True)
     def revisions(self):
         """(the database's schema revision or None, the code's newest)."""
         head = alembic_script.ScriptDirectory.from_config(
@@ -183,7 +306,7 @@ class Store:
                 'The evacuation database %s is at schema revision %s; this '
                 'code needs %s. Run "nova-migration-ext-manage '
                 '--config-file <evacuator.conf> db sync", then start again.'
-                % (self.engine.url.render_as_string(hide_password=True),
+                % (self.url.render_as_string(hide_password=True),
                    current or 'none (empty)', head))
 
     @contextlib.contextmanager
@@ -201,6 +324,8 @@ class Store:
 
     # -- evacuations ---------------------------------------------------------
 
+    # Run twice after a lost commit, it would plan the evacuation twice.
+    @_retried(on_disconnect=False)
     def create_evacuation(self, *, source_hosts, policy, tasks, actor,
                           name='', target_hosts=None, target_aggregate=None,
                           plan_summary=None):
@@ -235,11 +360,14 @@ class Store:
                            'drain list".' % evacuation_id)
         return evacuation
 
+    @_retried(on_disconnect=True)
     def list_evacuations(self):
         with self.session() as session:
             return list(session.scalars(sa.select(models.Evacuation).order_by(
                 models.Evacuation.created_at)))
 
+    # Run twice, the second finds the state set and changes nothing.
+    @_retried(on_disconnect=True)
     def set_state(self, evacuation_id, new_state, actor, why='',
                   fence=None):
         """Move an evacuation to *new_state* and log it.
@@ -249,7 +377,7 @@ class Store:
         with self.session() as session:
             if fence is not None:
                 self._check_fence(session, fence)
-            evacuation = self.get(session, evacuation_id, lock=True)
+            evacuation = self._lock_evacuation(session, evacuation_id)
             if evacuation.state == new_state:
                 return
             states.check_transition('evacuation', evacuation.state,
@@ -265,6 +393,9 @@ class Store:
                 detail='%s -> %s%s' % (old, new_state,
                                        (': ' + why) if why else '')))
 
+    # Run twice, the second is refused (expect, check, fence) or sets the
+    # same values again, without a second audit entry.
+    @_retried(on_disconnect=True)
     def update_task(self, task_id, actor, new_state=None, why='',
                     check=None, expect=None, fence=None, **fields):
         """Change a task (state and fields) and log the state change.
@@ -309,6 +440,7 @@ class Store:
             session.expunge(task)
             return task
 
+    @_retried(on_disconnect=True)
     def latest_task_for_server(self, server_id):
         """The newest task that moves *server_id*, or None."""
         with self.session() as session:
@@ -316,6 +448,7 @@ class Store:
                 models.Task.server_id == server_id).order_by(
                     models.Task.id.desc()).limit(1)).first()
 
+    @_retried(on_disconnect=True)
     def task_bytes(self):
         """(evacuation_id, state, bytes_total, bytes_done) of every task."""
         with self.session() as session:
@@ -323,16 +456,19 @@ class Store:
                 models.Task.evacuation_id, models.Task.state,
                 models.Task.bytes_total, models.Task.bytes_done)).all()
 
+    @_retried(on_disconnect=True)
     def tasks(self, evacuation_id):
         with self.session() as session:
             return list(session.scalars(sa.select(models.Task).where(
                 models.Task.evacuation_id == evacuation_id).order_by(
                     models.Task.id)))
 
+    # Run twice after a lost commit, it would audit the change twice.
+    @_retried(on_disconnect=False)
     def allow_downtime(self, evacuation_id, server_id, actor):
         """Let the policy of *evacuation_id* cold-migrate *server_id*."""
         with self.session() as session:
-            evacuation = self.get(session, evacuation_id, lock=True)
+            evacuation = self._lock_evacuation(session, evacuation_id)
             policy = dict(evacuation.policy)
             policy['downtime_servers'] = dict(
                 policy.get('downtime_servers') or {}, **{server_id: True})
@@ -343,12 +479,15 @@ class Store:
                 detail='%s may be cold-migrated (down meanwhile)'
                        % server_id))
 
+    # Run twice after a lost commit, the entry would be there twice.
+    @_retried(on_disconnect=False)
     def audit(self, evacuation_id, actor, action, detail, task_id=None):
         with self.session() as session:
             session.add(models.AuditEntry(
                 evacuation_id=evacuation_id, task_id=task_id, actor=actor,
                 action=action, detail=detail))
 
+    @_retried(on_disconnect=True)
     def audit_log(self, evacuation_id):
         with self.session() as session:
             return list(session.scalars(sa.select(models.AuditEntry).where(
@@ -357,6 +496,8 @@ class Store:
 
     # -- leases (one evacuator drives an evacuation at a time) --------------
 
+    # Run twice, the second renews the lease the first took: same token.
+    @_retried(on_disconnect=True)
     def acquire(self, evacuation_id, owner, seconds):
         """Take or renew the lease on an evacuation.
 
@@ -390,7 +531,10 @@ class Store:
         """The evacuation, its row locked until the transaction ends.
 
         The first statement writes, so SQLite takes its write lock at once
-        and every later read of the transaction sees the newest rows.
+        and every later read of the transaction sees the newest rows. Every
+        write that reads first starts so: oslo.db begins SQLite's
+        transactions at their first statement, and one that read before
+        another process wrote could no longer write ("database is locked").
         """
         table = models.Evacuation.__table__
         session.execute(sa.update(table).where(
@@ -403,6 +547,7 @@ class Store:
         session.execute(sa.update(table).where(table.c.id == task_id).values(
             state=table.c.state, updated_at=table.c.updated_at))
 
+    @_retried(on_disconnect=True)
     def check_fence(self, fence):
         """Raise :class:`Fenced` unless *fence* still holds the lease."""
         with self.session() as session:
@@ -426,6 +571,8 @@ class Store:
 
     # -- host facts ----------------------------------------------------------
 
+    # An upsert of the same values.
+    @_retried(on_disconnect=True)
     def save_host_facts(self, host, stats):
         """Keep what *host* last published of itself.
 
@@ -451,6 +598,7 @@ class Store:
         with self.session() as session:
             session.execute(statement)
 
+    @_retried(on_disconnect=True)
     def host_facts(self, max_age):
         """Host name -> stats published in the last *max_age* seconds."""
         oldest = _now() - datetime.timedelta(seconds=max_age)

@@ -9,13 +9,13 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Bad input on the Plan Evacuation form: messages, nothing created.
+"""Bad input on the Plan Drain form: messages, nothing created.
 
 Config: ``source``, ``bad_window`` (refused by the form with the
 evacuator's own policy check), ``aggregate`` (a target aggregate holding
 only the source: refused by the evacuator). Result: ``window_errors``,
 ``aggregate_errors`` (the messages the modal showed) and
-``evacuations`` (the rows of the list afterwards, reloaded).
+``drains`` (the rows of the list afterwards, reloaded).
 """
 
 import sys
@@ -42,7 +42,7 @@ def scenario(s):
     s.check(s.result['aggregate_errors'], 'the aggregate was accepted')
     s.screenshot('bad-aggregate')
 
-    s.result['evacuations'] = panel.evacuations_reloaded(s)
+    s.result['drains'] = panel.drains_reloaded(s)
 
 
 if __name__ == '__main__':

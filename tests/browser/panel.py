@@ -9,37 +9,50 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Steps on the Evacuations panel shared by its scenarios."""
+"""Steps on the Host Drains panel shared by its scenarios."""
 
 import re
 
 import common
 
-MODAL_FORM = '#plan_evacuation_form'
+MODAL_FORM = '#plan_drain_form'
 
 
 def open_panel(s):
-    s.login('/admin/evacuations/')
-    if not re.search(r'/admin/evacuations/$', s.page.url):
-        s.goto('/admin/evacuations/')
-    s.page.wait_for_selector('table#evacuations')
+    s.login('/admin/drains/')
+    if not re.search(r'/admin/drains/$', s.page.url):
+        s.goto('/admin/drains/')
+    s.page.wait_for_selector('table#drains')
 
 
-def evacuations(s):
-    return common.table_rows(s.page, 'table#evacuations')
+def drains(s):
+    return common.table_rows(s.page, 'table#drains')
 
 
-def evacuations_reloaded(s):
+def drains_reloaded(s):
     """The list's rows after loading the index page again."""
-    s.step('list the evacuations again')
-    s.goto('/admin/evacuations/')
-    s.page.wait_for_selector('table#evacuations')
-    return evacuations(s)
+    s.step('list the drains again')
+    s.goto('/admin/drains/')
+    s.page.wait_for_selector('table#drains')
+    return drains(s)
+
+
+def wording(s, where):
+    """Record the page's title, menu entry and any "evacuation" it shows.
+
+    nova's ``evacuate`` is another operation: the panel says drain.
+    """
+    s.result.setdefault('wording', {})[where] = {
+        'title': s.page.title(),
+        'menu': [' '.join(text.split()) for text in s.page.locator(
+            '#sidebar-accordion a.openstack-panel[href$="/admin/drains/"]'
+        ).all_text_contents()],
+        'evacuation': 'evacuation' in s.page.inner_text('body').lower()}
 
 
 def open_plan_modal(s):
-    s.step('open the Plan Evacuation modal')
-    s.page.click('#evacuations__action_plan')
+    s.step('open the Plan Drain modal')
+    s.page.click('#drains__action_plan')
     s.page.wait_for_selector(MODAL_FORM, state='visible')
 
 

@@ -11,8 +11,8 @@
 # under the License.
 """The API's policy refuses the user a plan: the panel says so.
 
-Config: ``source``. Result: ``errors`` (what the Plan Evacuation modal
-showed) and ``evacuations`` (the rows of the list afterwards, reloaded).
+Config: ``source``. Result: ``errors`` (what the Plan Drain modal
+showed) and ``drains`` (the rows of the list afterwards, reloaded).
 """
 
 import sys
@@ -31,7 +31,7 @@ def scenario(s):
     s.check(s.result['errors'], 'the plan was accepted')
     s.screenshot('policy-refused')
 
-    s.result['evacuations'] = panel.evacuations_reloaded(s)
+    s.result['drains'] = panel.drains_reloaded(s)
 
 
 if __name__ == '__main__':

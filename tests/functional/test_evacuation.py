@@ -23,9 +23,9 @@ import testtools.content
 
 from nova_migration_ext.compute import cold_copy
 from nova_migration_ext.compute import throttle
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import planner
 from nova_migration_ext.engine import store as store_mod
 from tests.functional import cloud
@@ -86,8 +86,8 @@ class EvacuationTestBase(cloud.EmbeddedCloudTestBase):
                                 timeout=timeout)
         self.addDetail('tasks', testtools.content.text_content('\n'.join(
             '%(name)s %(state)s attempts=%(attempts)s error=%(last_error)s '
-            'remedy=%(remedy)s' % t
-            for t in self.engine.show(evacuation_id)['tasks'])))
+            'remedy=%(remedy)s' % t.to_dict()
+            for t in self.engine.show(evacuation_id).tasks)))
         self.addDetail('audit', testtools.content.text_content('\n'.join(
             '%s %s %s' % (e.actor, e.action, e.detail)
             for e in self.store.audit_log(evacuation_id))))
@@ -103,23 +103,23 @@ class DrainTest(EvacuationTestBase):
             self._wait_for_state_change(server, 'SHUTOFF')
         self._attach_volume(servers[1],
                             nova_fixtures.CinderFixture.IMAGE_BACKED_VOL)
-        policy = inventory.Policy(max_per_source=2, max_per_target=2,
-                                  max_total=4, allow_downtime=True)
+        policy = drain_policy.Policy(max_per_source=2, max_per_target=2,
+                                     max_total=4, allow_downtime=True)
 
         evacuation_id, plan, state = self.drain(policy)
 
         self.assertEqual(states.COMPLETED, state)
         self.assertEqual(12, len(plan.moves))
         self.assertEqual({'cold': 3, 'live': 9},
-                         plan.totals()['by_method'])
+                         plan.to_resource().by_method)
         self.assert_drained(servers)
         counts = self.migrations_per_server()
         for server in servers:
             self.assertEqual(1, counts[server['id']], server['name'])
             self.assertEqual(1, self.moves[server['id']], server['name'])
         info = self.engine.show(evacuation_id)
-        self.assertEqual({'done': 12}, info['counts'])
-        self.assertEqual(100.0, info['progress'])
+        self.assertEqual({'done': 12}, info.counts)
+        self.assertEqual(100.0, info.progress)
         actions = [e.action for e in self.store.audit_log(evacuation_id)]
         self.assertEqual(['plan', 'disable-host', 'disable-host',
                           'running'], actions[:4])
@@ -143,7 +143,7 @@ class DrainTest(EvacuationTestBase):
                         error_code=fakelibvirt.VIR_ERR_NO_NWFILTER)
                 return _original(*args, **kwargs)
             driver._live_migration_operation = flaky
-        policy = inventory.Policy(max_total=1)
+        policy = drain_policy.Policy(max_total=1)
 
         evacuation_id, _plan, state = self.drain(policy)
 
@@ -206,14 +206,14 @@ class BandwidthCapTest(EvacuationTestBase):
     def test_cap_applied_then_removed(self):
         servers = self.boot_many(2, 'old1') + self.boot_many(1, 'old2')
         evacuation_id, plan, state = self.drain(
-            inventory.Policy(max_bandwidth_mib_per_s=50))
+            drain_policy.Policy(max_bandwidth_mib_per_s=50))
         self.assertEqual(states.COMPLETED, state)
         self.assert_drained(servers)
         self.assertEqual([50, 50, 50], self.bandwidths)
         for move in plan.moves:
             self.assertEqual(
                 round(planner.OVERHEAD_SECONDS + move.bytes_total /
-                      (50 * inventory.MiB), 1), move.expected_seconds)
+                      (50 * drain_policy.MiB), 1), move.expected_seconds)
         # The key was only for the evacuation.
         for server in servers:
             self.assertNotIn(throttle.BANDWIDTH_KEY, self.api.get_server(
@@ -250,7 +250,7 @@ class ColdCopyPolicyTest(EvacuationTestBase):
         self.use_host_paths('old1')
         self.folders.alias(self.flags_my_ip(), 'new1')
         evacuation_id, plan = self.engine.plan(
-            ['old1'], ['new1'], inventory.Policy(
+            ['old1'], ['new1'], drain_policy.Policy(
                 method='cold', allow_downtime=True, **policy))
         self.engine.start(evacuation_id)
         state = self.engine.run(evacuation_id, poll_interval=0.2,
@@ -300,10 +300,10 @@ class BadInputTest(EvacuationTestBase):
     def test_bad_inputs_change_nothing(self):
         self.boot_many(1, 'old1')
         cases = [
-            (['nope'], NEW, inventory.Policy(), 'Unknown host(s) nope'),
-            (OLD, ['old1'] + NEW, inventory.Policy(),
+            (['nope'], NEW, drain_policy.Policy(), 'Unknown host(s) nope'),
+            (OLD, ['old1'] + NEW, drain_policy.Policy(),
              'listed as source and as target'),
-            (OLD, NEW, inventory.Policy(max_total=0),
+            (OLD, NEW, drain_policy.Policy(max_total=0),
              'max_total must be at least 1'),
         ]
         for sources, targets, policy, message in cases:
@@ -320,7 +320,7 @@ class BadInputTest(EvacuationTestBase):
                 host=host, binary='nova-compute')[0]
             self.assertEqual('enabled', service['status'])
         self.assertEqual(states.PLANNED, self.engine.show(
-            evacuation_id)['state'])
+            evacuation_id).state)
 
     def test_bad_target_aggregates_change_nothing(self):
         self.boot_many(1, 'old1')
@@ -380,7 +380,7 @@ class RecoveryTest(EvacuationTestBase):
             self._wait_for_state_change(server, 'SHUTOFF')
         policy.setdefault('allow_downtime', True)
         evacuation_id, _plan, state = self.drain(
-            inventory.Policy(**policy))
+            drain_policy.Policy(**policy))
         self.assertEqual(states.COMPLETED, state)
         self.assert_drained([server])
         [task] = self.store.tasks(evacuation_id)
@@ -411,7 +411,7 @@ class RecoveryTest(EvacuationTestBase):
         self.faults.live_precheck_refused('old1')
         task, log = self.drain_one()
         self.assertEqual(1, self.faults.fired['live migration refused'])
-        self.assertEqual((inventory.METHOD_COLD, 1, 1),
+        self.assertEqual((drain_policy.METHOD_COLD, 1, 1),
                          (task.method, task.live_failures, task.attempts))
         self.assertIn('live migration failed 1 time(s) with an error a '
                       'retry would meet again: falling back to cold '
@@ -422,7 +422,7 @@ class RecoveryTest(EvacuationTestBase):
         self.faults.network_filter_not_found('old1')
         task, log = self.drain_one(live_failures_before_cold=2)
         self.assertEqual(2, self.faults.fired['network filter not found'])
-        self.assertEqual((inventory.METHOD_COLD, 2),
+        self.assertEqual((drain_policy.METHOD_COLD, 2),
                          (task.method, task.live_failures))
         self.assertIn('live migration failed 2 time(s): falling back to '
                       'cold migration', self.retry_reasons(log))
@@ -431,7 +431,7 @@ class RecoveryTest(EvacuationTestBase):
         server = self.boot('old1', name='vm')
         self.faults.live_precheck_refused('old1')
         evacuation_id, _plan, state = self.drain(
-            inventory.Policy(allow_downtime=False))
+            drain_policy.Policy(allow_downtime=False))
         self.assertEqual(states.COMPLETED, state)
         [task] = self.store.tasks(evacuation_id)
         self.assertEqual(states.NEEDS_OPERATOR, task.state)

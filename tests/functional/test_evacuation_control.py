@@ -18,10 +18,10 @@ import time
 
 import testtools.content
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import executor as executor_mod
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import store as store_mod
 from tests.functional import cloud
 from tests.functional import test_evacuation
@@ -47,7 +47,7 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
     def start(self, sources, targets=NEW, **policy):
         policy.setdefault('max_total', 1)
         evacuation_id, _plan = self.engine.plan(
-            sources, targets, inventory.Policy(**policy), actor='planner')
+            sources, targets, drain_policy.Policy(**policy), actor='planner')
         self.engine.start(evacuation_id, actor='starter')
         self.addCleanup(self.add_details, evacuation_id)
         return evacuation_id
@@ -56,8 +56,9 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
         self.addDetail('tasks-%s' % evacuation_id[:8],
                        testtools.content.text_content('\n'.join(
                            '%(name)s %(state)s attempts=%(attempts)s '
-                           'error=%(last_error)s remedy=%(remedy)s' % t
-                           for t in self.engine.show(evacuation_id)['tasks'])))
+                           'error=%(last_error)s remedy=%(remedy)s'
+                           % t.to_dict()
+                           for t in self.engine.show(evacuation_id).tasks)))
         self.addDetail('audit-%s' % evacuation_id[:8],
                        testtools.content.text_content('\n'.join(
                            '%s %s %s' % (e.actor, e.action, e.detail)
@@ -73,14 +74,14 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
                 return info
             if time.monotonic() > deadline:
                 self.fail('timed out waiting for %s: %s'
-                          % (what, info['counts']))
+                          % (what, info.counts))
             time.sleep(POLL)
 
     def tick_until_idle(self, executor, timeout=90):
         """Tick until no task is active and nova has settled every VM."""
         def idle(info):
-            return not any(t['state'] in states.TASK_ACTIVE
-                           for t in info['tasks']) and self.nova_quiet()
+            return not any(t.state in states.TASK_ACTIVE
+                           for t in info.tasks) and self.nova_quiet()
         self.tick_until(executor, idle, timeout, 'no active task')
         self.wait_nova_idle()
         return self.engine.show(executor.evacuation_id)
@@ -143,7 +144,7 @@ class ControlTestBase(test_evacuation.EvacuationTestBase):
         return task
 
     def by_state(self, info, state):
-        return [t for t in info['tasks'] if t['state'] == state]
+        return [t for t in info.tasks if t.state == state]
 
     def all_migrations(self):
         return self.migrations_per_server(failed_too=True)
@@ -187,30 +188,30 @@ class PauseTest(ControlTestBase):
         executor = self.engine.executor(evacuation_id)
 
         info = self.tick_until(
-            executor, lambda i: i['counts'].get('done', 0) >= 1,
+            executor, lambda i: i.counts.get('done', 0) >= 1,
             what='a first VM moved')
         # max_total=1: the tick that saw the first VM done started the
         # second one, which is under way when the operator pauses.
-        self.assertEqual(1, info['counts']['done'])
-        self.assertEqual(1, info['counts']['migrating'])
-        self.assertEqual(4, info['counts']['pending'])
+        self.assertEqual(1, info.counts['done'])
+        self.assertEqual(1, info.counts['migrating'])
+        self.assertEqual(4, info.counts['pending'])
         self.engine.pause(evacuation_id, actor='operator-a')
         self.assertEqual(states.PAUSED,
-                         self.engine.show(evacuation_id)['state'])
+                         self.engine.show(evacuation_id).state)
 
         info = self.tick_until_idle(executor)
-        self.assertEqual({'done': 2, 'pending': 4}, info['counts'])
-        self.assertEqual(states.PAUSED, info['state'])
+        self.assertEqual({'done': 2, 'pending': 4}, info.counts)
+        self.assertEqual(states.PAUSED, info.state)
         migrations = self.all_migrations()
         for _i in range(5):
             self.assertEqual(states.PAUSED, executor.tick())
             time.sleep(POLL)
         info = self.engine.show(evacuation_id)
-        self.assertEqual({'done': 2, 'pending': 4}, info['counts'])
+        self.assertEqual({'done': 2, 'pending': 4}, info.counts)
         self.assertEqual(migrations, self.all_migrations())
         self.assertEqual(2, sum(migrations.values()))
         for task in self.by_state(info, states.PENDING):
-            self.assert_untouched(task['server_id'], task['source'])
+            self.assert_untouched(task.server_id, task.source)
 
         self.engine.resume(evacuation_id, actor='operator-b')
         state = self.engine.run(evacuation_id, poll_interval=POLL,
@@ -219,7 +220,7 @@ class PauseTest(ControlTestBase):
         self.assertEqual(states.COMPLETED, state)
         self.assert_drained(servers)
         info = self.engine.show(evacuation_id)
-        self.assertEqual({'done': 6}, info['counts'])
+        self.assertEqual({'done': 6}, info.counts)
         migrations = self.all_migrations()
         for server in servers:
             self.assertEqual(1, self.moves[server['id']], server['name'])
@@ -251,32 +252,32 @@ class CancelTest(ControlTestBase):
         evacuation_id = self.start(['old1'])
         executor = self.engine.executor(evacuation_id)
         info = self.tick_until(
-            executor, lambda i: i['counts'].get('done', 0) >= 1,
+            executor, lambda i: i.counts.get('done', 0) >= 1,
             what='a first VM moved')
         [second] = self.by_state(info, states.MIGRATING)
         # Let nova finish the second move before the operator cancels:
         # the engine has not seen it yet, nothing is left to abort.
         self._wait_for_server_parameter(
-            {'id': second['server_id']},
-            {'OS-EXT-SRV-ATTR:host': second['target'], 'status': 'ACTIVE',
+            {'id': second.server_id},
+            {'OS-EXT-SRV-ATTR:host': second.target, 'status': 'ACTIVE',
              'OS-EXT-STS:task_state': None}, max_retries=100)
         self.wait_nova_idle()
 
         self.engine.cancel(evacuation_id, actor='operator')
 
         info = self.engine.show(evacuation_id)
-        self.assertEqual(states.CANCELLED, info['state'])
+        self.assertEqual(states.CANCELLED, info.state)
         self.assertEqual({'done': 1, 'migrating': 1, 'cancelled': 3},
-                         info['counts'])
+                         info.counts)
         info = self.tick_until_idle(executor)
-        self.assertEqual(states.CANCELLED, info['state'])
-        self.assertEqual({'done': 2, 'cancelled': 3}, info['counts'])
+        self.assertEqual(states.CANCELLED, info.state)
+        self.assertEqual({'done': 2, 'cancelled': 3}, info.counts)
         self.assertEqual(states.DONE, self.task(
-            evacuation_id, second['name']).state)
+            evacuation_id, second.name).state)
         for task in self.by_state(info, states.DONE):
-            self.assert_moved_once(task['server_id'], task['target'])
+            self.assert_moved_once(task.server_id, task.target)
         for task in self.by_state(info, states.TASK_CANCELLED):
-            self.assert_untouched(task['server_id'], 'old1')
+            self.assert_untouched(task.server_id, 'old1')
         migrations = self.all_migrations()
         self.assertEqual(2, sum(migrations.values()))
         for server in self.api.get_servers():
@@ -289,8 +290,8 @@ class CancelTest(ControlTestBase):
         self.assertEqual(states.CANCELLED, self.engine.run(
             evacuation_id, poll_interval=POLL, timeout=10))
         self.assertEqual(migrations, self.all_migrations())
-        self.assertEqual(info['counts'],
-                         self.engine.show(evacuation_id)['counts'])
+        self.assertEqual(info.counts,
+                         self.engine.show(evacuation_id).counts)
         log = [(e.actor, e.action, e.detail)
                for e in self.store.audit_log(evacuation_id)]
         self.assertIn(('operator', 'cancelled', 'running -> cancelled'),
@@ -311,7 +312,7 @@ class CancelTest(ControlTestBase):
             # (id, [status,] processed bytes, total bytes)
             return progress[0] is not None and progress[-2] > 0
         info = self.tick_until(executor, copying, what='a hung migration')
-        self.assertEqual({'migrating': 1, 'pending': 1}, info['counts'])
+        self.assertEqual({'migrating': 1, 'pending': 1}, info.counts)
 
         self.engine.cancel(evacuation_id, actor='operator')
 
@@ -322,7 +323,7 @@ class CancelTest(ControlTestBase):
         self.assertEqual(states.TASK_CANCELLED,
                          self.task(evacuation_id, second.server_name).state)
         info = self.tick_until_idle(executor)
-        self.assertEqual(states.CANCELLED, info['state'])
+        self.assertEqual(states.CANCELLED, info.state)
         self.assert_untouched(second.server_id, 'old1')
         # Not moved: still on its source, its guest running there.
         server = self.api.get_server(first.server_id)
@@ -343,7 +344,7 @@ class CancelTest(ControlTestBase):
             # waits for a retry that a cancelled evacuation never makes.
             self.assertEqual(
                 {states.TASK_CANCELLED: 2},
-                self.engine.show(evacuation_id)['counts'])
+                self.engine.show(evacuation_id).counts)
             self.assert_untouched(first.server_id, 'old1')
         # nova sets the VM to ERROR about 2 s after it rolled the aborted
         # migration back (ACTIVE meanwhile): the executor closes the task
@@ -371,11 +372,11 @@ class WindowTest(ControlTestBase):
             executor.tick()
             time.sleep(POLL)
         info = self.engine.show(evacuation_id)
-        self.assertEqual(states.RUNNING, info['state'])
-        self.assertEqual({states.PENDING: 2}, info['counts'])
+        self.assertEqual(states.RUNNING, info.state)
+        self.assertEqual({states.PENDING: 2}, info.counts)
         self.assertEqual('%s-%s UTC: outside it, no new migration starts'
                          % (opens.strftime('%H:%M'),
-                            closes.strftime('%H:%M')), info['window'])
+                            closes.strftime('%H:%M')), info.window)
         self.assertEqual({}, self.all_migrations())
         for server in servers:
             self.assert_untouched(server['id'], 'old1')
@@ -383,9 +384,9 @@ class WindowTest(ControlTestBase):
         # The window opens (the executor's clock moves into it).
         offset[0] = datetime.timedelta(hours=1, minutes=1)
         info = self.tick_until(
-            executor, lambda i: i['state'] == states.COMPLETED,
+            executor, lambda i: i.state == states.COMPLETED,
             what='the drain inside the window')
-        self.assertEqual({states.DONE: 2}, info['counts'])
+        self.assertEqual({states.DONE: 2}, info.counts)
         self.assert_drained_from(servers, ['old1'])
         self.assertEqual({s['id']: 1 for s in servers}, self.all_migrations())
 
@@ -416,9 +417,9 @@ class RetrySkipTest(ControlTestBase):
         first = self.fail_first(evacuation_id)
         executor = self.engine.executor(evacuation_id)
         info = self.tick_until(
-            executor, lambda i: i['counts'].get('needs_operator'),
+            executor, lambda i: i.counts.get('needs_operator'),
             what='needs_operator')
-        self.assertEqual(states.RUNNING, info['state'])
+        self.assertEqual(states.RUNNING, info.state)
         self.assertEqual(1, self.faults.fired['RPC timeout'])
         self.assert_untouched(first.server_id, 'old1')
         task = self.task(evacuation_id, first.server_name)
@@ -435,10 +436,10 @@ class RetrySkipTest(ControlTestBase):
         self.assertEqual(states.COMPLETED, state)
         self.assert_drained_from(on_old1, ['old1'])
         info = self.engine.show(evacuation_id)
-        self.assertEqual({'done': 2}, info['counts'])
-        for task in info['tasks']:
-            self.assertEqual(1, task['attempts'])
-            self.assert_moved_once(task['server_id'], task['target'])
+        self.assertEqual({'done': 2}, info.counts)
+        for task in info.tasks:
+            self.assertEqual(1, task.attempts)
+            self.assert_moved_once(task.server_id, task.target)
         # The failed attempt left a migration record but no move.
         self.assertEqual(2, self.all_migrations()[first.server_id])
         self.assertIn(
@@ -453,9 +454,9 @@ class RetrySkipTest(ControlTestBase):
         first = self.fail_first(evacuation_id)
         executor = self.engine.executor(evacuation_id)
         info = self.tick_until(executor,
-                               lambda i: i['counts'].get('needs_operator'),
+                               lambda i: i.counts.get('needs_operator'),
                                what='needs_operator')
-        self.assertEqual(states.RUNNING, info['state'])
+        self.assertEqual(states.RUNNING, info.state)
         self.assertEqual(2, self.faults.fired['RPC timeout'])
 
         self.engine.skip(evacuation_id, first.server_name, actor='operator')
@@ -466,11 +467,11 @@ class RetrySkipTest(ControlTestBase):
                                 timeout=120)
         self.assertEqual(states.COMPLETED, state)
         info = self.engine.show(evacuation_id)
-        self.assertEqual({'done': 1, 'skipped': 1}, info['counts'])
+        self.assertEqual({'done': 1, 'skipped': 1}, info.counts)
         self.assert_untouched(first.server_id, 'old2')
         [done] = self.by_state(info, states.DONE)
-        self.assert_moved_once(done['server_id'], done['target'])
-        self.assertEqual({first.server_id: 1, done['server_id']: 1},
+        self.assert_moved_once(done.server_id, done.target)
+        self.assertEqual({first.server_id: 1, done.server_id: 1},
                          {s['id']: self.all_migrations()[s['id']]
                           for s in on_old2})
         self.assertIn(
@@ -488,7 +489,7 @@ class RetrySkipTest(ControlTestBase):
                                 timeout=120)
         self.assertEqual(states.COMPLETED, state)
         info = self.engine.show(evacuation_id)
-        self.assertEqual({'needs_operator': 1}, info['counts'])
+        self.assertEqual({'needs_operator': 1}, info.counts)
         self.assertIn(('test-evacuator', 'completed',
                        'running -> completed: 1 VM(s) left for the '
                        'operator'), self.state_log(evacuation_id))
@@ -504,7 +505,7 @@ class RetrySkipTest(ControlTestBase):
             self.assertEqual(states.DONE, task.state)
             self.assert_moved_once(server['id'], task.target_host)
             self.assertEqual(states.COMPLETED,
-                             self.engine.show(evacuation_id)['state'])
+                             self.engine.show(evacuation_id).state)
         moved()
 
 

@@ -25,8 +25,8 @@ import os
 import fixtures
 from oslo_config import cfg
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import service
 from tests.functional import fake_keystone
 from tests.functional import test_evacuation
@@ -69,14 +69,16 @@ class EvacuatorCredentialsTest(test_evacuation.EvacuationTestBase):
         path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                             'evacuator.conf')
         with open(path, 'w') as f:
-            f.write('[evacuator]\nconnection = %s\nname = ev-auth\n'
+            f.write('[database]\nconnection = %s\n\n'
+                    '[evacuator]\nname = ev-auth\n'
                     'endpoint_override = %s\nretry_base = 0.1\n'
                     'settle_time = 4\nshared_storage_groups = embedded:%s\n\n'
                     '[nova]\nauth_type = password\nauth_url = %s\n'
                     'username = evacuator\npassword = secret\n'
                     'project_name = service\nuser_domain_name = Default\n'
                     'project_domain_name = Default\n'
-                    % (self.store.engine.url, endpoint,
+                    % (self.store.url.render_as_string(
+                        hide_password=False), endpoint,
                        ';'.join(sorted(self.computes)), self.keystone.url))
         conf = cfg.ConfigOpts()
         service.register_opts(conf)
@@ -87,13 +89,13 @@ class EvacuatorCredentialsTest(test_evacuation.EvacuationTestBase):
         servers = self.boot_many(4, 'old1')
         evacuation_id, _plan = self.engine.plan(
             test_evacuation.OLD, test_evacuation.NEW,
-            inventory.Policy(max_total=1))
+            drain_policy.Policy(max_total=1))
         self.assertEqual(1, len(self.keystone.issued))
         self.engine.start(evacuation_id)
         expired = []
 
         def expire_mid_drain(info):
-            if not expired and info['counts'].get(states.DONE) == 2:
+            if not expired and info.counts.get(states.DONE) == 2:
                 # Keystone's clock jumps past the evacuator's token: the
                 # next call gets 401, and keystoneauth must log in again.
                 self.keystone.expire_all()

@@ -108,7 +108,8 @@ class EvacuatorProcessTest(test_evacuation.EvacuationTestBase):
         path = os.path.join(self.workdir, '%s.conf' % name)
         with open(path, 'w') as f:
             f.write('[DEFAULT]\ntransport_url = %s\n\n'
-                    '[evacuator]\nconnection = %s\nname = %s\n'
+                    '[database]\nconnection = %s\n\n'
+                    '[evacuator]\nname = %s\n'
                     'poll_interval = 0.5\nlease_seconds = 4\n'
                     'retry_base = 0.5\nstuck_after = 120\n'
                     'endpoint_override = %s\n'

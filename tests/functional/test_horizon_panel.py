@@ -31,8 +31,8 @@ import urllib.request
 
 import fixtures
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
-from nova_migration_ext.engine import inventory
 from tests.functional import horizon_stack
 from tests.functional import test_evacuation
 from tests.functional import test_evacuator_service
@@ -116,7 +116,7 @@ class StockHorizonTest(HorizonStackTest):
         self.assertEqual(sorted(OLD + NEW), result['hypervisors'])
 
 
-class EvacuationPanelTest(HorizonStackTest):
+class DrainPanelTest(HorizonStackTest):
     """An operator of the cloud drives the evacuator from Horizon."""
 
     def setUp(self):
@@ -126,13 +126,13 @@ class EvacuationPanelTest(HorizonStackTest):
         self.start_drain_api()
         self.horizon = self.start_horizon()
 
-    def test_plan_start_and_watch_an_evacuation(self):
+    def test_plan_start_and_watch_a_drain(self):
         servers = self.boot_many(3, 'old1')
         bystander = self.boot_many(1, 'old2')[0]
         names = sorted(server['name'] for server in servers)
 
         result = self.browse(
-            self.horizon, 'evacuation', user=OPERATOR,
+            self.horizon, 'drain', user=OPERATOR,
             password=OPERATOR_PASSWORD, source='old1', targets=NEW,
             name='drain old1 from horizon', vms=len(servers),
             done_timeout=60, timeout=120)
@@ -146,8 +146,16 @@ class EvacuationPanelTest(HorizonStackTest):
             self.assertIn(target, NEW)
             # Each running VM's expected downtime: a live switch-over.
             self.assertEqual('1 s', downtime)
-        self.assertEqual([], result['evacuations_after_dry_run'])
+        self.assertEqual([], result['drains_after_dry_run'])
         self.assertEqual(states.PLANNED, result['planned_state'].lower())
+        # The operator reads drains, never evacuations (nova's evacuate
+        # rebuilds the VMs of a dead host: another operation).
+        for where in ('list', 'modal', 'detail'):
+            wording = result['wording'][where]
+            self.assertEqual(['Host Drains'], wording['menu'], where)
+            self.assertFalse(wording['evacuation'], where)
+        self.assertIn('Host Drains', result['wording']['list']['title'])
+        self.assertIn('Started Drain', result['start_message'])
         # A tab opened before the start saw every VM go from pending to
         # done by Horizon's row polling alone.
         self.assertFalse(result['reloaded'])
@@ -160,12 +168,12 @@ class EvacuationPanelTest(HorizonStackTest):
                           'counts': 'Done %d' % len(servers),
                           'reloaded': False}, result['overview'])
         # Started from its page, the operator stayed on it.
-        self.assertEqual('/admin/evacuations/%s/' % result['evacuation_id'],
+        self.assertEqual('/admin/drains/%s/' % result['drain_id'],
                          result['after_start_path'])
         # Its header's actions, drawn while planned, followed the state.
         self.assertEqual([], result['header_actions'])
-        evacuation_id = result['evacuation_id']
-        info = self.wait_for(evacuation_id,
+        drain_id = result['drain_id']
+        info = self.wait_for(drain_id,
                              lambda i: i['state'] == states.COMPLETED)
         self.assertEqual(len(servers), self._done(info))
         for server in servers:
@@ -183,7 +191,7 @@ class EvacuationPanelTest(HorizonStackTest):
         # The audit log names the Horizon user's token (the API's
         # doing, not a name the panel chose): it planned and started.
         actors = {row['Action']: row['Actor']
-                  for row in self.cli('audit', 'list', evacuation_id)}
+                  for row in self.cli('audit', 'list', drain_id)}
         actor = r'^%s \(user [0-9a-f]{32}, domain Default, project ' \
             r'admin\)$' % OPERATOR
         for action in ('plan', 'disable-host', 'running'):
@@ -198,7 +206,8 @@ class EvacuationPanelTest(HorizonStackTest):
         self.admin_api.add_host_to_aggregate(aggregate, 'old1')
         bad_window = '25:00-06:00'
         error = self.assertRaises(
-            ValueError, inventory.Policy(window=('25:00', '06:00')).validate)
+            ValueError,
+            drain_policy.Policy(window=('25:00', '06:00')).validate)
 
         result = self.browse(self.horizon, 'bad_input', source='old1',
                              bad_window=bad_window, aggregate='old-racks')
@@ -208,7 +217,7 @@ class EvacuationPanelTest(HorizonStackTest):
             ['Host aggregate old-racks has no host besides the sources; '
              'add hosts to it or name target hosts. Nothing was planned.'],
             result['aggregate_errors'])
-        self.assertEqual([], result['evacuations'])
+        self.assertEqual([], result['drains'])
         self.assertEqual([], self.cli('list'))
         service = self.admin_api.get_services(
             host='old1', binary='nova-compute')[0]
@@ -234,7 +243,7 @@ class PanelPolicyTest(HorizonStackTest):
         [error] = result['errors']
         self.assertIn('Policy rule drain:create does not allow '
                       '%s (user ' % OPERATOR, error)
-        self.assertEqual([], result['evacuations'])
+        self.assertEqual([], result['drains'])
         self.assertEqual([], self.cli('list'))
         service = self.admin_api.get_services(
             host='old1', binary='nova-compute')[0]

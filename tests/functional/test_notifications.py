@@ -30,8 +30,8 @@ import testtools.content
 
 from nova_migration_ext.compute import facts
 from nova_migration_ext.compute import orphans
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import notifications
 from tests.functional import rabbit
 from tests.functional import test_evacuation
@@ -99,12 +99,12 @@ class NotificationPhaseTest(RabbitNotificationsTestBase):
         phases_seen = collections.defaultdict(list)
 
         def on_tick(info):
-            for task in info['tasks']:
-                if task['phase'] and task['state'] in states.TASK_ACTIVE \
-                        and task['phase'] not in phases_seen[task['name']]:
-                    phases_seen[task['name']].append(task['phase'])
+            for task in info.tasks:
+                if task.phase and task.state in states.TASK_ACTIVE \
+                        and task.phase not in phases_seen[task.name]:
+                    phases_seen[task.name].append(task.phase)
         evacuation_id, _plan = self.engine.plan(
-            test_evacuation.OLD, test_evacuation.NEW, inventory.Policy())
+            test_evacuation.OLD, test_evacuation.NEW, drain_policy.Policy())
         self.engine.start(evacuation_id)
         state = self.engine.run(evacuation_id, poll_interval=0.2,
                                 timeout=120, on_tick=on_tick)
@@ -123,16 +123,16 @@ class NotificationPhaseTest(RabbitNotificationsTestBase):
         self.assertTrue(_subsequence(COLD_EVENTS, self.seen[cold['id']]),
                         self.seen[cold['id']])
         info = self.engine.show(evacuation_id)
-        methods = {t['name']: t['method'] for t in info['tasks']}
+        methods = {t.name: t.method for t in info.tasks}
         self.assertEqual({'live': 'live', 'cold': 'cold'}, methods)
         # Each task names the last step nova reported for it.
-        last = {t['name']: t['phase'] for t in info['tasks']}
+        last = {t.name: t.phase for t in info.tasks}
         self.assertEqual(
             {'live': notifications.EVENTS[
                 self.seen[live['id']][-1]][0],
              'cold': notifications.EVENTS[
                 self.seen[cold['id']][-1]][0]}, last)
-        self.assertEqual(100.0, info['progress'])
+        self.assertEqual(100.0, info.progress)
 
 
 class HostFactsTest(RabbitNotificationsTestBase):

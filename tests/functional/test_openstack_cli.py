@@ -70,8 +70,8 @@ class OpenStackClientTest(test_api.ApiTestBase):
         dry = self.json('drain', 'create', 'old1', '--target', 'new1',
                         '--allow-downtime', '--dry-run')
         self.assertIsNone(dry['id'])
-        self.assertEqual(1, dry['plan']['moves'])
-        self.assertEqual(['vm'], [m['server_name'] for m in dry['moves']])
+        self.assertEqual(1, dry['plan']['vms'])
+        self.assertEqual(['vm'], [m['name'] for m in dry['moves']])
         self.assertNothingPlanned()
 
         planned = self.json('drain', 'create', 'old1', '--target', 'new1',
@@ -124,7 +124,8 @@ class OpenStackClientTest(test_api.ApiTestBase):
         code, _out, err = self.openstack('drain', 'create', 'old1',
                                          '--max-per-source', '0')
         self.assertEqual(1, code)
-        self.assertIn('policy/max_per_source', err)
+        # Checked by the contract's policy before anything is sent.
+        self.assertIn('max_per_source must be at least 1 (got 0)', err)
         code, _out, err = self.openstack('drain', 'show', 'no-such-drain')
         self.assertEqual(1, code)
         self.assertIn('HTTP 404', err)

@@ -9,38 +9,47 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""What the evacuator answers, in the shapes of its RPC API."""
+"""What the API answers: its JSON, read through the contract.
+
+The ``*_JSON`` values are the wire format; ``LIST``, ``show()``,
+``listed()`` and ``DRY_RUN`` the resources the client makes of them (so a
+fake that drifts from the contract fails here, by name).
+"""
 
 import copy
+
+from nova_migration_ext.contract import drains
 
 PLANNED_ID = 'e1000000-0000-4000-8000-000000000001'
 RUNNING_ID = 'e2000000-0000-4000-8000-000000000002'
 PAUSED_ID = 'e3000000-0000-4000-8000-000000000003'
 DONE_ID = 'e4000000-0000-4000-8000-000000000004'
 
-LIST = [
+LIST_JSON = [
     {'id': PLANNED_ID, 'name': 'rack-a', 'state': 'planned',
      'sources': ['old1', 'old2'], 'owner': None,
      'created_at': '2026-03-01T10:00:00'},
     {'id': RUNNING_ID, 'name': 'rack-b', 'state': 'running',
      'sources': ['old3'], 'owner': 'evacuator-1',
-     'created_at': '2026-03-01T11:00:00', 'progress': 47.5},
+     'created_at': '2026-03-01T11:00:00', 'progress': 47.5,
+     'counts': {'done': 1, 'migrating': 1}},
     {'id': PAUSED_ID, 'name': 'rack-c', 'state': 'paused',
      'sources': ['old4'], 'owner': 'evacuator-1',
      'created_at': '2026-03-01T12:00:00'},
     {'id': DONE_ID, 'name': 'rack-d', 'state': 'completed',
      'sources': ['old5'], 'owner': None,
-     'created_at': '2026-02-01T12:00:00', 'needs_operator': 2},
+     'created_at': '2026-02-01T12:00:00', 'progress': 80.0,
+     'counts': {'done': 8, 'needs_operator': 2}},
 ]
 
 TASK_DONE = 'a0000000-0000-4000-8000-00000000000a'
 TASK_MIGRATING = 'b0000000-0000-4000-8000-00000000000b'
 TASK_STUCK = 'c0000000-0000-4000-8000-00000000000c'
 
-SHOW = {
+SHOW_JSON = {
     'id': RUNNING_ID, 'name': 'rack-b', 'state': 'running',
     'sources': ['old3'], 'owner': 'evacuator-1',
-    'plan': {'vms': 4, 'moves': 3, 'unplaceable': [
+    'plan': {'vms': 4, 'unplaceable': [
         {'server_id': 'd0', 'name': 'big-db', 'source': 'old3',
          'status': 'ACTIVE',
          'reason': 'No target has 64 GiB of RAM free.'}],
@@ -48,7 +57,7 @@ SHOW = {
         'estimated_seconds': 600},
     'counts': {'done': 1, 'migrating': 1, 'needs_operator': 1},
     'created_at': '2026-03-01T11:00:00', 'started_at': '2026-03-01T11:05:00',
-    'finished_at': None,
+    'finished_at': None, 'lease': 'evacuator-1, renewed (90 s left)',
     'vms': 3, 'window': '22:00-06:00 UTC', 'progress': 47.5,
     'eta_seconds': 3725,
     'tasks': [
@@ -68,7 +77,7 @@ SHOW = {
     ],
 }
 
-AUDIT = [
+AUDIT_JSON = [
     {'at': '2026-03-01T11:00:00', 'actor': 'alice', 'action': 'plan',
      'detail': 'planned 3 VMs'},
     {'at': '2026-03-01T11:05:00', 'actor': 'bob', 'action': 'start',
@@ -78,35 +87,36 @@ AUDIT = [
      'detail': '%s verified running on new1' % TASK_DONE},
 ]
 
-DRY_RUN = {
-    'id': None,
-    'plan': {'vms': 3, 'moves': 2, 'unplaceable': 1,
-             'by_method': {'live': 1, 'cold': 1}, 'bytes': 20 * 1024 ** 3,
-             'estimated_seconds': 300},
+DRY_RUN_JSON = {
+    'vms': 3, 'by_method': {'live': 1, 'cold': 1}, 'bytes': 20 * 1024 ** 3,
+    'estimated_seconds': 300,
     'moves': [
-        {'server_id': 's1', 'server_name': 'app-1', 'project_id': 'p',
-         'source_host': 'devstack002', 'original_status': 'ACTIVE',
-         'method': 'live', 'target_host': 'devstack003',
-         'bytes_total': 10 * 1024 ** 3, 'expected_seconds': 100.0,
-         'expected_downtime_seconds': 1.0, 'verdicts': []},
-        {'server_id': 's2', 'server_name': 'app-2', 'project_id': 'p',
-         'source_host': 'devstack002', 'original_status': 'ACTIVE',
-         'method': 'cold', 'target_host': 'devstack001',
-         'bytes_total': 10 * 1024 ** 3, 'expected_seconds': 100.0,
-         'expected_downtime_seconds': 117.4, 'verdicts': []},
+        {'server_id': 's1', 'name': 'app-1', 'project_id': 'p',
+         'source': 'devstack002', 'status': 'ACTIVE', 'method': 'live',
+         'target': 'devstack003', 'bytes': 10 * 1024 ** 3,
+         'expected_seconds': 100.0, 'expected_downtime_seconds': 1.0,
+         'verdicts': []},
+        {'server_id': 's2', 'name': 'app-2', 'project_id': 'p',
+         'source': 'devstack002', 'status': 'ACTIVE', 'method': 'cold',
+         'target': 'devstack001', 'bytes': 10 * 1024 ** 3,
+         'expected_seconds': 100.0, 'expected_downtime_seconds': 117.4,
+         'verdicts': []},
     ],
     'unplaceable': [
-        {'server_id': 's3', 'server_name': 'huge-1',
-         'source': 'devstack002', 'status': 'ACTIVE',
-         'reason': 'No target has 32 vCPUs free.'}],
+        {'server_id': 's3', 'name': 'huge-1', 'source': 'devstack002',
+         'status': 'ACTIVE', 'reason': 'No target has 32 vCPUs free.'}],
 }
+DRY_RUN = drains.Plan.from_dict(DRY_RUN_JSON)
+LIST = [drains.Drain.from_dict(data) for data in LIST_JSON]
+AUDIT = [drains.AuditEntry.from_dict(data) for data in AUDIT_JSON]
 
 
 def show(**changes):
-    info = copy.deepcopy(SHOW)
-    info.update(changes)
-    return info
+    """The running drain of ``SHOW_JSON``, with *changes* (wire format)."""
+    data = copy.deepcopy(SHOW_JSON)
+    data.update(changes)
+    return drains.Drain.from_dict(data)
 
 
-def listed(evacuation_id):
-    return copy.deepcopy([e for e in LIST if e['id'] == evacuation_id][0])
+def listed(drain_id):
+    return copy.deepcopy([e for e in LIST if e.id == drain_id][0])

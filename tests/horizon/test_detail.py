@@ -9,19 +9,19 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""An evacuation's page: overview, VMs with retry and skip, audit log."""
+"""A drain's page: overview, VMs with retry and skip, audit log."""
 
 from django.core.cache import cache
 from django.urls import reverse
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
-from horizon_panel.content.evacuations import tables
+from horizon_panel.content.drains import tables
 from tests.horizon import fakes
 
-DETAIL_URL = reverse('horizon:admin:evacuations:detail',
+DETAIL_URL = reverse('horizon:admin:drains:detail',
                      args=[fakes.RUNNING_ID])
-INDEX_URL = reverse('horizon:admin:evacuations:index')
+INDEX_URL = reverse('horizon:admin:drains:index')
 
 
 def task_action_id(server_id, action):
@@ -39,15 +39,16 @@ class DetailTests(test.BaseAdminViewTests):
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(DETAIL_URL)
         self.assertTemplateUsed(res, 'horizon/common/_detail.html')
-        for text in ('rack-b', 'id="evacuation_progress"', '47.5%',
+        for text in ('rack-b', 'id="drain_progress"', '47.5%',
                      '1h02m', '22:00-06:00 UTC', 'Needs operator 1',
                      'Running', '2026-03-01 11:05:00 UTC',
                      'big-db', 'No target has 64 GiB of RAM free.',
                      'cold 1, live 2', '10m00s'):
             self.assertContains(res, text)
         # The page's own actions, as in the list.
-        self.assertContains(res, 'id="evacuations__row_%s__action_pause"'
+        self.assertContains(res, 'id="drains__row_%s__action_pause"'
                             % fakes.RUNNING_ID)
+        self.assertNotContains(res, 'vacuation')
         self.mock_evacuation_get.assert_called_once_with(
             test.IsHttpRequest(), fakes.RUNNING_ID)
 
@@ -56,14 +57,14 @@ class DetailTests(test.BaseAdminViewTests):
         self.mock_evacuation_get.return_value = fakes.show(
             state='planned', started_at=None)
         res = self.client.get(DETAIL_URL)
-        self.assertNotContains(res, 'id="evacuation_eta"')
-        self.assertNotContains(res, 'id="evacuation_started"')
+        self.assertNotContains(res, 'id="drain_eta"')
+        self.assertNotContains(res, 'id="drain_started"')
         self.assertContains(res, 'Planned')
         self.mock_evacuation_get.return_value = fakes.show(
             state='completed', finished_at='2026-03-01T12:07:30',
             counts={'done': 2, 'needs_operator': 1})
         res = self.client.get(DETAIL_URL)
-        self.assertNotContains(res, 'id="evacuation_eta"')
+        self.assertNotContains(res, 'id="drain_eta"')
         for text in ('Completed', 'Started', '2026-03-01 11:05:00 UTC',
                      'Ended', '2026-03-01 12:07:30 UTC', 'Elapsed',
                      '1h02m', 'Done 2, Needs operator 1'):
@@ -75,11 +76,11 @@ class DetailTests(test.BaseAdminViewTests):
                   'drives it. Check that nova-migration-evacuator runs')
         self.mock_evacuation_get.return_value = fakes.show(lease=lapsed)
         res = self.client.get(DETAIL_URL)
-        self.assertContains(res, 'id="evacuation_lease"')
+        self.assertContains(res, 'id="drain_lease"')
         self.assertContains(res, lapsed)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
-    def test_overview_refreshes_itself_until_the_evacuation_ends(self):
+    def test_overview_refreshes_itself_until_the_drain_ends(self):
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(DETAIL_URL)
         self.assertContains(res, 'data-polling="true"')
@@ -87,9 +88,9 @@ class DetailTests(test.BaseAdminViewTests):
         # What the page fetches: the overview tab alone, fresh.
         self.mock_evacuation_get.return_value = fakes.show(
             state='completed', progress=100.0)
-        res = self.client.get(DETAIL_URL + '?tab=evacuation_details__overview',
+        res = self.client.get(DETAIL_URL + '?tab=drain_details__overview',
                               HTTP_X_REQUESTED_WITH='XMLHttpRequest')
-        self.assertTemplateUsed(res, 'admin/evacuations/_overview.html')
+        self.assertTemplateUsed(res, 'admin/drains/_overview.html')
         self.assertNotContains(res, 'tasks__row_')
         self.assertContains(res, 'data-polling="false"')
         self.assertContains(res, '100.0%')
@@ -102,7 +103,7 @@ class DetailTests(test.BaseAdminViewTests):
         table = res.context['tab_group'].get_tab('tasks')._tables['tasks']
         self.assertEqual([fakes.TASK_DONE, fakes.TASK_MIGRATING,
                           fakes.TASK_STUCK],
-                         [row['id'] for row in table.data])
+                         [row.server_id for row in table.data])
         for text in ('web-1', 'web-2', 'db-1', 'live_migration_pre', '42%',
                      'Needs operator',
                      'Network filter not found Restart nova-compute on '
@@ -115,12 +116,12 @@ class DetailTests(test.BaseAdminViewTests):
         for server in (fakes.TASK_DONE, fakes.TASK_MIGRATING):
             for action in ('retry', 'skip'):
                 self.assertNotContains(res, task_action_id(server, action))
-        rows = {row.datum['id']: row for row in table.get_rows()}
+        rows = {row.datum.server_id: row for row in table.get_rows()}
         self.assertIsNone(rows[fakes.TASK_MIGRATING].status)
         self.assertTrue(rows[fakes.TASK_DONE].status)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
-    def test_header_actions_confirm_with_the_evacuation_s_name(self):
+    def test_header_actions_confirm_with_the_drain_s_name(self):
         # Horizon's confirmation of an action in a page header names the
         # object from the page's dd[data-display] ("You have selected:
         # ." without it).
@@ -133,14 +134,13 @@ class DetailTests(test.BaseAdminViewTests):
     def test_overview_says_when_vms_need_the_operator(self):
         self.mock_evacuation_get.return_value = fakes.show()
         res = self.client.get(DETAIL_URL)
-        self.assertContains(res, 'id="evacuation_needs_you"')
+        self.assertContains(res, 'id="drain_needs_you"')
         self.assertContains(res, '1 VM needs you')
-        self.assertContains(res, 'href="?tab=evacuation_details__tasks"')
-        info = fakes.show()
-        info['counts'] = {'done': 3}
-        self.mock_evacuation_get.return_value = info
+        self.assertContains(res, 'href="?tab=drain_details__tasks"')
+        self.mock_evacuation_get.return_value = fakes.show(
+            counts={'done': 3})
         res = self.client.get(DETAIL_URL)
-        self.assertNotContains(res, 'id="evacuation_needs_you"')
+        self.assertNotContains(res, 'id="drain_needs_you"')
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_error_is_one_sentence_with_the_rest_behind_details(self):
@@ -150,10 +150,11 @@ class DetailTests(test.BaseAdminViewTests):
                  'free, the disk of vm-1 needs 9.0 GiB.:     raise '
                  'exception.MigrationPreCheckError(msg)')
         info = fakes.show()
-        info['tasks'][2].update(
-            last_error=error,
-            remedy='left on old3: Migration pre-check error: disk_fit: new3 '
-                   'has 2.0 GiB free, the disk of vm-1 needs 9.0 GiB.')
+        task = info.tasks[2]
+        task.last_error, task.remedy = (
+            error,
+            'left on old3: Migration pre-check error: disk_fit: new3 '
+            'has 2.0 GiB free, the disk of vm-1 needs 9.0 GiB.')
         self.mock_evacuation_get.return_value = info
         res = self.client.get(DETAIL_URL)
         table = res.context['tab_group'].get_tab('tasks')._tables['tasks']
@@ -179,7 +180,8 @@ class DetailTests(test.BaseAdminViewTests):
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_vm_done_after_a_retry_shows_no_old_error(self):
         info = fakes.show()
-        info['tasks'][2].update(state='done', progress=100.0, attempts=4)
+        task = info.tasks[2]
+        task.state, task.progress, task.attempts = 'done', 100.0, 4
         self.mock_evacuation_get.return_value = info
         res = self.client.get(DETAIL_URL)
         self.assertNotContains(res, 'Network filter not found')
@@ -188,7 +190,7 @@ class DetailTests(test.BaseAdminViewTests):
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_task_row_update(self):
         info = fakes.show()
-        info['tasks'][1].update(state='done', progress=100.0)
+        info.tasks[1].state, info.tasks[1].progress = 'done', 100.0
         self.mock_evacuation_get.return_value = info
         res = self.client.get(
             DETAIL_URL, {'action': 'row_update', 'table': 'tasks',
@@ -273,20 +275,20 @@ class DetailTests(test.BaseAdminViewTests):
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_audit_tab(self):
         self.mock_evacuation_get.side_effect = [
-            fakes.show(), fakes.show(audit=fakes.AUDIT)]
-        res = self.client.get(DETAIL_URL + '?tab=evacuation_details__audit')
+            fakes.show(), fakes.show(audit=fakes.AUDIT_JSON)]
+        res = self.client.get(DETAIL_URL + '?tab=drain_details__audit')
         for text in ('alice', 'bob', 'planned -&gt; running',
                      'planned 3 VMs', '2026-03-01 11:05:00',
                      '2026-03-01 11:05:07', 'web-1 verified running on new1'):
             self.assertContains(res, text)
         self.assertNotContains(res, fakes.TASK_DONE + ' verified')
         self.mock_evacuation_get.assert_called_with(
-            test.IsHttpRequest(), fakes.RUNNING_ID, with_audit=True)
+            test.IsHttpRequest(), fakes.RUNNING_ID)
 
     @test.create_mocks({evacuator: ['evacuation_get']})
-    def test_unknown_evacuation_goes_back_to_the_list(self):
+    def test_unknown_drain_goes_back_to_the_list(self):
         self.mock_evacuation_get.side_effect = evacuator.EvacuatorError(
             'No evacuation nope.')
-        res = self.client.get(reverse('horizon:admin:evacuations:detail',
+        res = self.client.get(reverse('horizon:admin:drains:detail',
                                       args=['nope']))
         self.assertRedirectsNoFollow(res, INDEX_URL)

@@ -20,18 +20,18 @@ import horizon
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
-from horizon_panel.content.evacuations import panel
+from horizon_panel.content.drains import panel
 
-INDEX_URL = reverse('horizon:admin:evacuations:index')
+INDEX_URL = reverse('horizon:admin:drains:index')
 
 
 class PanelTests(test.BaseAdminViewTests):
 
     def test_registered_in_admin_compute(self):
         dashboard = horizon.get_dashboard('admin')
-        evacuations = dashboard.get_panel('evacuations')
-        self.assertIsInstance(evacuations, panel.Evacuations)
-        self.assertIn(evacuations, dashboard.get_panel_group('compute'))
+        drains = dashboard.get_panel('drains')
+        self.assertIsInstance(drains, panel.Drains)
+        self.assertIn(drains, dashboard.get_panel_group('compute'))
         self.assertIn('horizon_panel', settings.INSTALLED_APPS)
 
     @test.create_mocks({evacuator: ['evacuation_list']})
@@ -39,7 +39,7 @@ class PanelTests(test.BaseAdminViewTests):
         self.mock_evacuation_list.return_value = []
         res = self.client.get(INDEX_URL)
         self.assertContains(res, 'href="%s"' % INDEX_URL)
-        self.assertContains(res, 'Evacuations')
+        self.assertContains(res, 'Host Drains')
 
     def test_horizon_extra_installs_no_nova(self):
         # This environment is made from the '[horizon]' extra only.

@@ -9,16 +9,17 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The Plan Evacuation form."""
+"""The Plan Drain form."""
 
 from django.urls import reverse
 from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
+from nova_migration_ext.contract import policy as drain_policy
 from tests.horizon import fakes
 
-PLAN_URL = reverse('horizon:admin:evacuations:plan')
+PLAN_URL = reverse('horizon:admin:drains:plan')
 
 
 class PlanFormTests(test.BaseAdminViewTests):
@@ -42,7 +43,7 @@ class PlanFormTests(test.BaseAdminViewTests):
     def test_form_offers_compute_hosts_and_aggregates(self):
         self._mock_nova()
         res = self.client.get(PLAN_URL)
-        self.assertTemplateUsed(res, 'admin/evacuations/plan.html')
+        self.assertTemplateUsed(res, 'admin/drains/plan.html')
         form = res.context['form']
         hosts = [value for value, _label in form.fields['sources'].choices]
         self.assertEqual(['devstack001', 'devstack002', 'devstack003'],
@@ -53,12 +54,14 @@ class PlanFormTests(test.BaseAdminViewTests):
         for field in ('id_sources', 'id_targets', 'id_target_aggregate',
                       'id_method', 'id_window', 'id_dry_run'):
             self.assertContains(res, 'id="%s"' % field)
+        self.assertContains(res, 'id="plan_drain_form"')
+        self.assertNotContains(res, 'vacuation')
         self.mock_service_list.assert_called_once_with(
             test.IsHttpRequest(), binary='nova-compute')
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})
-    def test_plan_creates_and_redirects_to_the_evacuation(self):
+    def test_plan_creates_and_redirects_to_the_drain(self):
         self._mock_nova()
         self.mock_evacuation_plan.return_value = fakes.show(
             id=fakes.PLANNED_ID, state='planned')
@@ -68,17 +71,14 @@ class PlanFormTests(test.BaseAdminViewTests):
             two_phase_cold='on'))
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, reverse(
-            'horizon:admin:evacuations:detail', args=[fakes.PLANNED_ID]))
+            'horizon:admin:drains:detail', args=[fakes.PLANNED_ID]))
         self.mock_evacuation_plan.assert_called_once_with(
             test.IsHttpRequest(), ['devstack002'], targets=['devstack003'],
-            policy={'method': 'live', 'allow_downtime': True,
-                    'downtime_projects': {}, 'downtime_servers': {},
-                    'max_per_source': 2, 'max_per_target': 3,
-                    'max_total': 6, 'bandwidth_mb_per_s': 1000.0,
-                    'max_bandwidth_mib_per_s': 200,
-                    'two_phase_cold': True,
-                    'require_verified_copy': True,
-                    'window': ['22:00', '06:00']},
+            policy=drain_policy.Policy(
+                method='live', allow_downtime=True, max_per_source=2,
+                max_per_target=3, max_total=6, bandwidth_mb_per_s=1000.0,
+                max_bandwidth_mib_per_s=200, two_phase_cold=True,
+                require_verified_copy=True, window=('22:00', '06:00')),
             name='rack-2', dry_run=False, target_aggregate=None)
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
@@ -91,8 +91,8 @@ class PlanFormTests(test.BaseAdminViewTests):
         self.assertNoFormErrors(res)
         policy = self.mock_evacuation_plan.call_args.kwargs['policy']
         self.assertEqual((None, None, None), (
-            policy['max_per_source'], policy['max_per_target'],
-            policy['max_total']))
+            policy.max_per_source, policy.max_per_target,
+            policy.max_total))
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})
@@ -103,7 +103,7 @@ class PlanFormTests(test.BaseAdminViewTests):
             accept_unverified_copies='on'))
         self.assertNoFormErrors(res)
         policy = self.mock_evacuation_plan.call_args.kwargs['policy']
-        self.assertIs(False, policy['require_verified_copy'])
+        self.assertIs(False, policy.require_verified_copy)
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})
@@ -118,10 +118,10 @@ class PlanFormTests(test.BaseAdminViewTests):
         self.assertNoFormErrors(res)
         policy = self.mock_evacuation_plan.call_args.kwargs['policy']
         self.assertEqual({'p-batch': True, 'p-ci': True, 'p-dev': True,
-                          'p-db': False}, policy['downtime_projects'])
+                          'p-db': False}, policy.downtime_projects)
         self.assertEqual({'vm-9': True, 'vm-1': False, 'vm-2': False},
-                         policy['downtime_servers'])
-        self.assertEqual(250.0, policy['bandwidth_mb_per_s'])
+                         policy.downtime_servers)
+        self.assertEqual(250.0, policy.bandwidth_mb_per_s)
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})
@@ -153,11 +153,15 @@ class PlanFormTests(test.BaseAdminViewTests):
         res = self.client.post(PLAN_URL, self._form(dry_run='on'))
         self.assertEqual(200, res.status_code)
         self.assertNoFormErrors(res)
-        self.assertTemplateUsed(res, 'admin/evacuations/_plan_preview.html')
+        self.assertTemplateUsed(res, 'admin/drains/_plan_preview.html')
         for text in ('id="plan_preview"', 'app-1', 'app-2', 'devstack003',
                      'huge-1', 'No target has 32 vCPUs free.',
                      'Dry run: nothing was created',
-                     'Expected Downtime', '117 s'):
+                     'Expected Downtime', '117 s',
+                     # Durations as the drain's page writes them.
+                     '<dd id="plan_preview_estimated">5m00s</dd>',
+                     '<dd id="plan_preview_moves">2</dd>',
+                     '<dd id="plan_preview_unplaceable">1</dd>'):
             self.assertContains(res, text)
         self.mock_evacuation_plan.assert_called_once()
         self.assertTrue(self.mock_evacuation_plan.call_args.kwargs['dry_run'])

@@ -33,7 +33,7 @@ from tests.horizon import fakes
 from tests.horizon import test_detail
 from tests.horizon import test_index
 
-INDEX_URL = reverse('horizon:admin:evacuations:index')
+INDEX_URL = reverse('horizon:admin:drains:index')
 LIST_ACTIONS = ('start', 'pause', 'resume', 'cancel')
 
 
@@ -67,9 +67,9 @@ class PanelPolicyTests(test.BaseAdminViewTests):
         self.addCleanup(auth_policy.reset)
         cache.clear()
 
-    def offered(self, res, evacuation_id):
+    def offered(self, res, drain_id):
         return {action for action in LIST_ACTIONS
-                if 'id="%s"' % test_index.action_id(evacuation_id, action)
+                if 'id="%s"' % test_index.action_id(drain_id, action)
                 in res.content.decode()}
 
     @test.create_mocks({evacuator: ['evacuation_list']})
@@ -81,7 +81,7 @@ class PanelPolicyTests(test.BaseAdminViewTests):
                          self.offered(res, fakes.PLANNED_ID))
         self.assertEqual({'pause', 'cancel'},
                          self.offered(res, fakes.RUNNING_ID))
-        self.assertContains(res, 'id="evacuations__action_plan"')
+        self.assertContains(res, 'id="drains__action_plan"')
 
     @test.create_mocks({evacuator: ['evacuation_list']})
     def test_actions_the_policy_refuses_are_not_offered(self):
@@ -93,7 +93,7 @@ class PanelPolicyTests(test.BaseAdminViewTests):
         self.assertEqual({'cancel'}, self.offered(res, fakes.PLANNED_ID))
         self.assertEqual({'pause', 'cancel'},
                          self.offered(res, fakes.RUNNING_ID))
-        self.assertNotContains(res, 'id="evacuations__action_plan"')
+        self.assertNotContains(res, 'id="drains__action_plan"')
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_vm_actions_follow_the_policy(self):

@@ -30,8 +30,12 @@ from django.test import utils as django_test_utils
 import fixtures
 import testtools
 
+from nova_migration_ext.contract import policy as drain_policy
+
 evacuator = None  # horizon_panel.api.evacuator, imported by the tests
 TOKEN = 'gAAAA-user-token'
+DRAIN = {'id': 'e1', 'state': 'planned', 'sources': ['h1'],
+         'created_at': '2026-12-06T17:00:00'}
 
 
 class RecordingApi(http.server.BaseHTTPRequestHandler):
@@ -59,17 +63,17 @@ class RecordingApi(http.server.BaseHTTPRequestHandler):
         if self.path == '/v1/drains':
             return self._answer(200, {'drains': [{
                 'id': 'e1', 'name': 'n', 'state': 'planned',
-                'sources': ['h1'], 'owner': None, 'created_at': 'now'}]})
+                'sources': ['h1'], 'owner': None,
+                'created_at': '2026-12-06T17:00:00'}]})
         if self.path == '/v1/drains/expired':
             return self._answer(401, {'error': {
                 'code': 401, 'message': 'The token expired.'}})
-        return self._answer(200, {'drain': {'id': 'e1', 'audit': []}})
+        return self._answer(200, {'drain': dict(DRAIN, audit=[])})
 
     def do_POST(self):
         body = self._record()
         if self.path == '/v1/drains':
-            return self._answer(201, {'drain': {'id': 'e1',
-                                                'state': 'planned'}})
+            return self._answer(201, {'drain': DRAIN})
         if 'start' in body:
             return self._answer(409, {'error': {
                 'code': 409, 'title': 'Conflict',
@@ -79,8 +83,7 @@ class RecordingApi(http.server.BaseHTTPRequestHandler):
                 'code': 403, 'title': 'Forbidden',
                 'message': 'Policy rule drain:pause does not allow '
                            'carol to do that.'}})
-        return self._answer(200, {'drain': {'id': 'e1',
-                                            'state': 'running'}})
+        return self._answer(200, {'drain': dict(DRAIN, state='running')})
 
     def log_message(self, *args):
         pass
@@ -139,18 +142,18 @@ class EvacuatorClientRestTest(testtools.TestCase):
     def test_calls_carry_the_users_token_and_no_actor(self):
         self.catalog(self.serve())
         request = FakeRequest()
-        self.assertEqual(['e1'], [e['id'] for e in
+        self.assertEqual(['e1'], [e.id for e in
                                   evacuator.evacuation_list(request)])
-        evacuator.evacuation_plan(request, ['h1'], policy={
-            'max_total': 2, 'max_per_source': None}, name='n',
-            target_aggregate='agg')
+        policy = drain_policy.Policy(max_total=2)
+        evacuator.evacuation_plan(request, ['h1'], policy=policy, name='n',
+                                  target_aggregate='agg')
         evacuator.task_skip(request, 'e1', 'vm-1')
         evacuator.task_retry(request, 'e1', 'vm-2', allow_downtime=True)
         self.assertEqual(
             [('GET', '/v1/drains', TOKEN, None),
              ('POST', '/v1/drains', TOKEN, {
                  'sources': ['h1'], 'name': 'n',
-                 'policy': {'max_total': 2}, 'dry_run': False,
+                 'policy': policy.to_dict(), 'dry_run': False,
                  'target_aggregate': 'agg'}),
              ('POST', '/v1/drains/e1/action', TOKEN,
               {'skip': {'server': 'vm-1'}}),

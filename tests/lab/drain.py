@@ -115,8 +115,8 @@ class Drain(object):
             f.write(config.render({
                 'DEFAULT': {'transport_url': config.transport_url(),
                             'debug': True},
+                'database': {'connection': config.db_url('evacuator')},
                 'evacuator': {
-                    'connection': config.db_url('evacuator'),
                     'name': 'lab-evacuator', 'poll_interval': 2,
                     'retry_base': 5, 'settle_time': 5, 'stuck_after': 600,
                     'bandwidth_cap_secret': config.BANDWIDTH_CAP_SECRET,
@@ -215,14 +215,14 @@ class Drain(object):
                     time.monotonic() - start, str(exc).splitlines()[-1:]))
                 time.sleep(5)
                 continue
-            # The API's raw values, made readable here.
+            # The client's Drain, made readable as the CLI does.
             line = '%s %s %s' % (
-                info['state'], commands.counts_text(info['counts']),
-                commands.progress_bar(info['progress']))
+                info.state, commands.counts_text(info.counts),
+                commands.progress_bar(info.progress))
             if line != last:
                 self.say('  [%4.0f s] %s' % (time.monotonic() - start, line))
                 last = line
-            if info['state'] in ('completed', 'cancelled', 'failed'):
+            if info.state in ('completed', 'cancelled', 'failed'):
                 break
             time.sleep(5)
         return evacuation, time.monotonic() - start

@@ -12,13 +12,14 @@
 """When ``--wait`` stops following a drain, and what it prints."""
 
 from nova_migration_ext.cli import commands
+from nova_migration_ext.contract import drains
 from nova_migration_ext.contract import states
 from tests.unit import utils
 
 
 def info(state, **counts):
-    return {'state': state, 'counts': counts, 'progress': 50.0,
-            'eta_seconds': 65}
+    return drains.Drain(id='d-1', state=state, sources=['cmp-1'],
+                        counts=counts, progress=50.0, eta_seconds=65)
 
 
 class TestEnded(utils.TestCase):

@@ -29,13 +29,14 @@ from oslo_config import cfg
 
 from nova_migration_ext.api import app as api_app
 from nova_migration_ext.api import policies
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import store as store_mod
 from tests import drain_commands
 from tests.unit import utils
 
-GiB = inventory.GiB
+GiB = drain_policy.GiB
 
 
 class InventoryOnly:
@@ -102,8 +103,8 @@ class DrainCommandsTest(utils.TestCase):
             'vm-a', '--allow-downtime-server', 'vm-b', '-f', 'json')
         self.assertEqual(0, rc, err)
         self.assertEqual(({'p1': True}, {'vm-a': False, 'vm-b': True}),
-                         (self.sent[0]['downtime_projects'],
-                          self.sent[0]['downtime_servers']))
+                         (self.sent[0].downtime_projects,
+                          self.sent[0].downtime_servers))
         rc, out, err = self.run_cli(
             'drain', 'create', 'old1', '--allow-downtime-project', 'p1',
             '--deny-downtime-project', 'p1')
@@ -120,10 +121,10 @@ class DrainCommandsTest(utils.TestCase):
         self.assertEqual(0, rc, err)
         dry = json.loads(out)
         self.assertIsNone(dry['id'])
-        self.assertEqual(3, dry['plan']['moves'])
+        self.assertEqual({'block': 3}, dry['plan']['by_method'])
         # Raw: each move with its expected downtime, a live switch-over.
         self.assertEqual({('old1', 'new2', 'block')}, {
-            (m['source_host'], m['target_host'], m['method'])
+            (m['source'], m['target'], m['method'])
             for m in dry['moves']})
         for move in dry['moves']:
             self.assertLess(0, move['expected_downtime_seconds'])

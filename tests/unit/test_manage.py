@@ -36,7 +36,7 @@ class ManageTest(utils.TestCase):
         self.database = os.path.join(self.dir, 'evacuations.sqlite')
         self.config = os.path.join(self.dir, 'evacuator.conf')
         with open(self.config, 'w') as f:
-            f.write('[evacuator]\nconnection = sqlite:///%s\n\n'
+            f.write('[database]\nconnection = sqlite:///%s\n\n'
                     '[nova]\nauth_type = none\n' % self.database)
 
     def manage(self, *argv):

@@ -15,11 +15,12 @@ import os
 
 import fixtures
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import store as store_mod
 
-GiB = inventory.GiB
-MiB = inventory.MiB
+GiB = drain_policy.GiB
+MiB = drain_policy.MiB
 LIBVIRT = 8000000
 QEMU = 6002000
 

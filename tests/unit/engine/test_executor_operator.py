@@ -20,10 +20,10 @@ import fixtures
 from oslotest import base as oslotest_base
 
 from nova_migration_ext.compute import throttle
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import executor as executor_mod
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import planner
 from tests.unit.engine import test_executor
 from tests.unit.engine import test_store
@@ -160,5 +160,5 @@ class TestPlanNeedsTheSecret(oslotest_base.BaseTestCase):
                                    gateway=None)
         error = self.assertRaises(
             planner.PlanError, engine.dry_run, ['src'],
-            policy=inventory.Policy(max_bandwidth_mib_per_s=CAP))
+            policy=drain_policy.Policy(max_bandwidth_mib_per_s=CAP))
         self.assertIn('bandwidth_cap_secret', str(error))

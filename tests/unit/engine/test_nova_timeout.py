@@ -35,7 +35,7 @@ class TestNovaTimeout(utils.TestCase):
         path = self.useFixture(fixtures.TempDir()).path
         self.conf.set_override(
             'connection', 'sqlite:///' + os.path.join(path, 'ev.sqlite'),
-            group='evacuator')
+            group='database')
         self.conf.set_override('endpoint_override', NOVA, group='evacuator')
         self.conf.set_override('auth_type', 'none', group='nova')
         service.sync_database(self.conf)

@@ -17,6 +17,8 @@ import json
 
 from nova_migration_ext.compute import host_stats
 from nova_migration_ext.compute import orphans
+from nova_migration_ext.contract import drains
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import models
 from nova_migration_ext.engine import planner
@@ -53,7 +55,7 @@ class PlannerTestCase(utils.TestCase):
 
     def plan(self, hosts, servers, policy=None, sources=('src',),
              targets=None, busy_hosts=()):
-        self.policy = policy or inventory.Policy()
+        self.policy = policy or drain_policy.Policy()
         self.planner = planner.Planner(hosts, servers, self.policy)
         return self.planner.plan(list(sources), targets, busy_hosts)
 
@@ -107,7 +109,7 @@ class TestMethod(PlannerTestCase):
              'downtime for it (a cold migration) or quiet its workload '
              'first'], [u.reason for u in plan.unplaceable])
         plan = self.plan([host('src'), host('t1')], [busy],
-                         inventory.Policy(allow_downtime=True))
+                         drain_policy.Policy(allow_downtime=True))
         self.assertEqual(['cold'], [m.method for m in plan.moves])
         # Below half the link it converges: block.
         plan = self.plan([host('src'), host('t1')],
@@ -116,7 +118,7 @@ class TestMethod(PlannerTestCase):
 
     def test_active_on_local_disks_is_block(self):
         plan = self.plan([host('src'), host('t1')], [server('a')],
-                         inventory.Policy(bandwidth_mb_per_s=200))
+                         drain_policy.Policy(bandwidth_mb_per_s=200))
         move, = plan.moves
         self.assertEqual('block', move.method)
         self.assertEqual(4096 * MiB + 20 * GiB, move.bytes_total)
@@ -135,7 +137,7 @@ class TestMethod(PlannerTestCase):
     def test_cold_policy_without_downtime(self):
         plan = self.plan([host('src'), host('t1')],
                          [server('a'), server('b', status='SHUTOFF')],
-                         inventory.Policy(method='cold'))
+                         drain_policy.Policy(method='cold'))
         self.assertEqual({'b': 'cold'}, self.methods(plan))
         self.assertEqual({'a': NO_DOWNTIME}, self.reasons(plan))
 
@@ -143,7 +145,8 @@ class TestMethod(PlannerTestCase):
         plan = self.plan([host('src', shared_storage='ceph'),
                           host('t1', shared_storage='ceph')],
                          [server('a'), server('b', status='SHUTOFF')],
-                         inventory.Policy(method='cold', allow_downtime=True))
+                         drain_policy.Policy(method='cold',
+                                             allow_downtime=True))
         self.assertEqual({'a': 'cold', 'b': 'cold'}, self.methods(plan))
         self.assertEqual(20 * GiB, plan.moves[0].bytes_total)
 
@@ -151,11 +154,11 @@ class TestMethod(PlannerTestCase):
         servers = [server('a', project_id='p1'),
                    server('b', project_id='p2')]
         hosts = [host('src'), host('t1')]
-        plan = self.plan(hosts, servers, inventory.Policy(
+        plan = self.plan(hosts, servers, drain_policy.Policy(
             method='cold', downtime_projects={'p2': True}))
         self.assertEqual({'b': 'cold'}, self.methods(plan))
         self.assertEqual({'a': NO_DOWNTIME}, self.reasons(plan))
-        plan = self.plan(hosts, servers, inventory.Policy(
+        plan = self.plan(hosts, servers, drain_policy.Policy(
             method='cold', allow_downtime=True,
             downtime_projects={'p2': False}))
         self.assertEqual({'a': 'cold'}, self.methods(plan))
@@ -164,21 +167,21 @@ class TestMethod(PlannerTestCase):
     def test_cold_policy_per_server(self):
         servers = [server('a'), server('b')]
         hosts = [host('src'), host('t1')]
-        plan = self.plan(hosts, servers, inventory.Policy(
+        plan = self.plan(hosts, servers, drain_policy.Policy(
             method='cold', downtime_projects={'p1': False},
             downtime_servers={'a': True}))
         self.assertEqual({'a': 'cold'}, self.methods(plan))
         self.assertEqual({'b': NO_DOWNTIME}, self.reasons(plan))
-        plan = self.plan(hosts, servers, inventory.Policy(
+        plan = self.plan(hosts, servers, drain_policy.Policy(
             method='cold', allow_downtime=True,
             downtime_projects={'p1': True}, downtime_servers={'a': False}))
         self.assertEqual({'b': 'cold'}, self.methods(plan))
         self.assertEqual({'a': NO_DOWNTIME}, self.reasons(plan))
 
     def test_downtime_allowed_precedence(self):
-        policy = inventory.Policy(allow_downtime=True,
-                                  downtime_projects={'p1': False},
-                                  downtime_servers={'a': 1})
+        policy = drain_policy.Policy(allow_downtime=True,
+                                     downtime_projects={'p1': False},
+                                     downtime_servers={'a': 1})
         self.assertTrue(policy.downtime_allowed(server('a')))
         self.assertFalse(policy.downtime_allowed(server('b')))
         self.assertTrue(policy.downtime_allowed(server('c',
@@ -187,7 +190,8 @@ class TestMethod(PlannerTestCase):
     def test_live_policy_refuses_shutoff(self):
         plan = self.plan([host('src'), host('t1')],
                          [server('a', status='SHUTOFF'), server('b')],
-                         inventory.Policy(method='live', allow_downtime=True))
+                         drain_policy.Policy(method='live',
+                                             allow_downtime=True))
         self.assertEqual({'b': 'block'}, self.methods(plan))
         self.assertEqual(
             {'a': 'stopped, so only a cold migration can move it, and the '
@@ -201,8 +205,8 @@ class TestMethod(PlannerTestCase):
     def test_tunnelled_volumes_with_downtime_go_cold(self):
         plan = self.plan([host('src'), host('t1')],
                          [server('a', volumes=('vol-1',)), server('b')],
-                         inventory.Policy(tunnelled=True,
-                                          allow_downtime=True))
+                         drain_policy.Policy(tunnelled=True,
+                                             allow_downtime=True))
         self.assertEqual({'a': 'cold', 'b': 'block'}, self.methods(plan))
 
     def test_tunnelled_volumes_without_downtime(self):
@@ -210,8 +214,8 @@ class TestMethod(PlannerTestCase):
                          [server('a', volumes=('vol-1',)),
                           server('b', volumes=('vol-2',),
                                  project_id='p2')],
-                         inventory.Policy(tunnelled=True,
-                                          downtime_projects={'p2': True}))
+                         drain_policy.Policy(tunnelled=True,
+                                             downtime_projects={'p2': True}))
         self.assertEqual({'b': 'cold'}, self.methods(plan))
         self.assertEqual({'a': TUNNELLED}, self.reasons(plan))
 
@@ -219,14 +223,14 @@ class TestMethod(PlannerTestCase):
         plan = self.plan([host('src', shared_storage='ceph'),
                           host('t1', shared_storage='ceph')],
                          [server('a', volumes=('vol-1',))],
-                         inventory.Policy(tunnelled=True))
+                         drain_policy.Policy(tunnelled=True))
         self.assertEqual({'a': 'live'}, self.methods(plan))
 
     def test_tunnelled_volumes_live_policy(self):
         plan = self.plan([host('src'), host('t1')],
                          [server('a', volumes=('vol-1',))],
-                         inventory.Policy(method='live', tunnelled=True,
-                                          allow_downtime=True))
+                         drain_policy.Policy(method='live', tunnelled=True,
+                                             allow_downtime=True))
         self.assertEqual([], plan.moves)
         reason = self.reasons(plan)['a']
         self.assertIn('tunnelled block migration cannot skip them', reason)
@@ -544,7 +548,7 @@ class TestValidation(PlannerTestCase):
                         busy_hosts=(), hosts=None, **policy):
         exc = self.assertRaises(
             planner.PlanError, self.plan, hosts or self.HOSTS,
-            [server('a')], inventory.Policy(**policy), sources=sources,
+            [server('a')], drain_policy.Policy(**policy), sources=sources,
             targets=targets, busy_hosts=busy_hosts)
         self.assertEqual(message, str(exc))
         self.assertIsInstance(exc, ValueError)
@@ -587,7 +591,7 @@ class TestValidation(PlannerTestCase):
                 % (name, value), **{name: value})
 
     def test_other_policy_errors(self):
-        self.assertPlanError("method must be auto, live or cold, not "
+        self.assertPlanError("method must be one of auto, live, cold, not "
                              "'fast'.", method='fast')
         self.assertPlanError('bandwidth_mb_per_s must be positive.',
                              bandwidth_mb_per_s=0)
@@ -602,13 +606,13 @@ class TestValidation(PlannerTestCase):
                 max_bandwidth_mib_per_s=bad)
 
     def test_bandwidth_cap_slows_live_estimates_only(self):
-        policy = inventory.Policy(bandwidth_mb_per_s=100,
-                                  max_bandwidth_mib_per_s=10)
-        self.assertEqual(10 * MiB, policy.copy_rate(inventory.METHOD_BLOCK))
-        self.assertEqual(10 * MiB, policy.copy_rate(inventory.METHOD_LIVE))
-        self.assertEqual(100e6, policy.copy_rate(inventory.METHOD_COLD))
-        self.assertEqual(1e9, inventory.Policy().copy_rate(
-            inventory.METHOD_BLOCK))
+        policy = drain_policy.Policy(bandwidth_mb_per_s=100,
+                                     max_bandwidth_mib_per_s=10)
+        self.assertEqual(10 * MiB, policy.copy_rate(drain_policy.METHOD_BLOCK))
+        self.assertEqual(10 * MiB, policy.copy_rate(drain_policy.METHOD_LIVE))
+        self.assertEqual(100e6, policy.copy_rate(drain_policy.METHOD_COLD))
+        self.assertEqual(1e9, drain_policy.Policy().copy_rate(
+            drain_policy.METHOD_BLOCK))
 
     def test_window_errors(self):
         example = 'for example 22:00 and 06:00 for nights'
@@ -627,7 +631,7 @@ class TestValidation(PlannerTestCase):
         self.assertPlanError('Name at least one source host.', sources=[])
 
     def test_validate_alone(self):
-        checker = planner.Planner(self.HOSTS, [], inventory.Policy())
+        checker = planner.Planner(self.HOSTS, [], drain_policy.Policy())
         self.assertIsNone(checker.validate(['src'], ['t1']))
         self.assertRaises(planner.PlanError, checker.validate, ['src'],
                           ['src'])
@@ -642,8 +646,11 @@ class TestPlan(PlannerTestCase):
 
     def test_totals(self):
         plan = self.plan_three()
+        summary = plan.to_resource().to_dict()
+        self.assertEqual(['c'], [u['server_id']
+                                 for u in summary.pop('unplaceable')])
         self.assertEqual(
-            {'vms': 3, 'moves': 2, 'unplaceable': 1,
+            {'vms': 3, 'moves': None,
              'by_method': {'cold': 1, 'block': 1},
              'bytes': 20 * GiB + 4096 * MiB + 20 * GiB,
              'estimated_seconds': round(plan.makespan_seconds),
@@ -651,20 +658,20 @@ class TestPlan(PlannerTestCase):
              # two at once fill it, a third overlaps their setups.
              'limits': {'per_source': 3, 'per_target': 3, 'total': None,
                         'derived': ['per_source', 'per_target']}},
-            plan.totals())
-        self.assertEqual(plan.totals(), json.loads(json.dumps(
-            plan.totals())))
+            summary)
+        self.assertEqual(plan.to_resource(), drains.Plan.from_dict(
+            json.loads(json.dumps(plan.to_resource().to_dict()))))
 
     def test_empty_plan(self):
         plan = self.plan([host('src'), host('t1')], [])
-        self.assertEqual({'vms': 0, 'moves': 0, 'unplaceable': 0,
+        self.assertEqual({'vms': 0, 'moves': None, 'unplaceable': [],
                           'by_method': {}, 'bytes': 0,
                           'estimated_seconds': 0,
                           'limits': {'per_source': 2, 'per_target': 2,
                                      'total': None,
                                      'derived': ['per_source',
                                                  'per_target']}},
-                         plan.totals())
+                         plan.to_resource().to_dict())
 
     def test_makespan(self):
         plan = self.plan_three()
@@ -727,11 +734,11 @@ class TestDowntimeOverrides(utils.TestCase):
 
     def test_allowed_and_refused(self):
         self.assertEqual({'a': True, 'b': False},
-                         inventory.downtime_overrides(['a'], ['b']))
-        self.assertEqual({}, inventory.downtime_overrides([], []))
+                         drain_policy.downtime_overrides(['a'], ['b']))
+        self.assertEqual({}, drain_policy.downtime_overrides([], []))
 
     def test_both_is_refused(self):
-        error = self.assertRaises(ValueError, inventory.downtime_overrides,
+        error = self.assertRaises(ValueError, drain_policy.downtime_overrides,
                                   ['a', 'b'], ['b'])
         self.assertEqual('Downtime both allowed and refused for b; say one '
                          'or the other.', str(error))
@@ -740,15 +747,15 @@ class TestDowntimeOverrides(utils.TestCase):
 class TestWindow(utils.TestCase):
 
     def test_parse_window(self):
-        self.assertEqual(['22:00', '06:00'],
-                         inventory.parse_window(' 22:00 - 06:00 '))
-        self.assertIsNone(inventory.parse_window(''))
-        self.assertIsNone(inventory.parse_window(None))
+        self.assertEqual(('22:00', '06:00'),
+                         drain_policy.parse_window(' 22:00 - 06:00 '))
+        self.assertIsNone(drain_policy.parse_window(''))
+        self.assertIsNone(drain_policy.parse_window(None))
         for text, words in (('22:00', 'Give the window as HH:MM-HH:MM'),
                             ('22:00-', 'Give the window as HH:MM-HH:MM'),
                             ('2:00-06:00', "'2:00' is not one"),
                             ('06:00-06:00', 'is empty')):
-            error = self.assertRaises(ValueError, inventory.parse_window,
+            error = self.assertRaises(ValueError, drain_policy.parse_window,
                                       text)
             self.assertIn(words, str(error))
 
@@ -757,7 +764,7 @@ class TestWindow(utils.TestCase):
         return datetime.datetime(2026, 11, 26, hours, minutes, 30)
 
     def assertOpen(self, window, open_at, closed_at):
-        policy = inventory.Policy(window=window)
+        policy = drain_policy.Policy(window=window)
         policy.validate()
         for hhmm in open_at:
             self.assertTrue(policy.in_window(self.at(hhmm)), hhmm)
@@ -778,8 +785,8 @@ class TestWindow(utils.TestCase):
                         ['06:00', '12:00', '21:59'])
 
     def test_window_survives_the_database(self):
-        policy = inventory.Policy.from_dict(json.loads(json.dumps(
-            inventory.Policy(window=('22:00', '06:00')).to_dict())))
+        policy = drain_policy.Policy.from_dict(json.loads(json.dumps(
+            drain_policy.Policy(window=('22:00', '06:00')).to_dict())))
         self.assertEqual(('22:00', '06:00'), policy.window)
         self.assertTrue(policy.in_window(self.at('23:00')))
 
@@ -817,7 +824,7 @@ class TestWithFacts(utils.TestCase):
             {'t2': self.stats(900 * GiB,
                               bases=[orphans.cache_name('img-1')])})
         plan = planner.Planner(hosts, [server('a', image_id='img-1')],
-                               inventory.Policy()).plan(['src'])
+                               drain_policy.Policy()).plan(['src'])
         self.assertEqual({'vm-a': 't2'},
                          {m.server_name: m.target for m in plan.moves})
 
@@ -834,7 +841,7 @@ class TestWithFacts(utils.TestCase):
         self.assertEqual([(40e6, 3 * GiB), (None, None)],
                          [(s.dirty_bytes_per_s, s.disk_allocated_bytes)
                           for s in servers])
-        plan = planner.Planner(hosts, servers, inventory.Policy()).plan(
+        plan = planner.Planner(hosts, servers, drain_policy.Policy()).plan(
             ['src'])
         moves = {m.server_id: m for m in plan.moves}
         self.assertEqual(40e6, moves['a'].dirty_bytes_per_s)
@@ -860,7 +867,7 @@ class TestWithFacts(utils.TestCase):
                 host='t1', link_bytes_per_s=1.25e9,
                 disk_read_bytes_per_s=50e6, disk_write_bytes_per_s=200e6))}
         hosts = inventory.with_facts([host('src'), host('t1')], facts)
-        policy = inventory.Policy()
+        policy = drain_policy.Policy()
         plan = planner.Planner(hosts, [server('a')], policy).plan(['src'])
         self.assertEqual({'src': 2e9, 't1': 200e6}, plan.disks)
         move, = plan.moves
@@ -895,7 +902,8 @@ class TestSharedStorageGroups(utils.TestCase):
         hosts = inventory.with_shared_storage(
             [host('src'), host('t1', disk_free_bytes=GiB), host('t2')],
             groups)
-        plan = planner.Planner(hosts, [server('a')], inventory.Policy()).plan(
+        plan = planner.Planner(hosts, [server('a')],
+                               drain_policy.Policy()).plan(
             ['src'], targets)
         return {m.server_id: m.method for m in plan.moves}, plan
 
@@ -928,7 +936,7 @@ class TestExpectedDowntime(PlannerTestCase):
     def downtime(self, status='ACTIVE', **policy):
         plan = self.plan([host('src'), host('t1')],
                          [server('a', status=status)],
-                         inventory.Policy(**policy))
+                         drain_policy.Policy(**policy))
         move, = plan.moves
         return move.method, move.expected_downtime_seconds
 

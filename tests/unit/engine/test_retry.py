@@ -17,6 +17,7 @@ import webob
 
 from nova_migration_ext.api import app as api_app
 from nova_migration_ext.api import policies
+from nova_migration_ext.contract import policy as drain_policy
 
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
@@ -102,7 +103,7 @@ class TestRetry(oslotest_base.BaseTestCase):
 
     def policy(self):
         with self.store.session() as session:
-            return inventory.Policy.from_dict(
+            return drain_policy.Policy.from_dict(
                 self.store.get(session, self.evacuation_id).policy)
 
     def test_allow_downtime_lets_this_vm_go_cold(self):
@@ -119,7 +120,7 @@ class TestRetry(oslotest_base.BaseTestCase):
         self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob',
                           allow_downtime=True)
 
-        self.assertEqual((states.PENDING, 0, inventory.METHOD_COLD),
+        self.assertEqual((states.PENDING, 0, drain_policy.METHOD_COLD),
                          (self.task.state, self.task.attempts,
                           self.task.method))
         self.assertTrue(self.policy().downtime_allowed(server))

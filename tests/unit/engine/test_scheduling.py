@@ -15,8 +15,8 @@ import random
 
 from oslotest import base as oslotest_base
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import drain_model
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import scheduling
 
 GB = 1e9
@@ -32,7 +32,7 @@ def link(host):
 
 
 def policy(**limits):
-    return inventory.Policy(**limits)
+    return drain_policy.Policy(**limits)
 
 
 class TestLimits(oslotest_base.BaseTestCase):

@@ -50,30 +50,30 @@ class TestShow(utils.TestCase):
 
     def test_nothing_moved_yet(self):
         info = self.engine.show(self.evacuation_id)
-        self.assertEqual(0.0, info['progress'])
-        self.assertEqual(3 * 95, info['eta_seconds'])
-        self.assertEqual([0.0] * 3, [t['progress'] for t in info['tasks']])
+        self.assertEqual(0.0, info.progress)
+        self.assertEqual(3 * 95, info.eta_seconds)
+        self.assertEqual([0.0] * 3, [t.progress for t in info.tasks])
 
     def test_progress_phase_and_eta(self):
         self.move('a', states.SUBMITTING, states.MIGRATING, states.DONE)
         self.move('b', states.SUBMITTING, states.MIGRATING, bytes_done=GB,
                   phase='copying memory and disks')
         info = self.engine.show(self.evacuation_id)
-        by_id = {t['server_id']: t for t in info['tasks']}
-        self.assertEqual((100.0, ''), (by_id['a']['progress'],
-                                       by_id['a']['phase']))
+        by_id = {t.server_id: t for t in info.tasks}
+        self.assertEqual((100.0, ''), (by_id['a'].progress,
+                                       by_id['a'].phase))
         self.assertEqual((25.0, 'copying memory and disks'),
-                         (by_id['b']['progress'], by_id['b']['phase']))
-        self.assertEqual(0.0, by_id['c']['progress'])
+                         (by_id['b'].progress, by_id['b'].phase))
+        self.assertEqual(0.0, by_id['c'].progress)
         # 4 + 1 of 12 GB moved.
-        self.assertEqual(round(100.0 * 5 / 12, 1), info['progress'])
+        self.assertEqual(round(100.0 * 5 / 12, 1), info.progress)
         # b copies its last 3 GB (60 s, its setup done), then c: 95 s.
-        self.assertEqual(60 + 95, info['eta_seconds'])
+        self.assertEqual(60 + 95, info.eta_seconds)
 
     def test_vms_left_for_the_operator_count_no_time(self):
         self.move('a', states.SUBMITTING, states.NEEDS_OPERATOR)
         self.assertEqual(2 * 95, self.engine.show(
-            self.evacuation_id)['eta_seconds'])
+            self.evacuation_id).eta_seconds)
 
     def test_list_counts_the_vms_left_for_the_operator(self):
         self.move('a', states.SUBMITTING, states.NEEDS_OPERATOR)
@@ -82,27 +82,27 @@ class TestShow(utils.TestCase):
             source_hosts=['cmp-2'], policy=test_store.POLICY, actor='bob',
             tasks=[test_store.task('d')])
         self.move('c', states.SUBMITTING, states.MIGRATING, bytes_done=GB)
-        listed = {e['id']: e for e in service.summaries(self.engine)}
-        self.assertEqual(2, listed[self.evacuation_id]['needs_operator'])
-        self.assertEqual(0, listed[other]['needs_operator'])
+        listed = {e.id: e for e in service.summaries(self.engine)}
+        self.assertEqual(2, listed[self.evacuation_id].needs_operator)
+        self.assertEqual(0, listed[other].needs_operator)
         # The list's progress is show's.
-        self.assertEqual(self.engine.show(self.evacuation_id)['progress'],
-                         listed[self.evacuation_id]['progress'])
+        self.assertEqual(self.engine.show(self.evacuation_id).progress,
+                         listed[self.evacuation_id].progress)
         self.assertEqual(round(100.0 / 12, 1),
-                         listed[self.evacuation_id]['progress'])
-        self.assertEqual(0.0, listed[other]['progress'])
+                         listed[self.evacuation_id].progress)
+        self.assertEqual(0.0, listed[other].progress)
 
     def test_estimate_runs_moves_under_way_first(self):
         # c is under way although planned last: it holds the only slot.
         self.move('c', states.SUBMITTING, states.MIGRATING,
                   bytes_done=2 * GB)
         self.assertEqual(40 + 2 * 95, self.engine.show(
-            self.evacuation_id)['eta_seconds'])
+            self.evacuation_id).eta_seconds)
 
     def test_estimate_counts_setup_until_the_copy_starts(self):
         self.move('c', states.SUBMITTING)
         self.assertEqual(3 * 95, self.engine.show(
-            self.evacuation_id)['eta_seconds'])
+            self.evacuation_id).eta_seconds)
 
     def test_estimate_shares_the_links(self):
         # Three at once off one 50 MB/s link: the copies share it.
@@ -114,8 +114,7 @@ class TestShow(utils.TestCase):
                                    source_host='cmp-5',
                                    dirty_bytes_per_s=0.0)
                    for name in ('d', 'e', 'f')])
-        self.assertEqual(15 + 3 * 80, self.engine.show(shared)[
-            'eta_seconds'])
+        self.assertEqual(15 + 3 * 80, self.engine.show(shared).eta_seconds)
 
 
 class TestDuration(utils.TestCase):
@@ -138,7 +137,7 @@ class TestLease(utils.TestCase):
         self.engine = engine_mod.Engine(self.store, gateway=None)
 
     def lease(self):
-        return self.engine.show(self.evacuation_id)['lease']
+        return self.engine.show(self.evacuation_id).lease
 
     def test_planned_has_no_driver(self):
         self.assertEqual('', self.lease())

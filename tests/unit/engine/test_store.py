@@ -27,10 +27,11 @@ import uuid
 from alembic import autogenerate
 from alembic import migration
 import fixtures
+from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
-from nova_migration_ext.engine import inventory
 from nova_migration_ext.engine import models
 from nova_migration_ext.engine import planner
 from nova_migration_ext.engine import store
@@ -249,7 +250,7 @@ class StoreTests:
     def test_create_is_all_or_nothing(self):
         self.create()
         before = self.counts()
-        self.assertRaises(sa.exc.IntegrityError, self.create,
+        self.assertRaises(db_exc.DBDuplicateEntry, self.create,
                           tasks=[task('srv-a'), task('srv-a')])
         self.assertEqual(before, self.counts())
 
@@ -257,7 +258,7 @@ class StoreTests:
         before = self.counts()
         bad = task('srv-b')
         del bad['source_host']
-        self.assertRaises(sa.exc.IntegrityError, self.create,
+        self.assertRaises(db_exc.DBError, self.create,
                           tasks=[task('srv-a'), bad])
         self.assertEqual(before, self.counts())
 
@@ -468,8 +469,8 @@ class StoreTests:
                           entry.detail))
 
     def test_plan_moves_fit_create_evacuation(self):
-        policy = inventory.Policy(allow_downtime=True, window=('22:00',
-                                                               '06:00'))
+        policy = drain_policy.Policy(allow_downtime=True, window=('22:00',
+                                                                  '06:00'))
         hosts = [fakes.host('src', shared_storage='ceph'),
                  fakes.host('t1', shared_storage='ceph'),
                  fakes.host('t2')]
@@ -479,12 +480,13 @@ class StoreTests:
         plan = planner.Planner(hosts, servers, policy).plan(['src'])
         self.assertEqual(3, len(plan.moves))
         eid = self.create(source_hosts=['src'], policy=policy.to_dict(),
-                          plan_summary=plan.totals(),
+                          plan_summary=plan.to_resource().to_dict(),
                           tasks=[m.task_fields() for m in plan.moves])
         evacuation = self.evacuation(eid)
-        self.assertEqual(policy, inventory.Policy.from_dict(
+        self.assertEqual(policy, drain_policy.Policy.from_dict(
             evacuation.policy))
-        self.assertEqual(plan.totals(), evacuation.plan_summary)
+        self.assertEqual(plan.to_resource().to_dict(),
+                         evacuation.plan_summary)
         stored = {t.server_id: t for t in self.store.tasks(eid)}
         for move in plan.moves:
             fields = move.task_fields()
@@ -736,6 +738,23 @@ class TestMariaDBStore(StoreTests, utils.TestCase):
                          {k: v for k, v in engines.items()
                           if k != 'alembic_version'})
 
+    def sql_mode(self, a_store):
+        with a_store.engine.connect() as conn:
+            return conn.exec_driver_sql('SELECT @@SESSION.sql_mode').scalar()
+
+    def test_sessions_take_database_mysql_sql_mode(self):
+        # oslo.db's [database] mysql_sql_mode, TRADITIONAL by default.
+        self.assertIn('STRICT_ALL_TABLES', self.sql_mode(self.store))
+        ansi = store.Store(self.url, mysql_sql_mode='ANSI')
+        self.addCleanup(ansi.engine.dispose)
+        self.assertIn('ANSI_QUOTES', self.sql_mode(ansi))
+
+    def test_four_byte_characters_survive(self):
+        # pymysql's utf8mb4, not the utf8 oslo.db would choose.
+        eid = self.create(tasks=[task('srv-a', server_name='web \U0001F680')])
+        self.assertEqual('web \U0001F680',
+                         self.store.tasks(eid)[0].server_name)
+
     def hold_row_lock(self, evacuation_id):
         """Lock an evacuation's row, as a stuck writer would, till cleanup."""
         holder = self.store.engine.connect()
@@ -754,7 +773,9 @@ class TestMariaDBStore(StoreTests, utils.TestCase):
         impatient = store.Store(self.url, timeout=2)
         self.addCleanup(impatient.engine.dispose)
         started = time.monotonic()
-        self.assertRaises(sa.exc.OperationalError, impatient.set_state,
+        # oslo.db names the read time-out a lost connection; set_state
+        # may be retried on one, but not past the store's time-out.
+        self.assertRaises(db_exc.DBConnectionError, impatient.set_state,
                           eid, states.RUNNING, 'engine-1')
         self.assertLess(time.monotonic() - started, 10)
         self.assertEqual(states.PLANNED, self.evacuation(eid).state)
@@ -795,26 +816,52 @@ class TestSilentDatabase(utils.TestCase):
         self.listener.listen(8)
         self.port = self.listener.getsockname()[1]
 
+    def url(self):
+        return 'mysql+pymysql://evacuator@127.0.0.1:%d/db' % self.port
+
     def test_connecting_times_out(self):
-        silent = store.Store('mysql+pymysql://evacuator@127.0.0.1:%d/db'
-                             % self.port, timeout=1)
+        # max_retries=0: oslo.db does not try the first connection.
+        silent = store.Store(self.url(), timeout=1, max_retries=0)
         self.addCleanup(silent.engine.dispose)
         started = time.monotonic()
-        self.assertRaises(sa.exc.OperationalError, silent.list_evacuations)
+        # A lost connection, retried only within the store's time-out.
+        self.assertRaises(db_exc.DBConnectionError, silent.list_evacuations)
         # pymysql's own default is 10 s.
         self.assertLess(time.monotonic() - started, 5)
 
-    def test_engine_arguments_bound_every_wait(self):
+    def test_first_connection_tried_max_retries_times_within_timeout(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='oslo_db.sqlalchemy.engines'))
+        started = time.monotonic()
+        self.assertRaises(db_exc.DBConnectionError, store.Store, self.url(),
+                          timeout=1, max_retries=2, retry_interval=0)
+        self.assertLess(time.monotonic() - started, 6)
+        self.assertEqual(2, logger.output.count('SQL connection failed'))
+
+    def test_driver_arguments_bound_every_wait(self):
         self.assertEqual(
-            {'pool_pre_ping': True, 'pool_timeout': 7,
-             'connect_args': {'connect_timeout': 7, 'read_timeout': 7,
-                              'write_timeout': 7}},
-            store._engine_args('mysql+pymysql://u@db/x', 7))
+            'connect_timeout=7&read_timeout=7&write_timeout=7'
+            '&charset=utf8mb4',
+            store._connect_parameters('mysql+pymysql://u@db/x', 7))
         self.assertEqual(
-            {'pool_pre_ping': True, 'pool_timeout': 7,
-             'connect_args': {'connect_timeout': 7,
-                              'options': '-c statement_timeout=7000'}},
-            store._engine_args('postgresql://u@db/x', 7))
+            'connect_timeout=7&options=-c+statement_timeout%3D7000',
+            store._connect_parameters('postgresql://u@db/x', 7))
+        self.assertEqual('timeout=7',
+                         store._connect_parameters('sqlite:///x.db', 7))
+        # What the URL or [database] connection_parameters say wins.
         self.assertEqual(
-            {'connect_args': {'check_same_thread': False, 'timeout': 7}},
-            store._engine_args('sqlite:///x.db', 7))
+            'read_timeout=60&connect_timeout=7&write_timeout=7',
+            store._connect_parameters(
+                'mysql+pymysql://u@db/x?charset=utf8', 7, 'read_timeout=60'))
+
+    def test_engine_connects_with_them(self):
+        silent = store.Store(self.url(), timeout=7, max_retries=0)
+        self.addCleanup(silent.engine.dispose)
+        _args, kwargs = silent.engine.dialect.create_connect_args(
+            silent.engine.url)
+        self.assertEqual((7, 7, 7, 'utf8mb4'), (
+            kwargs['connect_timeout'], kwargs['read_timeout'],
+            kwargs['write_timeout'], kwargs['charset']))
+        self.assertEqual(7, silent.engine.pool.timeout())
+        # Messages name the database as configured.
+        self.assertEqual(self.url(), silent.url.render_as_string())

@@ -9,4 +9,15 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Admin > Compute > Evacuations: plan, run and watch host drains."""
+"""URLs of the Host Drains panel."""
+
+from django.urls import re_path
+
+from horizon_panel.content.drains import views
+
+urlpatterns = [
+    re_path(r'^$', views.IndexView.as_view(), name='index'),
+    re_path(r'^plan/$', views.PlanView.as_view(), name='plan'),
+    re_path(r'^(?P<drain_id>[^/]+)/$', views.DetailView.as_view(),
+            name='detail'),
+]

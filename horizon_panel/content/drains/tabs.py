@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Tabs of an evacuation's page: overview, VMs, audit log."""
+"""Tabs of a drain's page: overview, VMs, audit log."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -18,15 +18,14 @@ from horizon import tabs
 from oslo_utils import timeutils
 
 from horizon_panel.api import evacuator
-from horizon_panel.content.evacuations import tables
+from horizon_panel.content.drains import tables
 from nova_migration_ext.contract import display
 from nova_migration_ext.contract import states
 
 
-def _moment(text):
-    """A naive UTC datetime from the evacuator's ISO text, or None."""
-    return timeutils.normalize_time(timeutils.parse_isotime(text)) \
-        if text else None
+def _moment(moment):
+    """*moment* as a naive UTC datetime, or None."""
+    return timeutils.normalize_time(moment) if moment else None
 
 
 def _named(text, names):
@@ -39,22 +38,22 @@ def _named(text, names):
 class OverviewTab(tabs.Tab):
     name = _("Overview")
     slug = 'overview'
-    template_name = 'admin/evacuations/_overview.html'
+    template_name = 'admin/drains/_overview.html'
 
     def get_context_data(self, request):
-        info = self.tab_group.kwargs['evacuation']
-        plan = info.get('plan') or {}
+        drain = self.tab_group.kwargs['drain']
+        plan = drain.plan
         task_labels = dict(tables.TASK_STATES)
-        started = _moment(info.get('started_at'))
-        finished = _moment(info.get('finished_at'))
+        started = _moment(drain.started_at)
+        finished = _moment(drain.finished_at)
         return {
-            'evacuation': info,
-            'state_label': dict(tables.EVACUATION_STATES).get(
-                info['state'], info['state']),
+            'drain': drain,
+            'state_label': dict(tables.DRAIN_STATES).get(
+                drain.state, drain.state),
             # Only while VMs may still move: planned has its estimate,
             # an ended one has nothing left.
-            'moving': info['state'] in (states.RUNNING, states.PAUSED),
-            'created': _moment(info.get('created_at')),
+            'moving': drain.running,
+            'created': _moment(drain.created_at),
             'started': started,
             'finished': finished,
             'elapsed': display.duration(
@@ -62,17 +61,17 @@ class OverviewTab(tabs.Tab):
             if started else None,
             'counts': sorted(
                 (str(task_labels.get(state, state)), count)
-                for state, count in (info.get('counts') or {}).items()),
-            'needs_you': (info.get('counts') or {}).get(
-                states.NEEDS_OPERATOR, 0),
-            'eta': display.duration(info.get('eta_seconds')),
+                for state, count in drain.counts.items()),
+            'needs_you': drain.needs_operator,
+            'eta': display.duration(drain.eta_seconds),
             'plan': plan,
-            'by_method': sorted((plan.get('by_method') or {}).items()),
-            'estimated': display.duration(plan.get('estimated_seconds')),
-            'unplaceable': plan.get('unplaceable') or [],
-            # The page refreshes this tab until the evacuation ends, as
+            'by_method': sorted(plan.by_method.items()) if plan else [],
+            'estimated': display.duration(
+                plan.estimated_seconds if plan else 0),
+            'unplaceable': plan.unplaceable if plan else [],
+            # The page refreshes this tab until the drain ends, as
             # Horizon polls table rows.
-            'polling': info['state'] not in states.EVACUATION_FINAL,
+            'polling': drain.state not in states.EVACUATION_FINAL,
             'poll_interval': settings.HORIZON_CONFIG.get(
                 'ajax_poll_interval', 2500),
         }
@@ -86,7 +85,7 @@ class TasksTab(tabs.TableTab):
     preload = True
 
     def get_tasks_data(self):
-        return tables.task_rows(self.tab_group.kwargs['evacuation'])
+        return tables.task_rows(self.tab_group.kwargs['drain'])
 
 
 class AuditTab(tabs.TableTab):
@@ -98,20 +97,19 @@ class AuditTab(tabs.TableTab):
 
     def get_audit_data(self):
         try:
-            info = evacuator.evacuation_get(
-                self.request, self.tab_group.kwargs['evacuation_id'],
-                with_audit=True)
+            drain = evacuator.evacuation_get(
+                self.request, self.tab_group.kwargs['drain_id'])
         except evacuator.EvacuatorError:
             exceptions.handle(self.request, details='')
             return []
-        names = {task['server_id']: task['name']
-                 for task in info.get('tasks') or () if task.get('name')}
-        return [dict(entry, id=str(number),
-                     detail=_named(entry.get('detail') or '', names))
-                for number, entry in enumerate(info.get('audit') or ())]
+        names = {task.server_id: task.name
+                 for task in drain.tasks or () if task.name}
+        return [tables.AuditRow.of(number, entry,
+                                   _named(entry.detail, names))
+                for number, entry in enumerate(drain.audit or ())]
 
 
-class EvacuationTabs(tabs.DetailTabsGroup):
-    slug = 'evacuation_details'
+class DrainTabs(tabs.DetailTabsGroup):
+    slug = 'drain_details'
     tabs = (OverviewTab, TasksTab, AuditTab)
     sticky = True

@@ -9,15 +9,4 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""URLs of the Evacuations panel."""
-
-from django.urls import re_path
-
-from horizon_panel.content.evacuations import views
-
-urlpatterns = [
-    re_path(r'^$', views.IndexView.as_view(), name='index'),
-    re_path(r'^plan/$', views.PlanView.as_view(), name='plan'),
-    re_path(r'^(?P<evacuation_id>[^/]+)/$', views.DetailView.as_view(),
-            name='detail'),
-]
+"""Admin > Compute > Host Drains: plan, run and watch host drains."""

@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Views of the Evacuations panel: list, plan, detail."""
+"""Views of the Host Drains panel: list, plan, detail."""
 
 from django.urls import reverse
 from django.urls import reverse_lazy
@@ -21,17 +21,18 @@ from horizon import tabs
 from horizon.utils import memoized
 
 from horizon_panel.api import evacuator
-from horizon_panel.content.evacuations import forms as evacuation_forms
-from horizon_panel.content.evacuations import tables as evacuation_tables
-from horizon_panel.content.evacuations import tabs as evacuation_tabs
+from horizon_panel.content.drains import forms as drain_forms
+from horizon_panel.content.drains import tables as drain_tables
+from horizon_panel.content.drains import tabs as drain_tabs
+from nova_migration_ext.contract import display
 
-INDEX_URL = 'horizon:admin:evacuations:index'
+INDEX_URL = 'horizon:admin:drains:index'
 
 
 class IndexView(tables.DataTableView):
-    table_class = evacuation_tables.EvacuationsTable
-    template_name = 'admin/evacuations/index.html'
-    page_title = _("Evacuations")
+    table_class = drain_tables.DrainsTable
+    template_name = 'admin/drains/index.html'
+    page_title = _("Host Drains")
 
     def get_data(self):
         try:
@@ -42,14 +43,14 @@ class IndexView(tables.DataTableView):
 
 
 class PlanView(forms.ModalFormView):
-    form_class = evacuation_forms.PlanEvacuationForm
-    form_id = 'plan_evacuation_form'
-    template_name = 'admin/evacuations/plan.html'
-    modal_id = 'plan_evacuation_modal'
-    modal_header = _("Plan Evacuation")
-    page_title = _("Plan Evacuation")
+    form_class = drain_forms.PlanDrainForm
+    form_id = 'plan_drain_form'
+    template_name = 'admin/drains/plan.html'
+    modal_id = 'plan_drain_modal'
+    modal_header = _("Plan Drain")
+    page_title = _("Plan Drain")
     submit_label = _("Plan")
-    submit_url = reverse_lazy('horizon:admin:evacuations:plan')
+    submit_url = reverse_lazy('horizon:admin:drains:plan')
     success_url = reverse_lazy(INDEX_URL)
 
     def form_valid(self, form):
@@ -58,18 +59,19 @@ class PlanView(forms.ModalFormView):
         preview = form.handle(self.request, form.cleaned_data)
         if not preview:
             return self.form_invalid(form)
-        return self.render_to_response(
-            self.get_context_data(form=form, preview=preview))
+        return self.render_to_response(self.get_context_data(
+            form=form, preview=preview,
+            estimated=display.duration(preview.estimated_seconds)))
 
     def get_success_url_from_handled(self, handled):
-        return reverse('horizon:admin:evacuations:detail',
-                       args=[handled['id']])
+        return reverse('horizon:admin:drains:detail',
+                       args=[handled.id])
 
 
 class DetailView(tabs.TabbedTableView):
-    tab_group_class = evacuation_tabs.EvacuationTabs
+    tab_group_class = drain_tabs.DrainTabs
     template_name = 'horizon/common/_detail.html'
-    page_title = '{{ evacuation.name|default:evacuation.id }}'
+    page_title = '{{ drain.name|default:drain.id }}'
 
     @memoized.memoized_method
     def get_data(self):
@@ -80,23 +82,22 @@ class DetailView(tabs.TabbedTableView):
         else:
             get = evacuator.evacuation_get
         try:
-            return get(self.request, self.kwargs['evacuation_id'])
+            return get(self.request, self.kwargs['drain_id'])
         except evacuator.EvacuatorError:
             exceptions.handle(self.request, details='',
                               redirect=reverse(INDEX_URL))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        evacuation = self.get_data()
-        context['evacuation'] = evacuation
+        drain = self.get_data()
+        context['drain'] = drain
         context['url'] = reverse(INDEX_URL)
-        context['actions'] = self._actions(evacuation)
+        context['actions'] = self._actions(drain)
         return context
 
-    def _actions(self, evacuation):
-        table = evacuation_tables.EvacuationsTable(self.request)
-        return table.render_row_actions(evacuation)
+    def _actions(self, drain):
+        table = drain_tables.DrainsTable(self.request)
+        return table.render_row_actions(drain)
 
     def get_tabs(self, request, **kwargs):
-        return super().get_tabs(request, evacuation=self.get_data(),
-                                **kwargs)
+        return super().get_tabs(request, drain=self.get_data(), **kwargs)

@@ -9,10 +9,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Tables of the Evacuations panel: evacuations, their VMs, the audit log.
+"""Tables of the Host Drains panel: drains, their VMs, the audit log.
 
-Rows are the evacuator's JSON dicts. Actions are offered by state, as
-the evacuator's state machine allows them.
+Rows are the API's JSON dicts. Actions are offered by state, as
+the drains' state machine allows them.
 """
 
 import collections
@@ -26,13 +26,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from horizon import exceptions
 from horizon import tables
-from horizon.utils import filters
 
 from horizon_panel.api import evacuator
 from horizon_panel import policy
 from nova_migration_ext.contract import states
 
-EVACUATION_STATES = (
+DRAIN_STATES = (
     (states.PLANNED, _("Planned")),
     (states.RUNNING, _("Running")),
     (states.PAUSED, _("Paused")),
@@ -42,7 +41,7 @@ EVACUATION_STATES = (
 )
 # None: changes by itself (polled, drawn busy); True: waits for nobody
 # or for the operator (planned, paused) or ended well; False: ended badly.
-EVACUATION_STATUS = (
+DRAIN_STATUS = (
     (states.PLANNED, True), (states.RUNNING, None), (states.PAUSED, True),
     (states.COMPLETED, True), (states.CANCELLED, False),
     (states.FAILED, False),
@@ -91,14 +90,19 @@ class OwnActionsTable(tables.DataTable):
         super().__init__(request, *args, **kwargs)
 
 
-class DictTable(OwnActionsTable):
-    """A table whose rows are dicts with an ``id`` and a ``name``."""
+class ResourceTable(OwnActionsTable):
+    """A table of the contract's resources, with a ``name``.
+
+    ``id_field`` names the attribute that identifies a row.
+    """
+
+    id_field = 'id'
 
     def get_object_id(self, datum):
-        return datum['id']
+        return getattr(datum, self.id_field)
 
     def get_object_display(self, datum):
-        return datum.get('name') or datum['id']
+        return datum.name or self.get_object_id(datum)
 
 
 def _report(request):
@@ -106,19 +110,19 @@ def _report(request):
     exceptions.handle(request, details='', escalate=True)
 
 
-# Evacuations -------------------------------------------------------------
+# Drains ------------------------------------------------------------------
 
-class PlanEvacuation(tables.LinkAction):
+class PlanDrain(tables.LinkAction):
     name = 'plan'
     policy_rules = policy.rules('create')
-    verbose_name = _("Plan Evacuation")
-    url = 'horizon:admin:evacuations:plan'
+    verbose_name = _("Plan Drain")
+    url = 'horizon:admin:drains:plan'
     classes = ('ajax-modal',)
     icon = 'plus'
 
 
-class EvacuationAction(tables.BatchAction):
-    """Change an evacuation's state when it is in one of *from_states*.
+class DrainAction(tables.BatchAction):
+    """Change a drain's state when it is in one of *from_states*.
 
     *operation* names the function of :mod:`horizon_panel.api.evacuator`
     to call.
@@ -128,7 +132,7 @@ class EvacuationAction(tables.BatchAction):
     operation = None
 
     def allowed(self, request, datum=None):
-        return datum is None or datum['state'] in self.from_states
+        return datum is None or datum.state in self.from_states
 
     def action(self, request, obj_id):
         try:
@@ -137,7 +141,7 @@ class EvacuationAction(tables.BatchAction):
             _report(request)
 
     def get_success_url(self, request=None):
-        """Back to the evacuation's page when the click came from there.
+        """Back to the drain's page when the click came from there.
 
         The page's header actions post to the list (where this table
         lives); the operator watching a drain stays on its page. Only
@@ -146,15 +150,15 @@ class EvacuationAction(tables.BatchAction):
         came_from = parse.urlsplit(request.META.get('HTTP_REFERER', '')).path
         chosen = request.POST.getlist('object_ids') or [
             request.POST.get('action', '').rpartition('__')[2]]
-        for evacuation_id in filter(None, chosen):
-            page = reverse('horizon:admin:evacuations:detail',
-                           args=[evacuation_id])
+        for drain_id in filter(None, chosen):
+            page = reverse('horizon:admin:drains:detail',
+                           args=[drain_id])
             if came_from == page:
                 return page
         return super().get_success_url(request)
 
 
-class StartEvacuation(EvacuationAction):
+class StartDrain(DrainAction):
     name = 'start'
     policy_rules = policy.rules('start')
     from_states = (states.PLANNED,)
@@ -164,15 +168,14 @@ class StartEvacuation(EvacuationAction):
 
     @staticmethod
     def action_present(count):
-        return ngettext_lazy("Start Evacuation", "Start Evacuations", count)
+        return ngettext_lazy("Start Drain", "Start Drains", count)
 
     @staticmethod
     def action_past(count):
-        return ngettext_lazy("Started Evacuation", "Started Evacuations",
-                             count)
+        return ngettext_lazy("Started Drain", "Started Drains", count)
 
 
-class PauseEvacuation(EvacuationAction):
+class PauseDrain(DrainAction):
     name = 'pause'
     policy_rules = policy.rules('pause')
     from_states = (states.RUNNING,)
@@ -181,15 +184,14 @@ class PauseEvacuation(EvacuationAction):
 
     @staticmethod
     def action_present(count):
-        return ngettext_lazy("Pause Evacuation", "Pause Evacuations", count)
+        return ngettext_lazy("Pause Drain", "Pause Drains", count)
 
     @staticmethod
     def action_past(count):
-        return ngettext_lazy("Paused Evacuation", "Paused Evacuations",
-                             count)
+        return ngettext_lazy("Paused Drain", "Paused Drains", count)
 
 
-class ResumeEvacuation(EvacuationAction):
+class ResumeDrain(DrainAction):
     name = 'resume'
     policy_rules = policy.rules('resume')
     from_states = (states.PAUSED,)
@@ -198,16 +200,14 @@ class ResumeEvacuation(EvacuationAction):
 
     @staticmethod
     def action_present(count):
-        return ngettext_lazy("Resume Evacuation", "Resume Evacuations",
-                             count)
+        return ngettext_lazy("Resume Drain", "Resume Drains", count)
 
     @staticmethod
     def action_past(count):
-        return ngettext_lazy("Resumed Evacuation", "Resumed Evacuations",
-                             count)
+        return ngettext_lazy("Resumed Drain", "Resumed Drains", count)
 
 
-class CancelEvacuation(EvacuationAction):
+class CancelDrain(DrainAction):
     name = 'cancel'
     policy_rules = policy.rules('cancel')
     action_type = 'danger'
@@ -221,45 +221,48 @@ class CancelEvacuation(EvacuationAction):
 
     @staticmethod
     def action_present(count):
-        return ngettext_lazy("Cancel Evacuation", "Cancel Evacuations",
-                             count)
+        return ngettext_lazy("Cancel Drain", "Cancel Drains", count)
 
     @staticmethod
     def action_past(count):
-        return ngettext_lazy("Cancelled Evacuation", "Cancelled Evacuations",
-                             count)
+        return ngettext_lazy("Cancelled Drain", "Cancelled Drains", count)
 
 
-class EvacuationRow(tables.Row):
+class DrainRow(tables.Row):
     ajax = True
 
     def load_cells(self, datum=None):
         super().load_cells(datum)
         # VMs left for the operator: the row stands out, whatever its
         # state (Horizon's own 'warning' marks rows still changing).
-        if self.datum.get('needs_operator'):
+        if self.datum.needs_operator:
             self.classes.extend(('danger', 'needs-operator'))
 
-    def get_data(self, request, evacuation_id):
-        for evacuation in evacuator.evacuation_list(request):
-            if evacuation['id'] == evacuation_id:
-                return evacuation
-        raise exceptions.NotFound(_("Evacuation %s no longer exists.")
-                                  % evacuation_id)
+    def get_data(self, request, drain_id):
+        for drain in evacuator.evacuation_list(request):
+            if drain.id == drain_id:
+                return drain
+        raise exceptions.NotFound(_("Drain %s no longer exists.")
+                                  % drain_id)
+
+
+def _to_the_second(moment):
+    """A contract timestamp (naive UTC) as the tables show it."""
+    return moment.strftime('%Y-%m-%d %H:%M:%S')
 
 
 def _hosts(datum):
-    return ', '.join(datum.get('sources') or ())
+    return ', '.join(datum.sources)
 
 
 def _list_progress(datum):
-    # Older evacuators list no progress.
-    value = datum.get('progress')
-    return '' if value is None else '%.1f%%' % value
+    if datum.state == states.PLANNED:
+        return ''
+    return '%.1f%%' % datum.progress
 
 
 def _needs_you(datum):
-    count = datum.get('needs_operator') or 0
+    count = datum.needs_operator
     if not count:
         return ''
     return ngettext_lazy('%(count)d VM', '%(count)d VMs', count) % {
@@ -267,16 +270,16 @@ def _needs_you(datum):
 
 
 def _vms_tab(datum):
-    return '%s?tab=evacuation_details__tasks' % reverse(
-        'horizon:admin:evacuations:detail', args=[datum['id']])
+    return '%s?tab=drain_details__tasks' % reverse(
+        'horizon:admin:drains:detail', args=[datum.id])
 
 
-class EvacuationsTable(DictTable):
+class DrainsTable(ResourceTable):
     name = tables.WrappingColumn('name', verbose_name=_("Name"),
-                                 link='horizon:admin:evacuations:detail')
+                                 link='horizon:admin:drains:detail')
     state = tables.Column('state', verbose_name=_("State"), status=True,
-                          status_choices=EVACUATION_STATUS,
-                          display_choices=EVACUATION_STATES)
+                          status_choices=DRAIN_STATUS,
+                          display_choices=DRAIN_STATES)
     progress = tables.Column(_list_progress, verbose_name=_("Progress"),
                              empty_value='')
     needs_you = tables.Column(
@@ -287,18 +290,17 @@ class EvacuationsTable(DictTable):
     sources = tables.Column(_hosts, verbose_name=_("Source Hosts"))
     owner = tables.Column('owner', verbose_name=_("Driven By"),
                           empty_value='-')
-    created = tables.Column('created_at', verbose_name=_("Created"),
-                            filters=(filters.parse_isotime,))
+    created = tables.Column('created_at', verbose_name=_("Created (UTC)"),
+                            filters=(_to_the_second,))
 
     class Meta(object):
-        name = 'evacuations'
-        verbose_name = _("Evacuations")
+        name = 'drains'
+        verbose_name = _("Host Drains")
         status_columns = ['state']
-        row_class = EvacuationRow
-        table_actions = (PlanEvacuation, StartEvacuation, PauseEvacuation,
-                         ResumeEvacuation, CancelEvacuation)
-        row_actions = (StartEvacuation, PauseEvacuation, ResumeEvacuation,
-                       CancelEvacuation)
+        row_class = DrainRow
+        table_actions = (PlanDrain, StartDrain, PauseDrain, ResumeDrain,
+                         CancelDrain)
+        row_actions = (StartDrain, PauseDrain, ResumeDrain, CancelDrain)
 
 
 # Tasks (one VM each) -----------------------------------------------------
@@ -310,24 +312,24 @@ def _states_leading_to(target, excluded=()):
 
 
 class TaskAction(tables.BatchAction):
-    """Act on one VM of the evacuation shown."""
+    """Act on one VM of the drain shown."""
 
     from_states = ()
     operation = None
 
     def allowed(self, request, datum=None):
-        return datum is None or datum['state'] in self.from_states
+        return datum is None or datum.state in self.from_states
 
     def action(self, request, obj_id):
         try:
             getattr(evacuator, self.operation)(
-                request, self.table.kwargs['evacuation_id'], obj_id)
+                request, self.table.kwargs['drain_id'], obj_id)
         except evacuator.EvacuatorError:
             _report(request)
 
     def get_success_url(self, request=None):
-        return reverse('horizon:admin:evacuations:detail',
-                       args=[self.table.kwargs['evacuation_id']])
+        return reverse('horizon:admin:drains:detail',
+                       args=[self.table.kwargs['drain_id']])
 
 
 class RetryTask(TaskAction):
@@ -339,7 +341,7 @@ class RetryTask(TaskAction):
                                      excluded=(states.SUBMITTING,))
     operation = 'task_retry'
     help_text = _("The VM is queued again with its attempts reset; a "
-                  "completed evacuation is reopened.")
+                  "completed drain is reopened.")
 
     @staticmethod
     def action_present(count):
@@ -361,7 +363,7 @@ class RetryWithDowntime(RetryTask):
 
     def action(self, request, obj_id):
         try:
-            evacuator.task_retry(request, self.table.kwargs['evacuation_id'],
+            evacuator.task_retry(request, self.table.kwargs['drain_id'],
                                  obj_id, allow_downtime=True)
         except evacuator.EvacuatorError:
             _report(request)
@@ -403,24 +405,24 @@ class TaskRow(tables.Row):
     ajax = True
 
     def get_data(self, request, server_id):
-        evacuation_id = self.table.kwargs['evacuation_id']
-        info = evacuator.evacuation_get_shared(request, evacuation_id)
+        drain_id = self.table.kwargs['drain_id']
+        info = evacuator.evacuation_get_shared(request, drain_id)
         for task in task_rows(info):
-            if task['id'] == server_id:
+            if task.server_id == server_id:
                 return task
-        raise exceptions.NotFound(_("Evacuation %(evacuation)s has no VM "
+        raise exceptions.NotFound(_("Drain %(drain)s has no VM "
                                     "%(server)s.") %
-                                  {'evacuation': evacuation_id,
+                                  {'drain': drain_id,
                                    'server': server_id})
 
 
-def task_rows(info):
-    """The tasks of a ``show`` answer as rows: id is the server id."""
-    return [dict(task, id=task['server_id']) for task in info['tasks']]
+def task_rows(drain):
+    """The rows of the VMs table: the drain's tasks."""
+    return list(drain.tasks or ())
 
 
 def _percent(datum):
-    return '%.0f%%' % (datum.get('progress') or 0.0)
+    return '%.0f%%' % datum.progress
 
 
 # Where nova's fault text turns into source lines or a traceback.
@@ -444,9 +446,9 @@ def _error_and_remedy(datum):
     well (moved, skipped, deleted by its owner) shows none: an error of
     an attempt that a retry overcame only misleads.
     """
-    error = datum.get('last_error') or ''
-    remedy = datum.get('remedy') or ''
-    if datum.get('state') in ENDED_WELL or not (error or remedy):
+    error = datum.last_error or ''
+    remedy = datum.remedy or ''
+    if datum.state in ENDED_WELL or not (error or remedy):
         return ''
     short = short_error(error)
     said = remedy if short and short in remedy else ' '.join(
@@ -460,7 +462,9 @@ def _error_and_remedy(datum):
         said, _("Details"), full)
 
 
-class TasksTable(DictTable):
+class TasksTable(ResourceTable):
+    id_field = 'server_id'
+
     name = tables.Column('name', verbose_name=_("VM"))
     source = tables.Column('source', verbose_name=_("From"))
     target = tables.Column('target', verbose_name=_("To"), empty_value='-')
@@ -486,20 +490,25 @@ class TasksTable(DictTable):
 
 # Audit log ---------------------------------------------------------------
 
-def _to_the_second(moment):
-    return moment.strftime('%Y-%m-%d %H:%M:%S')
+class AuditRow(collections.namedtuple('AuditRow',
+                                      'id at actor action detail')):
+    """An audit entry as a row: numbered, VMs named in its detail."""
+
+    @classmethod
+    def of(cls, number, entry, detail):
+        return cls(str(number), entry.at, entry.actor, entry.action, detail)
 
 
 class AuditTable(OwnActionsTable):
     # To the second: several entries share a minute.
     at = tables.Column('at', verbose_name=_("At (UTC)"),
-                       filters=(filters.parse_isotime, _to_the_second))
+                       filters=(_to_the_second,))
     actor = tables.Column('actor', verbose_name=_("Actor"))
     action = tables.Column('action', verbose_name=_("Action"))
     detail = tables.WrappingColumn('detail', verbose_name=_("Detail"))
 
     def get_object_id(self, datum):
-        return datum['id']
+        return datum.id
 
     class Meta(object):
         name = 'audit'

@@ -9,10 +9,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The Plan Evacuation form.
+"""The Plan Drain form.
 
 It builds the policy as ``openstack drain create`` does and checks it
-with the evacuator's own :class:`~.inventory.Policy` before sending it,
+with the evacuator's own :class:`~.drain_policy.Policy` before sending it,
 so a bad window or limit is refused on the form with the same message.
 """
 
@@ -23,14 +23,14 @@ from horizon import messages
 from openstack_dashboard import api
 
 from horizon_panel.api import evacuator
-from nova_migration_ext.engine import inventory
+from nova_migration_ext.contract import policy as drain_policy
 
 METHODS = (
     ('auto', _("Automatic: live when possible, cold when needed")),
     ('live', _("Live only (never cold)")),
     ('cold', _("Cold only (the VMs are down while they move)")),
 )
-DEFAULTS = inventory.Policy()
+DEFAULTS = drain_policy.Policy()
 
 
 def _ids(text):
@@ -39,30 +39,28 @@ def _ids(text):
 
 
 def build_policy(data, window=None):
-    """The policy dict the evacuator takes, as the CLI builds it.
+    """The :class:`~.policy.Policy` of the form, as the CLI builds it.
 
-    :raises ValueError: with the evacuator's message for a bad policy.
+    :raises ValueError: with the policy's message when it is unusable.
     """
-    policy = {'method': data['method'],
-              'allow_downtime': data['allow_downtime'],
-              'downtime_projects': inventory.downtime_overrides(
-                  _ids(data.get('allow_downtime_projects')),
-                  _ids(data.get('deny_downtime_projects'))),
-              'downtime_servers': inventory.downtime_overrides(
-                  _ids(data.get('allow_downtime_servers')),
-                  _ids(data.get('deny_downtime_servers'))),
-              'max_per_source': data.get('max_per_source'),
-              'max_per_target': data.get('max_per_target'),
-              'max_total': data.get('max_total'),
-              'bandwidth_mb_per_s': (data.get('bandwidth') or
-                                     DEFAULTS.bandwidth_mb_per_s),
-              'max_bandwidth_mib_per_s': data.get('max_bandwidth'),
-              'two_phase_cold': bool(data.get('two_phase_cold')),
-              'require_verified_copy': not data.get(
-                  'accept_unverified_copies')}
-    if window:
-        policy['window'] = window
-    inventory.Policy.from_dict(policy).validate()
+    policy = drain_policy.Policy(
+        method=data['method'], allow_downtime=data['allow_downtime'],
+        downtime_projects=drain_policy.downtime_overrides(
+            _ids(data.get('allow_downtime_projects')),
+            _ids(data.get('deny_downtime_projects'))),
+        downtime_servers=drain_policy.downtime_overrides(
+            _ids(data.get('allow_downtime_servers')),
+            _ids(data.get('deny_downtime_servers'))),
+        max_per_source=data.get('max_per_source'),
+        max_per_target=data.get('max_per_target'),
+        max_total=data.get('max_total'),
+        bandwidth_mb_per_s=(data.get('bandwidth') or
+                            DEFAULTS.bandwidth_mb_per_s),
+        max_bandwidth_mib_per_s=data.get('max_bandwidth'),
+        two_phase_cold=bool(data.get('two_phase_cold')),
+        require_verified_copy=not data.get('accept_unverified_copies'),
+        window=window)
+    policy.validate()
     return policy
 
 
@@ -70,7 +68,7 @@ def _host_label(service):
     return '%s (%s, %s)' % (service.host, service.status, service.state)
 
 
-class PlanEvacuationForm(forms.SelfHandlingForm):
+class PlanDrainForm(forms.SelfHandlingForm):
     name = forms.CharField(label=_("Name"), max_length=255, required=False)
     sources = forms.MultipleChoiceField(
         label=_("Hosts to Empty"),
@@ -150,7 +148,7 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
                     "Empty: any time."))
     dry_run = forms.BooleanField(
         label=_("Dry Run"), required=False,
-        help_text=_("Show the plan without creating the evacuation."))
+        help_text=_("Show the plan without creating the drain."))
 
     def __init__(self, request, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
@@ -190,7 +188,7 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
             self.add_error('targets', _("%s cannot be both emptied and a "
                                         "target.") % ', '.join(both))
         try:
-            window = inventory.parse_window(data.get('window'))
+            window = drain_policy.parse_window(data.get('window'))
         except ValueError as exc:
             self.add_error('window', str(exc))
         if self.errors:
@@ -202,7 +200,7 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
         return data
 
     def handle(self, request, data):
-        """The evacuator's answer: the plan, or the evacuation created."""
+        """The API's answer: the plan, or the drain created."""
         try:
             result = evacuator.evacuation_plan(
                 request, data['sources'], targets=data['targets'] or None,
@@ -214,7 +212,7 @@ class PlanEvacuationForm(forms.SelfHandlingForm):
             return False
         if not data['dry_run']:
             messages.success(request, _(
-                'Planned evacuation "%(name)s" of %(vms)d VMs; start it '
-                'when ready.') % {'name': result.get('name') or result['id'],
-                                  'vms': result.get('vms', 0)})
+                'Planned drain "%(name)s" of %(vms)d VMs; start it '
+                'when ready.') % {'name': result.name or result.id,
+                                  'vms': result.vms})
         return result

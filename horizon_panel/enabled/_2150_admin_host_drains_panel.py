@@ -9,14 +9,14 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Adds Admin > Compute > Evacuations; copy into
+"""Adds Admin > Compute > Host Drains; copy into
 ``openstack_dashboard/local/enabled/``, and set ``NOVA_MIGRATION_EXT``
 in ``local_settings.py`` (see :mod:`horizon_panel.api.evacuator`).
 """
 
-PANEL = 'evacuations'
+PANEL = 'drains'
 PANEL_DASHBOARD = 'admin'
 PANEL_GROUP = 'compute'
 
-ADD_PANEL = 'horizon_panel.content.evacuations.panel.Evacuations'
+ADD_PANEL = 'horizon_panel.content.drains.panel.Drains'
 ADD_INSTALLED_APPS = ['horizon_panel']

@@ -9,19 +9,21 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""An operator plans, starts and watches an evacuation in Horizon.
+"""An operator plans, starts and watches a host drain in Horizon.
 
 Config: ``source`` (host to empty), ``targets``, ``name``, ``vms`` (how
 many VMs the plan must move), ``done_timeout`` (seconds for every VM to
 be done). Result: ``dry_run_moves`` ([VM, from, to, method, downtime]),
-``evacuations_after_dry_run`` (rows of the list after the dry run),
-``evacuation_id``, ``planned_state``, ``start_message``, ``snapshots``
+``drains_after_dry_run`` (rows of the list after the dry run),
+``drain_id``, ``planned_state``, ``start_message``, ``snapshots``
 (the VMs' states each time the polled rows changed, in a browser tab
 opened before the start), ``final_tasks``, ``overview`` (state, progress
 and counts that tab's overview shows at the end, and whether it
 reloaded),
-``audit`` ([actor, action]) and ``reloaded`` (whether the VMs tab
-reloaded: neither page may, they poll).
+``audit`` ([actor, action]), ``reloaded`` (whether the VMs tab
+reloaded: neither page may, they poll) and ``wording`` (title, menu
+entry and whether "evacuation" shows, of the list, the Plan Drain modal
+and the drain's page).
 """
 
 import re
@@ -33,7 +35,9 @@ import panel
 
 
 def dry_run(s, c):
+    panel.wording(s, 'list')
     panel.open_plan_modal(s)
+    panel.wording(s, 'modal')
     panel.fill_plan(s, [c['source']], c['targets'], name=c['name'],
                     dry_run=True)
     s.step('submit the dry run')
@@ -54,16 +58,17 @@ def dry_run(s, c):
 
 def plan(s, c):
     s.step('plan for real')
-    # The evacuations behind the modal: the dry run created none.
-    s.result['evacuations_after_dry_run'] = panel.evacuations(s)
+    # The drains behind the modal: the dry run created none.
+    s.result['drains_after_dry_run'] = panel.drains(s)
     panel.set_checkbox(s, 'id_dry_run', False)
     errors = panel.submit_plan(s)
     s.check(not errors, 'the plan was refused: %s' % errors)
-    s.page.wait_for_url(re.compile(r'/admin/evacuations/(?!plan/)[^/]+/$'))
-    s.result['evacuation_id'] = s.page.url.rstrip('/').rsplit('/', 1)[-1]
-    s.page.wait_for_selector('#evacuation_overview')
+    s.page.wait_for_url(re.compile(r'/admin/drains/(?!plan/)[^/]+/$'))
+    s.result['drain_id'] = s.page.url.rstrip('/').rsplit('/', 1)[-1]
+    s.page.wait_for_selector('#drain_overview')
     s.result['planned_state'] = s.page.inner_text(
-        '#evacuation_state').strip()
+        '#drain_state').strip()
+    panel.wording(s, 'detail')
 
 
 def open_tasks_tab(s, c):
@@ -75,7 +80,7 @@ def open_tasks_tab(s, c):
     s.step('open the VMs tab in a second browser tab')
     watcher = s.new_page()
     watcher.goto(s.page.url)
-    watcher.click('a[data-target="#evacuation_details__tasks"]')
+    watcher.click('a[data-target="#drain_details__tasks"]')
     watcher.wait_for_selector('table#tasks', state='visible')
     watcher.evaluate('window.nmeWatching = true')
     s.result['snapshots'] = [task_states(common.table_rows(
@@ -91,8 +96,8 @@ def task_states(rows):
 
 def start(s, c):
     s.step('start it from its page')
-    evacuation_id = s.result['evacuation_id']
-    s.page.click('#evacuations__row_%s__action_start' % evacuation_id)
+    drain_id = s.result['drain_id']
+    s.page.click('#drains__row_%s__action_start' % drain_id)
     s.page.wait_for_load_state()
     s.result['after_start_path'] = parse.urlsplit(s.page.url).path
     s.result['start_message'] = ' '.join(s.page.locator(
@@ -126,19 +131,19 @@ def watch(s, c, watcher):
 def overview(s, c, page):
     """The overview of the watching tab, never reloaded, ends current."""
     s.step('switch the watching tab to the overview it refreshed itself')
-    page.click('a[data-target="#evacuation_details__overview"]')
+    page.click('a[data-target="#drain_details__overview"]')
 
     def final():
-        state = page.inner_text('#evacuation_state').strip()
+        state = page.inner_text('#drain_state').strip()
         return state == 'Completed' and state
     s.wait_until(final, 30, interval=0.5,
                  message='the overview still says %s' % page.inner_text(
-                     '#evacuation_state'))
+                     '#drain_state'))
     s.result['overview'] = {
-        'state': page.inner_text('#evacuation_state').strip(),
+        'state': page.inner_text('#drain_state').strip(),
         'progress': ' '.join(page.inner_text(
-            '#evacuation_progress').split()),
-        'counts': page.inner_text('#evacuation_counts').strip(),
+            '#drain_progress').split()),
+        'counts': page.inner_text('#drain_counts').strip(),
         'reloaded': not page.evaluate('window.nmeWatching === true')}
     # The header's actions, drawn when the tab opened (planned: Start,
     # Cancel), follow the state too: nothing is left to do when done.
@@ -155,7 +160,7 @@ def header_actions(page):
 
 def audit(s, c):
     s.step('read the audit log tab')
-    s.page.click('a[data-target="#evacuation_details__audit"]')
+    s.page.click('a[data-target="#drain_details__audit"]')
     s.page.wait_for_selector('table#audit tbody tr', state='visible')
     rows = s.page.locator('table#audit tbody tr')
     s.result['audit'] = []

@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The Evacuations panel of Admin > Compute."""
+"""The Host Drains panel of Admin > Compute."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -19,9 +19,9 @@ import horizon
 from horizon_panel import policy
 
 
-class Evacuations(horizon.Panel):
-    name = _("Evacuations")
-    slug = 'evacuations'
+class Drains(horizon.Panel):
+    name = _("Host Drains")
+    slug = 'drains'
     permissions = ('openstack.services.compute',)
     # One rule of two checks, both needed (Horizon ORs a panel's rules).
     policy_rules = ((("compute", "context_is_admin"),) +
