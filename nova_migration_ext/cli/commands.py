@@ -19,8 +19,7 @@ lists, ISO timestamps) for scripts.
 
 import time
 
-from cliff import lister
-from cliff import show
+from osc_lib.command import command
 from osc_lib import exceptions as osc_exceptions
 
 from nova_migration_ext.client import v1 as client_v1
@@ -148,7 +147,7 @@ def _dry_run(plan, raw=False):
     return tuple(zip(*fields))
 
 
-class PlanEvacuation(show.ShowOne):
+class CreateDrain(command.ShowOne):
     """Plan emptying hosts (a dry run shows the plan and stores nothing)."""
 
     def get_parser(self, prog_name):
@@ -240,8 +239,8 @@ class PlanEvacuation(show.ShowOne):
         return _summary(result, _raw(args))
 
 
-class ListEvacuations(lister.Lister):
-    """List evacuations."""
+class ListDrains(command.Lister):
+    """List host drains."""
 
     def take_action(self, args):
         raw = _raw(args)
@@ -269,13 +268,13 @@ def progress_line(drain, seconds):
         counts_text(drain.counts))
 
 
-class _OneEvacuation(show.ShowOne):
+class _OneDrain(command.ShowOne):
     operation = None
     can_wait = False
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('evacuation', metavar='<evacuation-id>')
+        parser.add_argument('drain', metavar='<drain-id>')
         if self.can_wait:
             parser.add_argument(
                 '--wait', action='store_true',
@@ -291,12 +290,12 @@ class _OneEvacuation(show.ShowOne):
         return parser
 
     def take_action(self, args):
-        info = getattr(_api(self), self.operation)(args.evacuation)
+        info = getattr(_api(self), self.operation)(args.drain)
         if getattr(args, 'wait', False):
-            info = self._follow(args.evacuation, info, args.poll_interval)
+            info = self._follow(args.drain, info, args.poll_interval)
         return _summary(info, _raw(args))
 
-    def _follow(self, evacuation_id, info, interval):
+    def _follow(self, drain_id, info, interval):
         started = time.monotonic()
         while True:
             self.app.stderr.write(progress_line(
@@ -305,7 +304,7 @@ class _OneEvacuation(show.ShowOne):
             if _ended(info):
                 break
             time.sleep(interval)
-            info = _api(self).show(evacuation_id)
+            info = _api(self).show(drain_id)
         if info.needs_operator or info.state != states.COMPLETED:
             self.exit_status = LEFT_FOR_OPERATOR
         return info
@@ -315,40 +314,40 @@ class _OneEvacuation(show.ShowOne):
         return super().run(parsed_args) or self.exit_status
 
 
-class ShowEvacuation(_OneEvacuation):
-    """Show an evacuation with its progress and ETA."""
+class ShowDrain(_OneDrain):
+    """Show a drain with its progress and ETA."""
 
     operation = 'show'
     can_wait = True
 
 
-class StartEvacuation(_OneEvacuation):
+class StartDrain(_OneDrain):
     """Disable the source hosts and start moving VMs."""
 
     operation = 'start'
     can_wait = True
 
 
-class PauseEvacuation(_OneEvacuation):
+class PauseDrain(_OneDrain):
     """Start no new migration; running ones finish."""
 
     operation = 'pause'
 
 
-class ResumeEvacuation(_OneEvacuation):
-    """Resume a paused evacuation."""
+class ResumeDrain(_OneDrain):
+    """Resume a paused drain."""
 
     operation = 'resume'
     can_wait = True
 
 
-class CancelEvacuation(_OneEvacuation):
+class CancelDrain(_OneDrain):
     """Cancel: queued VMs stay, live migrations are aborted."""
 
     operation = 'cancel'
 
 
-class _OneServer(_OneEvacuation):
+class _OneServer(_OneDrain):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('server', metavar='<server>',
@@ -357,7 +356,7 @@ class _OneServer(_OneEvacuation):
 
     def take_action(self, args):
         return _summary(getattr(_api(self), self.operation)(
-            args.evacuation, args.server), _raw(args))
+            args.drain, args.server), _raw(args))
 
 
 class RetryServer(_OneServer):
@@ -376,7 +375,7 @@ class RetryServer(_OneServer):
 
     def take_action(self, args):
         return _summary(_api(self).retry(
-            args.evacuation, args.server,
+            args.drain, args.server,
             allow_downtime=args.allow_downtime), _raw(args))
 
 
@@ -386,18 +385,18 @@ class SkipServer(_OneServer):
     operation = 'skip'
 
 
-class _EvacuationLister(lister.Lister):
+class _DrainLister(command.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('evacuation', metavar='<evacuation-id>')
+        parser.add_argument('drain', metavar='<drain-id>')
         return parser
 
 
-class ListTasks(_EvacuationLister):
-    """List the VMs of an evacuation with state, attempts and errors."""
+class ListServers(_DrainLister):
+    """List the VMs of a drain with state, attempts and errors."""
 
     def take_action(self, args):
-        info = _api(self).show(args.evacuation)
+        info = _api(self).show(args.drain)
         raw = _raw(args)
         rows = [(t.name, t.server_id, t.source, t.target, t.method, t.state,
                  t.phase, t.progress if raw else '%.0f%%' % t.progress,
@@ -407,11 +406,11 @@ class ListTasks(_EvacuationLister):
                  'Progress', 'Attempts', 'Remedy / last error'), rows)
 
 
-class RecoverEvacuation(_EvacuationLister):
+class ListRemedies(_DrainLister):
     """Show the VMs left for the operator and what to do about each."""
 
     def take_action(self, args):
-        info = _api(self).show(args.evacuation)
+        info = _api(self).show(args.drain)
         rows = [(t.name, t.server_id, t.source, t.state,
                  t.remedy or t.last_error or '',
                  'openstack drain server retry %s %s' % (info.id, t.name))
@@ -419,11 +418,11 @@ class RecoverEvacuation(_EvacuationLister):
         return (('Server', 'ID', 'On', 'State', 'Why', 'Then'), rows)
 
 
-class AuditLog(_EvacuationLister):
+class ListAudit(_DrainLister):
     """Show who did what, when and why."""
 
     def take_action(self, args):
-        info = _api(self).show(args.evacuation)
+        info = _api(self).show(args.drain)
         rows = [(_iso(e.at), e.actor, e.action, e.detail)
                 for e in info.audit or ()]
         return (('At', 'Actor', 'Action', 'Detail'), rows)
