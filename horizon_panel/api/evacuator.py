@@ -171,13 +171,15 @@ def evacuation_cancel(request, evacuation_id):
     return _change(request, 'cancel', evacuation_id)
 
 
-def task_retry(request, evacuation_id, server, allow_downtime=False):
+def task_retry(request, evacuation_id, server, allow_downtime=False,
+               target=None):
     """Try moving one VM (name or id) of the evacuation again.
 
-    With *allow_downtime*, it may go cold (down meanwhile).
+    With *allow_downtime*, it may go cold (down meanwhile); with
+    *target*, it goes to that host instead of its planned one.
     """
     return _change(request, 'retry', evacuation_id, server,
-                   allow_downtime=allow_downtime)
+                   allow_downtime=allow_downtime, target=target)
 
 
 def task_skip(request, evacuation_id, server):

@@ -189,14 +189,16 @@ class Application:
         [(operation, argument)] = body.items()
         self._authorize(request, operation)
         args = (argument['server'],) if argument else ()
-        extra = {'allow_downtime': True} \
-            if argument and argument.get('allow_downtime') else {}
+        extra = {key: argument[key] for key in ('allow_downtime', 'target')
+                 if argument and argument.get(key)}
         try:
             getattr(self.engine, operation)(
                 evacuation_id, *args, actor=actor_of(request.environ),
                 **extra)
         except states.InvalidTransition as exc:
             raise ApiError(409, str(exc))
+        except ValueError as exc:           # a target that cannot be one
+            raise ApiError(400, '%s Nothing was changed.' % exc)
         except LookupError as exc:    # store.NotFound, or an unknown VM
             raise ApiError(404, str(exc))
         return 200, {'drain': self._show(evacuation_id)}

@@ -81,7 +81,8 @@ SERVER = {'type': 'object', 'additionalProperties': False,
 RETRY = {'type': 'object', 'additionalProperties': False,
          'required': ['server'],
          'properties': dict(SERVER['properties'],
-                            allow_downtime={'type': 'boolean'})}
+                            allow_downtime={'type': 'boolean'},
+                            target=HOST)}
 
 # One action per request: {"start": null}, {"retry": {"server": id}}.
 ACTION = {

@@ -371,12 +371,17 @@ class RetryServer(_OneServer):
             help='Let this VM be cold-migrated (it is down meanwhile): the '
                  'remedy for a VM live migration cannot move. One that '
                  'live migration already failed goes cold at once.')
+        parser.add_argument(
+            '--target', metavar='<host>',
+            help='Move it to this host instead of its planned target: the '
+                 'remedy for a target that refused it (say, too small a '
+                 'disk).')
         return parser
 
     def take_action(self, args):
         return _summary(_api(self).retry(
-            args.drain, args.server,
-            allow_downtime=args.allow_downtime), _raw(args))
+            args.drain, args.server, allow_downtime=args.allow_downtime,
+            target=args.target), _raw(args))
 
 
 class SkipServer(_OneServer):

@@ -139,10 +139,14 @@ class Client:
     def cancel(self, evacuation_id):
         return self._action(evacuation_id, 'cancel')
 
-    def retry(self, evacuation_id, server, allow_downtime=False):
+    def retry(self, evacuation_id, server, allow_downtime=False,
+              target=None):
+        """Try *server* again; with *target*, on that host instead."""
         argument = {'server': server}
         if allow_downtime:
             argument['allow_downtime'] = True
+        if target:
+            argument['target'] = target
         return self._action(evacuation_id, 'retry', argument)
 
     def skip(self, evacuation_id, server):

@@ -292,17 +292,46 @@ class Engine:
         raise LookupError('Evacuation %s has no VM %s.'
                           % (evacuation_id, server_id))
 
+    def _check_target(self, evacuation_id, task, target):
+        """Raise ValueError unless *target* may receive *task*'s VM."""
+        with self.store.session() as session:
+            sources = set(self.store.get(session,
+                                         evacuation_id).source_hosts)
+        if target == task.target_host:
+            raise ValueError('%s is already the target of %s; retry '
+                             'without a target to try it again.'
+                             % (target, task.server_name))
+        usable = sorted(host.name for host in self.gateway.hosts()
+                        if host.enabled and host.up and
+                        host.name not in sources and
+                        host.name != task.target_host)
+        if target in sources:
+            raise ValueError('%s is a source of drain %s: it is being '
+                             'emptied. Choose one of %s.'
+                             % (target, evacuation_id, ', '.join(usable)))
+        if target not in usable:
+            raise ValueError('%s is not an enabled, running compute host. '
+                             'Choose one of %s.'
+                             % (target, ', '.join(usable) or 'none'))
+
     def retry(self, evacuation_id, server_id, actor='admin',
-              allow_downtime=False):
+              allow_downtime=False, target=None):
         """Try one VM again; reopens a completed evacuation.
 
         Refused while the VM is being submitted or moved. With
         *allow_downtime*, the evacuation's policy lets this VM go cold
         first (the remedy for a VM live migration cannot move), and a VM
-        that live migration already failed goes cold at once.
+        that live migration already failed goes cold at once. With
+        *target*, it goes to that host instead of its planned one (the
+        remedy for a target that refused it, say too small a disk).
+
+        :raises ValueError: when *target* cannot receive it.
         """
         task = self._task(evacuation_id, server_id)
         fields = {'attempts': 0}
+        if target is not None:
+            self._check_target(evacuation_id, task, target)
+            fields['target_host'] = target
         if allow_downtime:
             with self.store.session() as session:
                 policy = drain_policy.Policy.from_dict(
@@ -319,8 +348,9 @@ class Engine:
             if task.live_failures:
                 fields['method'] = drain_policy.METHOD_COLD
         self.store.update_task(
-            task.id, actor, states.PENDING, 'retry asked by %s%s' % (
-                actor, ', downtime allowed' if allow_downtime else ''),
+            task.id, actor, states.PENDING, 'retry asked by %s%s%s' % (
+                actor, ', downtime allowed' if allow_downtime else '',
+                ', to %s' % target if target else ''),
             check=functools.partial(states.check_retry, server=server_id,
                                     evacuation_id=evacuation_id),
             **fields)

@@ -42,7 +42,8 @@ class ApiTests(test.TestCase):
         self.client.assert_called_with(self.request, 7)   # the settings'
         evacuator.task_retry(self.request, 'e1', 'vm1')
         self.api.retry.assert_called_once_with('e1', 'vm1',
-                                               allow_downtime=False)
+                                               allow_downtime=False,
+                                               target=None)
         evacuator.evacuation_plan(self.request, ['h1'], policy={'x': 1},
                                   name='n', dry_run=True)
         self.api.plan.assert_called_once_with(

@@ -13,6 +13,7 @@
 
 from django.core.cache import cache
 from django.urls import reverse
+from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
@@ -119,6 +120,23 @@ class DetailTests(test.BaseAdminViewTests):
         rows = {row.datum.server_id: row for row in table.get_rows()}
         self.assertIsNone(rows[fakes.TASK_MIGRATING].status)
         self.assertTrue(rows[fakes.TASK_DONE].status)
+        # States in colour (done green, left for you red, moving blue),
+        # and each VM's progress as a bar of the same meaning.
+        for server, colour, label in (
+                (fakes.TASK_DONE, 'success', 'Done'),
+                (fakes.TASK_STUCK, 'danger', 'Needs operator'),
+                (fakes.TASK_MIGRATING, 'primary', 'Migrating')):
+            self.assertEqual(
+                '<span class="label label-%s nme-state">%s</span>'
+                % (colour, label), str(rows[server].cells['state'].data))
+        bar = str(rows[fakes.TASK_MIGRATING].cells['progress'].data)
+        self.assertIn('class="progress-bar progress-bar-info"', bar)
+        self.assertIn('aria-valuenow="42"', bar)
+        self.assertIn('width: 42%', bar)
+        self.assertIn('progress-bar-success', str(
+            rows[fakes.TASK_DONE].cells['progress'].data))
+        self.assertIn('progress-bar-danger', str(
+            rows[fakes.TASK_STUCK].cells['progress'].data))
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_header_actions_confirm_with_the_drain_s_name(self):
@@ -255,6 +273,55 @@ class DetailTests(test.BaseAdminViewTests):
             test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK,
             allow_downtime=True)
 
+    @test.create_mocks({api.nova: ['service_list'],
+                        evacuator: ['evacuation_get', 'task_retry']})
+    def test_retry_on_another_host(self):
+        # The remedy for a target that refused the VM (too small a disk):
+        # the operator picks another, among the enabled, running hosts
+        # the drain is not emptying.
+        self.mock_evacuation_get.return_value = fakes.show()
+        self.mock_task_retry.return_value = fakes.show()
+        self.mock_service_list.return_value = [
+            s for s in self.services.list() if s.binary == 'nova-compute']
+        res = self.client.get(DETAIL_URL)
+        self.assertContains(res, 'id="%s"' % task_action_id(
+            fakes.TASK_STUCK, 'retry_elsewhere'))
+        self.assertNotContains(res, task_action_id(fakes.TASK_DONE,
+                                                   'retry_elsewhere'))
+        url = reverse('horizon:admin:drains:retry_elsewhere',
+                      args=[fakes.RUNNING_ID, fakes.TASK_STUCK])
+        res = self.client.get(url)
+        self.assertContains(res, 'id="retry_elsewhere_form"')
+        self.assertContains(res, '<option value="devstack001">')
+        # Disabled, or down: not offered.
+        self.assertNotContains(res, 'value="devstack002"')
+        self.assertNotContains(res, 'value="devstack003"')
+        res = self.client.post(url, {'drain_id': fakes.RUNNING_ID,
+                                     'server_id': fakes.TASK_STUCK,
+                                     'target': 'devstack001'})
+        self.assertNoFormErrors(res)
+        self.assertRedirectsNoFollow(res, DETAIL_URL)
+        self.mock_task_retry.assert_called_once_with(
+            test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK,
+            target='devstack001')
+
+    @test.create_mocks({api.nova: ['service_list'],
+                        evacuator: ['evacuation_get', 'task_retry']})
+    def test_retry_on_another_host_refused_says_why(self):
+        self.mock_evacuation_get.return_value = fakes.show()
+        self.mock_service_list.return_value = [
+            s for s in self.services.list() if s.binary == 'nova-compute']
+        message = ('devstack001 is not an enabled, running compute host. '
+                   'Choose one of new2. Nothing was changed.')
+        self.mock_task_retry.side_effect = evacuator.EvacuatorError(message)
+        res = self.client.post(
+            reverse('horizon:admin:drains:retry_elsewhere',
+                    args=[fakes.RUNNING_ID, fakes.TASK_STUCK]),
+            {'drain_id': fakes.RUNNING_ID, 'server_id': fakes.TASK_STUCK,
+             'target': 'devstack001'})
+        self.assertEqual(200, res.status_code)
+        self.assertContains(res, message)
+
     @test.create_mocks({evacuator: ['evacuation_get', 'task_skip']})
     def test_skip(self):
         self.mock_evacuation_get.return_value = fakes.show()
@@ -274,16 +341,29 @@ class DetailTests(test.BaseAdminViewTests):
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_audit_tab(self):
-        self.mock_evacuation_get.side_effect = [
-            fakes.show(), fakes.show(audit=fakes.AUDIT_JSON)]
+        self.mock_evacuation_get.return_value = fakes.show(
+            audit=fakes.AUDIT_JSON)
         res = self.client.get(DETAIL_URL + '?tab=drain_details__audit')
         for text in ('alice', 'bob', 'planned -&gt; running',
                      'planned 3 VMs', '2026-03-01 11:05:00',
                      '2026-03-01 11:05:07', 'web-1 verified running on new1'):
             self.assertContains(res, text)
         self.assertNotContains(res, fakes.TASK_DONE + ' verified')
-        self.mock_evacuation_get.assert_called_with(
+        # One call: the drain's answer holds its audit log.
+        self.mock_evacuation_get.assert_called_once_with(
             test.IsHttpRequest(), fakes.RUNNING_ID)
+        # Running: the tab fetches itself again, the page stays.
+        self.assertContains(res, 'data-polling="true"')
+        self.assertContains(res, 'window.nmeAuditPoll')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_audit_of_an_ended_drain_stays_put(self):
+        self.mock_evacuation_get.return_value = fakes.show(
+            state='completed', audit=fakes.AUDIT_JSON,
+            counts={'done': 2, 'needs_operator': 1})
+        res = self.client.get(DETAIL_URL + '?tab=drain_details__audit')
+        self.assertContains(res, 'data-polling="false"')
+        self.assertNotContains(res, 'window.nmeAuditPoll')
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_unknown_drain_goes_back_to_the_list(self):

@@ -59,6 +59,16 @@ class IndexTests(test.BaseAdminViewTests):
         self.assertNotIn('needs-operator', rows[fakes.RUNNING_ID].classes)
         self.assertEqual('2 VMs', str(
             rows[fakes.DONE_ID].cells['needs_you'].data))
+        self.assertEqual(
+            '<span class="label label-danger nme-state">Completed, VMs '
+            'left for you</span>',
+            str(rows[fakes.DONE_ID].cells['state'].data))
+        self.assertEqual(
+            '<span class="label label-primary nme-state">Running</span>',
+            str(rows[fakes.RUNNING_ID].cells['state'].data))
+        self.assertEqual(
+            '<span class="label label-default nme-state">Planned</span>',
+            str(rows[fakes.PLANNED_ID].cells['state'].data))
         self.assertEqual('', rows[fakes.RUNNING_ID].cells['needs_you'].data)
         self.assertContains(res, 'href="%s?tab=drain_details__tasks"'
                             % reverse('horizon:admin:drains:detail',
@@ -116,7 +126,9 @@ class IndexTests(test.BaseAdminViewTests):
         self.assertTrue(rows[fakes.PLANNED_ID].status)
         self.assertTrue(rows[fakes.PAUSED_ID].status)
         self.assertNotIn('warning', rows[fakes.PLANNED_ID].classes)
-        self.assertTrue(rows[fakes.DONE_ID].status)
+        # Ended, but with VMs left for the operator: not a plain
+        # "Completed", drawn as ended badly.
+        self.assertIs(False, rows[fakes.DONE_ID].status)
         # Progress, once the drain started.
         self.assertEqual('47.5%', rows[fakes.RUNNING_ID].cells[
             'progress'].data)

@@ -16,6 +16,7 @@ from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
+from nova_migration_ext.contract import drains
 from nova_migration_ext.contract import policy as drain_policy
 from tests.horizon import fakes
 
@@ -161,8 +162,29 @@ class PlanFormTests(test.BaseAdminViewTests):
                      # Durations as the drain's page writes them.
                      '<dd id="plan_preview_estimated">5m00s</dd>',
                      '<dd id="plan_preview_moves">2</dd>',
-                     '<dd id="plan_preview_unplaceable">1</dd>'):
+                     '<dd id="plan_preview_unplaceable">1</dd>',
+                     # Totals per target, then the moves (few: open).
+                     '<tr><td>devstack001</td><td>1</td>',
+                     '<td>10.0\xa0GB</td><td>cold 1</td></tr>',
+                     '<details id="plan_preview_moves_list" open>'):
             self.assertContains(res, text)
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
+    def test_dry_run_of_many_vms_summarises(self):
+        # A 1,000-VM dry run: totals per target first, the moves folded.
+        self._mock_nova()
+        moves = [dict(fakes.DRY_RUN_JSON['moves'][i % 2], server_id='s%d' % i,
+                      name='app-%d' % i) for i in range(1000)]
+        self.mock_evacuation_plan.return_value = drains.Plan.from_dict(
+            dict(fakes.DRY_RUN_JSON, vms=1001, moves=moves,
+                 by_method={'live': 500, 'cold': 500}))
+        res = self.client.post(PLAN_URL, self._form(dry_run='on'))
+        self.assertNoFormErrors(res)
+        self.assertContains(res, '<details id="plan_preview_moves_list">')
+        self.assertContains(res, '<summary>1000 moves</summary>')
+        self.assertContains(res, '<tr><td>devstack001</td><td>500</td>')
+        self.assertContains(res, '<tr><td>devstack003</td><td>500</td>')
         self.mock_evacuation_plan.assert_called_once()
         self.assertTrue(self.mock_evacuation_plan.call_args.kwargs['dry_run'])
 

@@ -162,3 +162,31 @@ class DrainCommandsTest(utils.TestCase):
                                     'old1')
         self.assertEqual(1, rc)
         self.assertIn('listed as source and as target', err)
+
+    def test_retry_on_another_target(self):
+        rc, out, err = self.run_cli('drain', 'create', 'old1', '--target',
+                                    'new1', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        drain_id = json.loads(out)['id']
+        store = self.engine.store
+        task = store.tasks(drain_id)[0]
+        store.set_state(drain_id, 'running', 'test')
+        store.update_task(task.id, 'test', 'submitting')
+        store.update_task(task.id, 'test', 'needs_operator',
+                          last_error='Disk of instance is too large')
+        # A source of the drain is refused, with the API's message.
+        rc, out, err = self.run_cli('drain', 'server', 'retry', drain_id,
+                                    task.server_name, '--target', 'old1')
+        self.assertEqual(1, rc)
+        self.assertIn('old1 is a source of drain %s: it is being emptied. '
+                      'Choose one of new2. Nothing was changed. '
+                      '(HTTP 400)' % drain_id, err)
+        rc, out, err = self.run_cli('drain', 'server', 'retry', drain_id,
+                                    task.server_name, '--target', 'new2')
+        self.assertEqual(0, rc, err)
+        rc, out, err = self.run_cli('drain', 'server', 'list', drain_id,
+                                    '-f', 'json')
+        rows = {row['Server']: row for row in json.loads(out)}
+        self.assertEqual(('new2', 'pending'),
+                         (rows[task.server_name]['To'],
+                          rows[task.server_name]['State']))

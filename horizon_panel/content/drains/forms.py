@@ -159,14 +159,16 @@ class PlanDrainForm(forms.SelfHandlingForm):
             [('', _("None"))] + self._aggregates(request))
 
     @staticmethod
-    def _compute_hosts(request):
+    def _compute_hosts(request, enabled_only=False):
         try:
             services = api.nova.service_list(request, binary='nova-compute')
         except Exception:
             exceptions.handle(request, _("Unable to list compute hosts."))
             return []
         return [(s.host, _host_label(s))
-                for s in sorted(services, key=lambda s: s.host)]
+                for s in sorted(services, key=lambda s: s.host)
+                if not enabled_only or (s.status == 'enabled' and
+                                        s.state == 'up')]
 
     @staticmethod
     def _aggregates(request):
@@ -216,3 +218,37 @@ class PlanDrainForm(forms.SelfHandlingForm):
                 'when ready.') % {'name': result.name or result.id,
                                   'vms': result.vms})
         return result
+
+
+class RetryElsewhereForm(forms.SelfHandlingForm):
+    """Retry one VM of a drain on a host the operator chooses."""
+
+    drain_id = forms.CharField(widget=forms.HiddenInput())
+    server_id = forms.CharField(widget=forms.HiddenInput())
+    target = forms.ChoiceField(
+        label=_("Target Host"),
+        help_text=_("Enabled compute hosts this drain is not emptying."))
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        drain = kwargs.get('initial', {}).get('drain')
+        excluded = set(drain.sources) if drain else set()
+        task = kwargs.get('initial', {}).get('task')
+        if task is not None and task.target:
+            excluded.add(task.target)
+        self.fields['target'].choices = [
+            (host, label) for host, label in
+            PlanDrainForm._compute_hosts(request, enabled_only=True)
+            if host not in excluded]
+
+    def handle(self, request, data):
+        try:
+            drain = evacuator.task_retry(request, data['drain_id'],
+                                         data['server_id'],
+                                         target=data['target'])
+        except evacuator.EvacuatorError as exc:
+            self.api_error(str(exc))
+            return False
+        messages.success(request, _('Queued the VM again, to %s.')
+                         % data['target'])
+        return drain

@@ -22,6 +22,8 @@ from urllib import parse
 
 from django.urls import reverse
 from django.utils import html
+from django.utils import safestring
+from django.utils import text
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from horizon import exceptions
@@ -31,6 +33,9 @@ from horizon_panel.api import evacuator
 from horizon_panel import policy
 from nova_migration_ext.contract import states
 
+# What a drain that ended with VMs left for the operator shows as its
+# state: never a plain "Completed".
+COMPLETED_LEFT = 'completed_with_vms_left'
 DRAIN_STATES = (
     (states.PLANNED, _("Planned")),
     (states.RUNNING, _("Running")),
@@ -38,13 +43,14 @@ DRAIN_STATES = (
     (states.COMPLETED, _("Completed")),
     (states.CANCELLED, _("Cancelled")),
     (states.FAILED, _("Failed")),
+    (COMPLETED_LEFT, _("Completed, VMs left for you")),
 )
 # None: changes by itself (polled, drawn busy); True: waits for nobody
 # or for the operator (planned, paused) or ended well; False: ended badly.
 DRAIN_STATUS = (
     (states.PLANNED, True), (states.RUNNING, None), (states.PAUSED, True),
     (states.COMPLETED, True), (states.CANCELLED, False),
-    (states.FAILED, False),
+    (states.FAILED, False), (COMPLETED_LEFT, False),
 )
 TASK_STATES = (
     (states.PENDING, _("Pending")),
@@ -59,12 +65,39 @@ TASK_STATES = (
     (states.GONE, _("Deleted by its owner")),
 )
 ENDED_WELL = (states.DONE, states.SKIPPED, states.GONE)
+# Bootstrap's colours: ended badly or waiting for you red, ended well
+# green, moving blue, waiting grey.
+DRAIN_COLOURS = {
+    states.RUNNING: 'primary', states.COMPLETED: 'success',
+    COMPLETED_LEFT: 'danger', states.CANCELLED: 'warning',
+    states.FAILED: 'danger'}
+TASK_COLOURS = {
+    states.SUBMITTING: 'primary', states.MIGRATING: 'primary',
+    states.VERIFYING: 'primary', states.RETRY_WAIT: 'warning',
+    states.NEEDS_OPERATOR: 'danger', states.DONE: 'success',
+    states.TASK_CANCELLED: 'warning'}
+
+
+# A VM's progress bar: green when moved, red when left for you.
+PROGRESS_COLOURS = {states.DONE: 'success', states.NEEDS_OPERATOR: 'danger',
+                    states.RETRY_WAIT: 'warning'}
 TASK_STATUS = tuple(
     [(s, None) for s in (states.PENDING, states.SUBMITTING,
                          states.MIGRATING, states.VERIFYING,
                          states.RETRY_WAIT)] +
     [(states.DONE, True), (states.SKIPPED, True), (states.GONE, True),
      (states.NEEDS_OPERATOR, False), (states.TASK_CANCELLED, False)])
+
+
+def coloured(choices, colours):
+    """*choices* with each label drawn as a label of its state's colour.
+
+    Lazy, as the labels: translated when drawn. The labels are ours.
+    """
+    return tuple((state, safestring.mark_safe(text.format_lazy(
+        '<span class="label label-{} nme-state">{}</span>',
+        colours.get(state, 'default'), label)))
+        for state, label in choices)
 
 
 class OwnActionsTable(tables.DataTable):
@@ -221,11 +254,12 @@ class CancelDrain(DrainAction):
 
     @staticmethod
     def action_present(count):
-        return ngettext_lazy("Cancel Drain", "Cancel Drains", count)
+        # Not "Cancel": the confirmation's own button says that.
+        return ngettext_lazy("Stop Drain", "Stop Drains", count)
 
     @staticmethod
     def action_past(count):
-        return ngettext_lazy("Cancelled Drain", "Cancelled Drains", count)
+        return ngettext_lazy("Stopped Drain", "Stopped Drains", count)
 
 
 class DrainRow(tables.Row):
@@ -244,6 +278,13 @@ class DrainRow(tables.Row):
                 return drain
         raise exceptions.NotFound(_("Drain %s no longer exists.")
                                   % drain_id)
+
+
+def drain_state(datum):
+    """The state a drain shows: completed with VMs left says so."""
+    if datum.state == states.COMPLETED and datum.needs_operator:
+        return COMPLETED_LEFT
+    return datum.state
 
 
 def _to_the_second(moment):
@@ -277,9 +318,10 @@ def _vms_tab(datum):
 class DrainsTable(ResourceTable):
     name = tables.WrappingColumn('name', verbose_name=_("Name"),
                                  link='horizon:admin:drains:detail')
-    state = tables.Column('state', verbose_name=_("State"), status=True,
+    state = tables.Column(drain_state, verbose_name=_("State"), status=True,
                           status_choices=DRAIN_STATUS,
-                          display_choices=DRAIN_STATES)
+                          display_choices=coloured(DRAIN_STATES,
+                                                   DRAIN_COLOURS))
     progress = tables.Column(_list_progress, verbose_name=_("Progress"),
                              empty_value='')
     needs_you = tables.Column(
@@ -379,6 +421,24 @@ class RetryWithDowntime(RetryTask):
                              "Queued VMs again, downtime allowed", count)
 
 
+class RetryElsewhere(tables.LinkAction):
+    """The remedy for a target that refused the VM: choose another."""
+
+    name = 'retry_elsewhere'
+    verbose_name = _("Retry on Another Host")
+    policy_rules = policy.rules('retry')
+    classes = ('ajax-modal',)
+    from_states = (states.NEEDS_OPERATOR,)
+
+    def allowed(self, request, datum=None):
+        return datum is not None and datum.state in self.from_states
+
+    def get_link_url(self, datum):
+        return reverse('horizon:admin:drains:retry_elsewhere',
+                       args=[self.table.kwargs['drain_id'],
+                             datum.server_id])
+
+
 class SkipTask(TaskAction):
     name = 'skip'
     policy_rules = policy.rules('skip')
@@ -421,8 +481,16 @@ def task_rows(drain):
     return list(drain.tasks or ())
 
 
-def _percent(datum):
-    return '%.0f%%' % datum.progress
+def _progress_bar(datum):
+    """The VM's progress as a bar of its state's colour."""
+    percent = '%.0f' % datum.progress
+    return html.format_html(
+        '<div class="progress nme-progress" style="margin: 0; '
+        'min-width: 6em"><div class="progress-bar progress-bar-{}" '
+        'role="progressbar" aria-valuenow="{}" aria-valuemin="0" '
+        'aria-valuemax="100" style="min-width: 2.5em; width: {}%">'
+        '{}%</div></div>', PROGRESS_COLOURS.get(datum.state, 'info'),
+        percent, percent, percent)
 
 
 # Where nova's fault text turns into source lines or a traceback.
@@ -471,9 +539,10 @@ class TasksTable(ResourceTable):
     method = tables.Column('method', verbose_name=_("Method"))
     state = tables.Column('state', verbose_name=_("State"), status=True,
                           status_choices=TASK_STATUS,
-                          display_choices=TASK_STATES)
+                          display_choices=coloured(TASK_STATES,
+                                                   TASK_COLOURS))
     phase = tables.Column('phase', verbose_name=_("Phase"), empty_value='')
-    progress = tables.Column(_percent, verbose_name=_("Progress"))
+    progress = tables.Column(_progress_bar, verbose_name=_("Progress"))
     attempts = tables.Column('attempts', verbose_name=_("Attempts"))
     problem = tables.Column(_error_and_remedy,
                             verbose_name=_("Last Error / Remedy"),
@@ -485,7 +554,8 @@ class TasksTable(ResourceTable):
         status_columns = ['state']
         row_class = TaskRow
         table_actions = (TaskFilter, RetryTask, SkipTask)
-        row_actions = (RetryTask, RetryWithDowntime, SkipTask)
+        row_actions = (RetryTask, RetryWithDowntime, RetryElsewhere,
+                       SkipTask)
 
 
 # Audit log ---------------------------------------------------------------

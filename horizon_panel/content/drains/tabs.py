@@ -13,11 +13,9 @@
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from horizon import exceptions
 from horizon import tabs
 from oslo_utils import timeutils
 
-from horizon_panel.api import evacuator
 from horizon_panel.content.drains import tables
 from nova_migration_ext.contract import display
 from nova_migration_ext.contract import states
@@ -92,16 +90,22 @@ class AuditTab(tabs.TableTab):
     name = _("Audit Log")
     slug = 'audit'
     table_classes = (tables.AuditTable,)
-    template_name = 'horizon/common/_detail_table.html'
+    template_name = 'admin/drains/_audit.html'
     preload = False
 
+    def get_context_data(self, request, **kwargs):
+        context = super().get_context_data(request, **kwargs)
+        # Refreshed while the drain may still change, as the overview.
+        drain = self.tab_group.kwargs['drain']
+        context['polling'] = drain.state not in states.EVACUATION_FINAL or \
+            any(drain.counts.get(state) for state in states.TASK_ACTIVE)
+        context['poll_interval'] = settings.HORIZON_CONFIG.get(
+            'ajax_poll_interval', 2500)
+        return context
+
     def get_audit_data(self):
-        try:
-            drain = evacuator.evacuation_get(
-                self.request, self.tab_group.kwargs['drain_id'])
-        except evacuator.EvacuatorError:
-            exceptions.handle(self.request, details='')
-            return []
+        # The page's answer holds the audit log: no second call.
+        drain = self.tab_group.kwargs['drain']
         names = {task.server_id: task.name
                  for task in drain.tasks or () if task.name}
         return [tables.AuditRow.of(number, entry,

@@ -20,4 +20,6 @@ urlpatterns = [
     re_path(r'^plan/$', views.PlanView.as_view(), name='plan'),
     re_path(r'^(?P<drain_id>[^/]+)/$', views.DetailView.as_view(),
             name='detail'),
+    re_path(r'^(?P<drain_id>[^/]+)/servers/(?P<server_id>[^/]+)/retry/$',
+            views.RetryElsewhereView.as_view(), name='retry_elsewhere'),
 ]

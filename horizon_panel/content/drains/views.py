@@ -61,11 +61,30 @@ class PlanView(forms.ModalFormView):
             return self.form_invalid(form)
         return self.render_to_response(self.get_context_data(
             form=form, preview=preview,
-            estimated=display.duration(preview.estimated_seconds)))
+            estimated=display.duration(preview.estimated_seconds),
+            per_target=per_target(preview),
+            list_moves_open=len(preview.moves or ()) <= MOVES_SHOWN))
 
     def get_success_url_from_handled(self, handled):
         return reverse('horizon:admin:drains:detail',
                        args=[handled.id])
+
+
+# Above this many moves, a dry run's list of moves starts folded: the
+# totals per target say what the operator checks first.
+MOVES_SHOWN = 20
+
+
+def per_target(plan):
+    """[(target, VMs, bytes, 'live 3, cold 1')] of a dry run's moves."""
+    totals = {}
+    for move in plan.moves or ():
+        vms, size, methods = totals.get(move.target, (0, 0, {}))
+        methods[move.method] = methods.get(move.method, 0) + 1
+        totals[move.target] = (vms + 1, size + move.bytes, methods)
+    return [(target, vms, size, ', '.join(
+        '%s %d' % kv for kv in sorted(methods.items())))
+        for target, (vms, size, methods) in sorted(totals.items())]
 
 
 class DetailView(tabs.TabbedTableView):
@@ -101,3 +120,45 @@ class DetailView(tabs.TabbedTableView):
 
     def get_tabs(self, request, **kwargs):
         return super().get_tabs(request, drain=self.get_data(), **kwargs)
+
+
+class RetryElsewhereView(forms.ModalFormView):
+    form_class = drain_forms.RetryElsewhereForm
+    form_id = 'retry_elsewhere_form'
+    template_name = 'admin/drains/retry_elsewhere.html'
+    modal_id = 'retry_elsewhere_modal'
+    modal_header = _("Retry on Another Host")
+    page_title = _("Retry on Another Host")
+    submit_label = _("Retry")
+
+    @memoized.memoized_method
+    def get_object(self):
+        try:
+            drain = evacuator.evacuation_get(self.request,
+                                             self.kwargs['drain_id'])
+        except evacuator.EvacuatorError:
+            exceptions.handle(self.request, details='',
+                              redirect=self.get_success_url())
+        for task in drain.tasks or ():
+            if task.server_id == self.kwargs['server_id']:
+                return drain, task
+        exceptions.handle(self.request, _("Drain %(drain)s has no VM "
+                                          "%(server)s.") % self.kwargs,
+                          redirect=self.get_success_url())
+
+    def get_success_url(self):
+        return reverse('horizon:admin:drains:detail',
+                       args=[self.kwargs['drain_id']])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context['submit_url'] = reverse(
+            'horizon:admin:drains:retry_elsewhere',
+            args=[self.kwargs['drain_id'], self.kwargs['server_id']])
+        context['cancel_url'] = self.get_success_url()
+        return context
+
+    def get_initial(self):
+        drain, task = self.get_object()
+        return {'drain_id': drain.id, 'server_id': task.server_id,
+                'drain': drain, 'task': task}

@@ -18,7 +18,6 @@ import webob
 from nova_migration_ext.api import app as api_app
 from nova_migration_ext.api import policies
 from nova_migration_ext.contract import policy as drain_policy
-
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import inventory
@@ -152,3 +151,97 @@ class TestRetry(oslotest_base.BaseTestCase):
                           self.evacuation_id, 'srv-a', 'bob',
                           allow_downtime=True)
         self.assertNotIn('srv-a', self.policy().downtime_servers)
+
+
+class Hosts:
+    """A gateway that knows the hosts, and nothing else."""
+
+    def hosts(self):
+        return [inventory.Host('cmp-1', 8, 0, 8192, 0, 100 * fakes.GiB),
+                inventory.Host('cmp-9', 8, 0, 8192, 0, 100 * fakes.GiB),
+                inventory.Host('cmp-7', 8, 0, 8192, 0, 100 * fakes.GiB),
+                inventory.Host('cmp-off', 8, 0, 8192, 0, 100 * fakes.GiB,
+                               enabled=False),
+                inventory.Host('cmp-down', 8, 0, 8192, 0, 100 * fakes.GiB,
+                               up=False)]
+
+
+class TestRetryElsewhere(oslotest_base.BaseTestCase):
+    """The remedy for a target that refused a VM: another target."""
+
+    def setUp(self):
+        super().setUp()
+        self.store = fakes.sqlite_store(self)
+        self.evacuation_id = self.store.create_evacuation(
+            source_hosts=['cmp-1'], policy=test_store.POLICY, actor='alice',
+            tasks=[test_store.task('srv-a')])
+        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
+        [task] = self.store.tasks(self.evacuation_id)
+        self.store.update_task(task.id, 'ev', states.SUBMITTING)
+        self.store.update_task(task.id, 'ev', states.NEEDS_OPERATOR,
+                               attempts=3, last_error='Disk of instance '
+                               'is too large')
+        self.engine = engine_mod.Engine(self.store, gateway=Hosts())
+
+    @property
+    def task(self):
+        [task] = self.store.tasks(self.evacuation_id)
+        return task
+
+    def test_goes_to_the_host_chosen(self):
+        self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob',
+                          target='cmp-7')
+        self.assertEqual((states.PENDING, 0, 'cmp-7'),
+                         (self.task.state, self.task.attempts,
+                          self.task.target_host))
+        self.assertIn('vm-srv-a srv-a: needs_operator -> pending: retry '
+                      'asked by bob, to cmp-7', [
+                          e.detail for e in
+                          self.store.audit_log(self.evacuation_id)])
+
+    def test_hosts_that_cannot_take_it_are_refused(self):
+        for target, message in (
+                ('cmp-1', 'cmp-1 is a source of drain %s: it is being '
+                          'emptied. Choose one of cmp-7.'
+                          % self.evacuation_id),
+                ('cmp-off', 'cmp-off is not an enabled, running compute '
+                            'host. Choose one of cmp-7.'),
+                ('cmp-down', 'cmp-down is not an enabled, running compute '
+                             'host. Choose one of cmp-7.'),
+                ('nope', 'nope is not an enabled, running compute host. '
+                         'Choose one of cmp-7.'),
+                ('cmp-9', 'cmp-9 is already the target of vm-srv-a; retry '
+                          'without a target to try it again.')):
+            error = self.assertRaises(ValueError, self.engine.retry,
+                                      self.evacuation_id, 'vm-srv-a',
+                                      'bob', target=target)
+            self.assertEqual(message, str(error))
+            # Nothing changed.
+            self.assertEqual((states.NEEDS_OPERATOR, 3, 'cmp-9'),
+                             (self.task.state, self.task.attempts,
+                              self.task.target_host))
+
+    def test_api_answers_400_and_changes_nothing(self):
+        conf = cfg.ConfigOpts()
+        conf([], project='nova-migration-ext', default_config_files=[])
+        resources = api_app.Application(self.engine,
+                                        policies.enforcer(conf))
+        request = webob.Request.blank(
+            '/v1/drains/%s/action' % self.evacuation_id, method='POST',
+            json={'retry': {'server': 'vm-srv-a', 'target': 'cmp-1'}},
+            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
+        response = request.get_response(resources)
+        self.assertEqual(400, response.status_int)
+        self.assertIn('cmp-1 is a source of drain',
+                      response.json['error']['message'])
+        self.assertIn('Nothing was changed.',
+                      response.json['error']['message'])
+        self.assertEqual(states.NEEDS_OPERATOR, self.task.state)
+        request = webob.Request.blank(
+            '/v1/drains/%s/action' % self.evacuation_id, method='POST',
+            json={'retry': {'server': 'vm-srv-a', 'target': 'cmp-7'}},
+            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
+        response = request.get_response(resources)
+        self.assertEqual(200, response.status_int)
+        self.assertEqual('cmp-7', response.json['drain']['tasks'][0][
+            'target'])
