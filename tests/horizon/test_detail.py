@@ -159,6 +159,12 @@ class DetailTests(test.BaseAdminViewTests):
             counts={'done': 3})
         res = self.client.get(DETAIL_URL)
         self.assertNotContains(res, 'id="drain_needs_you"')
+        # Ended with a VM left: its state says so.
+        self.mock_evacuation_get.return_value = fakes.show(
+            state='completed', counts={'done': 2, 'needs_operator': 1})
+        res = self.client.get(DETAIL_URL)
+        self.assertContains(
+            res, '<dd id="drain_state">Completed, VMs left for you</dd>')
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_error_is_one_sentence_with_the_rest_behind_details(self):

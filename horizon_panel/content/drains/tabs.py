@@ -47,7 +47,7 @@ class OverviewTab(tabs.Tab):
         return {
             'drain': drain,
             'state_label': dict(tables.DRAIN_STATES).get(
-                drain.state, drain.state),
+                tables.drain_state(drain), drain.state),
             # Only while VMs may still move: planned has its estimate,
             # an ended one has nothing left.
             'moving': drain.running,
