@@ -149,6 +149,43 @@ TABLE_ROWS_JS = """(selector) => Array.from(
                      tr.classList.contains('warning')}))"""
 
 
+# Where a Horizon table's column headers do not stand over their cells:
+# a row with another number of cells than there are headers, or a cell
+# more than 2 px off its header's left edge or width.
+MISALIGNED_JS = """(selector) => {
+  const table = document.querySelector(selector);
+  if (!table) { return ['no table ' + selector]; }
+  const heads = Array.from(table.querySelectorAll('thead tr:last-child th'));
+  const problems = [];
+  for (const tr of table.querySelectorAll('tbody tr[data-object-id]')) {
+    const cells = Array.from(tr.cells);
+    if (cells.length !== heads.length) {
+      problems.push(tr.dataset.objectId + ': ' + cells.length +
+                    ' cells under ' + heads.length + ' headers');
+      continue;
+    }
+    cells.forEach((td, i) => {
+      const head = heads[i].getBoundingClientRect();
+      const cell = td.getBoundingClientRect();
+      if (Math.abs(head.left - cell.left) > 2 ||
+          Math.abs(head.width - cell.width) > 2) {
+        problems.push(tr.dataset.objectId + ': column ' + i + ' (' +
+                      heads[i].innerText.trim() + ') header at ' +
+                      Math.round(head.left) + '+' + Math.round(head.width) +
+                      ', cell at ' + Math.round(cell.left) + '+' +
+                      Math.round(cell.width));
+      }
+    });
+  }
+  return problems;
+}"""
+
+
+def misaligned(page, selector):
+    """What of the Horizon table *selector* is not under its header."""
+    return page.evaluate(MISALIGNED_JS, selector)
+
+
 def table_rows(page, selector):
     """[{id, cells, status, polling}] of the Horizon table *selector*."""
     return page.evaluate(TABLE_ROWS_JS, selector)
