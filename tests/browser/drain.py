@@ -59,11 +59,11 @@ def dry_run(s, c):
 
 
 def plan(s, c):
-    s.step('plan for real')
+    s.step('create the drain reviewed')
     # The drains behind the modal: the dry run created none.
     s.result['drains_after_dry_run'] = panel.drains(s)
-    panel.set_checkbox(s, 'id_dry_run', False)
-    errors = panel.submit_plan(s)
+    # The dry run's own button, Dry Run still ticked.
+    errors = panel.submit_plan(s, '#plan_preview_create')
     s.check(not errors, 'the plan was refused: %s' % errors)
     s.page.wait_for_url(re.compile(r'/admin/drains/(?!plan/)[^/]+/$'))
     s.result['drain_id'] = s.page.url.rstrip('/').rsplit('/', 1)[-1]

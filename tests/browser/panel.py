@@ -81,15 +81,16 @@ def set_checkbox(s, field_id, checked):
             'could not set %s to %s' % (field_id, checked))
 
 
-def submit_plan(s):
+def submit_plan(s, button='input[type=submit]'):
     """Submit the modal; wait until Horizon replaced it or left the page.
 
-    Returns the modal's errors (field and form), empty when none.
+    *button*: what to click in the modal's form. Returns the modal's
+    errors (field and form), empty when none.
     """
     s.page.eval_on_selector(MODAL_FORM,
                             'f => f.setAttribute("data-submitted", "1")')
     url = s.page.url
-    s.page.locator(MODAL_FORM).locator('input[type=submit]').click()
+    s.page.locator(MODAL_FORM).locator(button).click()
     s.page.wait_for_function(
         """(url) => {
             const f = document.querySelector('%s');

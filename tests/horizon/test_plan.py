@@ -171,6 +171,31 @@ class PlanFormTests(test.BaseAdminViewTests):
 
     @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
                         evacuator: ['evacuation_plan']})
+    def test_create_after_the_review(self):
+        # The dry run's own button creates the plan reviewed: no need to
+        # untick Dry Run.
+        self._mock_nova()
+        self.mock_evacuation_plan.return_value = fakes.DRY_RUN
+        res = self.client.post(PLAN_URL, self._form(dry_run='on'))
+        self.assertContains(res, 'id="plan_preview_create"')
+        # It sets the form's hidden field (FormData leaves buttons out).
+        self.assertContains(res, '<input type="hidden" name="create"')
+        self.assertContains(
+            res, "this.form.querySelector('input[name=create]').value = "
+                 "'on';")
+        self.mock_evacuation_plan.reset_mock()
+        self.mock_evacuation_plan.return_value = fakes.show(
+            id=fakes.PLANNED_ID, state='planned')
+        res = self.client.post(PLAN_URL, self._form(dry_run='on',
+                                                    create='on'))
+        self.assertNoFormErrors(res)
+        self.assertRedirectsNoFollow(res, reverse(
+            'horizon:admin:drains:detail', args=[fakes.PLANNED_ID]))
+        self.assertIs(False, self.mock_evacuation_plan.call_args.kwargs[
+            'dry_run'])
+
+    @test.create_mocks({api.nova: ['service_list', 'aggregate_details_list'],
+                        evacuator: ['evacuation_plan']})
     def test_dry_run_of_many_vms_summarises(self):
         # A 1,000-VM dry run: totals per target first, the moves folded.
         self._mock_nova()

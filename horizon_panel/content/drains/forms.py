@@ -149,6 +149,9 @@ class PlanDrainForm(forms.SelfHandlingForm):
     dry_run = forms.BooleanField(
         label=_("Dry Run"), required=False,
         help_text=_("Show the plan without creating the drain."))
+    # Set by the dry run's "Create This Drain": the plan just reviewed is
+    # created, whatever the Dry Run box says.
+    create = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
     def __init__(self, request, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
@@ -181,6 +184,8 @@ class PlanDrainForm(forms.SelfHandlingForm):
 
     def clean(self):
         data = super().clean()
+        if data.get('create'):
+            data['dry_run'] = False
         targets = data.get('targets')
         if targets and data.get('target_aggregate'):
             self.add_error('target_aggregate', _(
