@@ -20,7 +20,9 @@ be done). Result: ``dry_run_moves`` ([VM, from, to, method, downtime]),
 opened before the start), ``final_tasks``, ``overview`` (state, progress
 and counts that tab's overview shows at the end, and whether it
 reloaded),
-``audit`` ([actor, action]), ``misaligned`` (per table, the cells not
+``audit`` ([actor, action]), ``audit_polling`` (the audit tab's
+``data-polling`` once ended), ``task_colours`` ([label class, bar
+class] per VM when done), ``misaligned`` (per table, the cells not
 under their header after list -> drain -> list while it ran; empty when
 all line up), ``reloaded`` (whether the VMs tab
 reloaded: neither page may, they poll) and ``wording`` (title, menu
@@ -156,6 +158,12 @@ def watch(s, c, watcher):
     rows = s.wait_until(all_done, c.get('done_timeout', 90), interval=0.5,
                         message='VMs not all done: %s' % snapshots[-1])
     s.result['final_tasks'] = [r['cells'] for r in rows]
+    # How the VMs table draws them: each state's label and bar colour.
+    s.result['task_colours'] = watcher.evaluate(
+        """() => Array.from(document.querySelectorAll(
+            'table#tasks tbody tr[data-object-id]')).map(tr => [
+            (tr.querySelector('.nme-state') || {}).className || '',
+            (tr.querySelector('.progress-bar') || {}).className || ''])""")
     s.result['reloaded'] = not watcher.evaluate(
         'window.nmeWatching === true')
     s.screenshot('done')
@@ -195,6 +203,9 @@ def audit(s, c):
     s.step('read the audit log tab')
     s.page.click('a[data-target="#drain_details__audit"]')
     s.page.wait_for_selector('table#audit tbody tr', state='visible')
+    # Ended: the tab no longer fetches itself.
+    s.result['audit_polling'] = s.page.get_attribute('#drain_audit',
+                                                     'data-polling')
     rows = s.page.locator('table#audit tbody tr')
     s.result['audit'] = []
     for i in range(rows.count()):

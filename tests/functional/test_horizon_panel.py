@@ -167,6 +167,12 @@ class DrainPanelTest(HorizonStackTest):
         self.assertEqual({'state': 'Completed', 'progress': '100.0%',
                           'counts': 'Done %d' % len(servers),
                           'reloaded': False}, result['overview'])
+        # Done drawn green: each VM's state label and progress bar.
+        self.assertEqual(
+            [['label label-success nme-state',
+              'progress-bar progress-bar-success']] * len(servers),
+            result['task_colours'])
+        self.assertEqual('false', result['audit_polling'])
         # List, drain, list again while it ran: every header stood over
         # its cells (once, a drain's page shifted the list's headers).
         self.assertEqual({}, result['misaligned'])
