@@ -107,6 +107,22 @@ def task_counts(tasks):
     return dict(collections.Counter(task.state for task in tasks))
 
 
+def drain_resource(evacuation, task_rows, **details):
+    """The :class:`~.drains.Drain` of a stored evacuation and its tasks.
+
+    The summary (state, times, counts, progress) a list shows; *details*
+    add what showing one adds (tasks, ETA, lease, ...). *task_rows* need
+    only ``state``, ``bytes_total`` and ``bytes_done``.
+    """
+    return drains.Drain(
+        id=evacuation.id, name=evacuation.name, state=evacuation.state,
+        sources=list(evacuation.source_hosts), owner=evacuation.owner,
+        created_at=evacuation.created_at,
+        started_at=evacuation.started_at,
+        finished_at=evacuation.finished_at, counts=task_counts(task_rows),
+        vms=len(task_rows), progress=progress(task_rows), **details)
+
+
 def _lease_text(evacuation, now):
     """Whether an evacuator drives *evacuation*, from its lease.
 
@@ -398,14 +414,8 @@ class Engine:
             policy = drain_policy.Policy.from_dict(evacuation.policy,
                                                    strict=False)
         tasks = self.store.tasks(evacuation_id)
-        drain = drains.Drain(
-            id=evacuation.id, name=evacuation.name, state=evacuation.state,
-            sources=list(evacuation.source_hosts), owner=evacuation.owner,
-            created_at=evacuation.created_at,
-            started_at=evacuation.started_at,
-            finished_at=evacuation.finished_at,
-            counts=task_counts(tasks), vms=len(tasks),
-            progress=progress(tasks),
+        drain = drain_resource(
+            evacuation, tasks,
             eta_seconds=round(remaining_seconds(
                 tasks, policy, evacuation.plan_summary)),
             window=_window_text(policy, evacuation.state), lease=lease,

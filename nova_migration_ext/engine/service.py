@@ -30,7 +30,6 @@ from oslo_log import log as logging
 from oslo_service import service as os_service
 
 from nova_migration_ext import conf as ext_conf
-from nova_migration_ext.contract import drains
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import executor as executor_mod
@@ -195,14 +194,8 @@ def summaries(engine):
     tasks = {}
     for row in engine.store.task_bytes():
         tasks.setdefault(row.evacuation_id, []).append(row)
-    return [drains.Drain(
-        id=e.id, name=e.name, state=e.state, sources=list(e.source_hosts),
-        owner=e.owner, created_at=e.created_at, started_at=e.started_at,
-        finished_at=e.finished_at,
-        counts=engine_mod.task_counts(tasks.get(e.id, ())),
-        vms=len(tasks.get(e.id, ())),
-        progress=engine_mod.progress(tasks.get(e.id, [])))
-        for e in engine.store.list_evacuations()]
+    return [engine_mod.drain_resource(e, tasks.get(e.id, []))
+            for e in engine.store.list_evacuations()]
 
 
 def dry_run_plan(engine, sources, targets, policy, target_aggregate=None):
