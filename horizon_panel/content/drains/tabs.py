@@ -26,6 +26,11 @@ def _moment(moment):
     return timeutils.normalize_time(moment) if moment else None
 
 
+def _poll_interval():
+    """Milliseconds between two refreshes of a tab: Horizon's rows'."""
+    return settings.HORIZON_CONFIG.get('ajax_poll_interval', 2500)
+
+
 def _named(text, names):
     """*text* with each VM's UUID replaced by its name, as operators say."""
     for server_id, name in names.items():
@@ -70,8 +75,7 @@ class OverviewTab(tabs.Tab):
             # The page refreshes this tab until the drain ends, as
             # Horizon polls table rows.
             'polling': drain.state not in states.EVACUATION_FINAL,
-            'poll_interval': settings.HORIZON_CONFIG.get(
-                'ajax_poll_interval', 2500),
+            'poll_interval': _poll_interval(),
         }
 
 
@@ -99,8 +103,7 @@ class AuditTab(tabs.TableTab):
         drain = self.tab_group.kwargs['drain']
         context['polling'] = drain.state not in states.EVACUATION_FINAL or \
             any(drain.counts.get(state) for state in states.TASK_ACTIVE)
-        context['poll_interval'] = settings.HORIZON_CONFIG.get(
-            'ajax_poll_interval', 2500)
+        context['poll_interval'] = _poll_interval()
         return context
 
     def get_audit_data(self):
