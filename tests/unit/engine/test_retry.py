@@ -25,7 +25,13 @@ from tests.unit.engine import fakes
 from tests.unit.engine import test_store
 
 
-class TestRetry(oslotest_base.BaseTestCase):
+class RunningDrainCase(oslotest_base.BaseTestCase):
+    """A running drain of one VM, srv-a, planned off cmp-1 onto cmp-9.
+
+    ``gateway_class``: what the engine asks of nova (None: nothing).
+    """
+
+    gateway_class = None
 
     def setUp(self):
         super().setUp()
@@ -34,12 +40,29 @@ class TestRetry(oslotest_base.BaseTestCase):
             source_hosts=['cmp-1'], policy=test_store.POLICY, actor='alice',
             tasks=[test_store.task('srv-a')])
         self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
-        self.engine = engine_mod.Engine(self.store, gateway=None)
+        self.engine = engine_mod.Engine(
+            self.store,
+            gateway=self.gateway_class() if self.gateway_class else None)
 
     @property
     def task(self):
         [task] = self.store.tasks(self.evacuation_id)
         return task
+
+    def retry_through_the_api(self, argument):
+        """The API's answer to ``{"retry": argument}``, as admin bob."""
+        conf = cfg.ConfigOpts()
+        conf([], project='nova-migration-ext', default_config_files=[])
+        resources = api_app.Application(self.engine,
+                                        policies.enforcer(conf))
+        request = webob.Request.blank(
+            '/v1/drains/%s/action' % self.evacuation_id, method='POST',
+            json={'retry': argument},
+            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
+        return request.get_response(resources)
+
+
+class TestRetry(RunningDrainCase):
 
     def move(self, *path):
         for state in path:
@@ -73,24 +96,13 @@ class TestRetry(oslotest_base.BaseTestCase):
 
     def test_api_answers_the_refusal(self):
         self.move(states.SUBMITTING)
-        resources = api_app.Application(
-            self.engine, policies.enforcer(self.api_conf()))
-        request = webob.Request.blank(
-            '/v1/drains/%s/action' % self.evacuation_id,
-            method='POST', json={'retry': {'server': 'vm-srv-a'}},
-            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
 
-        response = request.get_response(resources)
+        response = self.retry_through_the_api({'server': 'vm-srv-a'})
 
         self.assertEqual(409, response.status_int)
         self.assertIn('being submitted to nova right now',
                       response.json['error']['message'])
         self.assertEqual(states.SUBMITTING, self.task.state)
-
-    def api_conf(self):
-        conf = cfg.ConfigOpts()
-        conf([], project='nova-migration-ext', default_config_files=[])
-        return conf
 
     def test_left_for_the_operator_is_retried(self):
         self.move(states.SUBMITTING, states.NEEDS_OPERATOR)
@@ -166,27 +178,17 @@ class Hosts:
                                up=False)]
 
 
-class TestRetryElsewhere(oslotest_base.BaseTestCase):
+class TestRetryElsewhere(RunningDrainCase):
     """The remedy for a target that refused a VM: another target."""
+
+    gateway_class = Hosts
 
     def setUp(self):
         super().setUp()
-        self.store = fakes.sqlite_store(self)
-        self.evacuation_id = self.store.create_evacuation(
-            source_hosts=['cmp-1'], policy=test_store.POLICY, actor='alice',
-            tasks=[test_store.task('srv-a')])
-        self.store.set_state(self.evacuation_id, states.RUNNING, 'alice')
-        [task] = self.store.tasks(self.evacuation_id)
-        self.store.update_task(task.id, 'ev', states.SUBMITTING)
-        self.store.update_task(task.id, 'ev', states.NEEDS_OPERATOR,
+        self.store.update_task(self.task.id, 'ev', states.SUBMITTING)
+        self.store.update_task(self.task.id, 'ev', states.NEEDS_OPERATOR,
                                attempts=3, last_error='Disk of instance '
                                'is too large')
-        self.engine = engine_mod.Engine(self.store, gateway=Hosts())
-
-    @property
-    def task(self):
-        [task] = self.store.tasks(self.evacuation_id)
-        return task
 
     def test_goes_to_the_host_chosen(self):
         self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob',
@@ -222,26 +224,16 @@ class TestRetryElsewhere(oslotest_base.BaseTestCase):
                               self.task.target_host))
 
     def test_api_answers_400_and_changes_nothing(self):
-        conf = cfg.ConfigOpts()
-        conf([], project='nova-migration-ext', default_config_files=[])
-        resources = api_app.Application(self.engine,
-                                        policies.enforcer(conf))
-        request = webob.Request.blank(
-            '/v1/drains/%s/action' % self.evacuation_id, method='POST',
-            json={'retry': {'server': 'vm-srv-a', 'target': 'cmp-1'}},
-            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
-        response = request.get_response(resources)
+        response = self.retry_through_the_api({'server': 'vm-srv-a',
+                                               'target': 'cmp-1'})
         self.assertEqual(400, response.status_int)
         self.assertIn('cmp-1 is a source of drain',
                       response.json['error']['message'])
         self.assertIn('Nothing was changed.',
                       response.json['error']['message'])
         self.assertEqual(states.NEEDS_OPERATOR, self.task.state)
-        request = webob.Request.blank(
-            '/v1/drains/%s/action' % self.evacuation_id, method='POST',
-            json={'retry': {'server': 'vm-srv-a', 'target': 'cmp-7'}},
-            headers={'X-Roles': 'admin', 'X-User-Name': 'bob'})
-        response = request.get_response(resources)
+        response = self.retry_through_the_api({'server': 'vm-srv-a',
+                                               'target': 'cmp-7'})
         self.assertEqual(200, response.status_int)
         self.assertEqual('cmp-7', response.json['drain']['tasks'][0][
             'target'])
