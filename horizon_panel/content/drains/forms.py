@@ -68,6 +68,19 @@ def _host_label(service):
     return '%s (%s, %s)' % (service.host, service.status, service.state)
 
 
+def compute_hosts(request, enabled_only=False):
+    """(host, label) of the compute hosts; *enabled_only*: enabled, up."""
+    try:
+        services = api.nova.service_list(request, binary='nova-compute')
+    except Exception:
+        exceptions.handle(request, _("Unable to list compute hosts."))
+        return []
+    return [(s.host, _host_label(s))
+            for s in sorted(services, key=lambda s: s.host)
+            if not enabled_only or (s.status == 'enabled' and
+                                    s.state == 'up')]
+
+
 class PlanDrainForm(forms.SelfHandlingForm):
     name = forms.CharField(label=_("Name"), max_length=255, required=False)
     sources = forms.MultipleChoiceField(
@@ -155,23 +168,11 @@ class PlanDrainForm(forms.SelfHandlingForm):
 
     def __init__(self, request, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
-        hosts = self._compute_hosts(request)
+        hosts = compute_hosts(request)
         self.fields['sources'].choices = hosts
         self.fields['targets'].choices = hosts
         self.fields['target_aggregate'].choices = (
             [('', _("None"))] + self._aggregates(request))
-
-    @staticmethod
-    def _compute_hosts(request, enabled_only=False):
-        try:
-            services = api.nova.service_list(request, binary='nova-compute')
-        except Exception:
-            exceptions.handle(request, _("Unable to list compute hosts."))
-            return []
-        return [(s.host, _host_label(s))
-                for s in sorted(services, key=lambda s: s.host)
-                if not enabled_only or (s.status == 'enabled' and
-                                        s.state == 'up')]
 
     @staticmethod
     def _aggregates(request):
@@ -243,7 +244,7 @@ class RetryElsewhereForm(forms.SelfHandlingForm):
             excluded.add(task.target)
         self.fields['target'].choices = [
             (host, label) for host, label in
-            PlanDrainForm._compute_hosts(request, enabled_only=True)
+            compute_hosts(request, enabled_only=True)
             if host not in excluded]
 
     def handle(self, request, data):
