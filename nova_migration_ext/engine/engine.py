@@ -91,6 +91,12 @@ def stored_plan(summary):
     return drains.Plan.from_dict(data, strict=False)
 
 
+def _earlier_error(task):
+    """'; on <target>: <error>' of *task*'s last attempt, or ''."""
+    error = task.last_error or task.remedy
+    return '; on %s: %s' % (task.target_host, error) if error else ''
+
+
 def task_resource(task):
     """The :class:`~.drains.Task` of a stored task row."""
     return drains.Task(
@@ -345,9 +351,13 @@ class Engine:
         """
         task = self._task(evacuation_id, server_id)
         fields = {'attempts': 0}
+        why = ''
         if target is not None:
             self._check_target(evacuation_id, task, target)
-            fields['target_host'] = target
+            # The error and remedy on record are the old target's: into
+            # the audit entry with its name, not beside the new target.
+            fields.update(target_host=target, last_error=None, remedy=None)
+            why = ', to %s%s' % (target, _earlier_error(task))
         if allow_downtime:
             with self.store.session() as session:
                 policy = drain_policy.Policy.from_dict(
@@ -365,8 +375,7 @@ class Engine:
                 fields['method'] = drain_policy.METHOD_COLD
         self.store.update_task(
             task.id, actor, states.PENDING, 'retry asked by %s%s%s' % (
-                actor, ', downtime allowed' if allow_downtime else '',
-                ', to %s' % target if target else ''),
+                actor, ', downtime allowed' if allow_downtime else '', why),
             check=functools.partial(states.check_retry, server=server_id,
                                     evacuation_id=evacuation_id),
             **fields)

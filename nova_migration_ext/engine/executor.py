@@ -534,9 +534,8 @@ class Executor:
         except Exception as exc:
             raise CannotTell('cannot list the migrations of %s: %s'
                              % (task.server_id, exc))
-        since = task.submitted_at
-        return [m for m in records if since is None or
-                _parse_time(m.created_at) >= since.replace(microsecond=0)]
+        return [m for m in records if nova_gateway.not_before(
+            m.created_at, task.submitted_at)]
 
     def _watch_progress(self, task, server, task_state, policy):
         if task.method not in LIVE_METHODS:
@@ -955,8 +954,10 @@ class Executor:
                      transient=nova_gateway.is_transient(error))
 
     def _error_text(self, task):
+        """nova's error of this attempt (none of an earlier one)."""
         try:
-            return self.gateway.last_error(task.server_id) or ''
+            return self.gateway.last_error(
+                task.server_id, since=task.submitted_at) or ''
         except Exception:
             return ''
 
@@ -1090,10 +1091,3 @@ class Executor:
     def _backoff(self, task):
         delay = self.retry_base * (2 ** max(task.attempts - 1, 0))
         return self.clock() + datetime.timedelta(seconds=delay)
-
-
-def _parse_time(value):
-    if isinstance(value, datetime.datetime):
-        return value.replace(tzinfo=None)
-    text = str(value).replace('Z', '').split('+')[0]
-    return datetime.datetime.fromisoformat(text)

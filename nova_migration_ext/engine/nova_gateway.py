@@ -18,6 +18,7 @@ newest that still reports hypervisor capacity.
 """
 
 import collections
+import datetime
 
 from keystoneauth1 import adapter as ks_adapter
 from novaclient import client as nova_client
@@ -52,6 +53,25 @@ TRANSIENT_MARKERS = (
     'Timed out waiting for a reply',
     'Network filter not found',
 )
+
+
+def parse_time(value):
+    """nova's timestamp (text or datetime) as a naive UTC datetime."""
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None)
+    text = str(value).replace('Z', '').split('+')[0]
+    return datetime.datetime.fromisoformat(text)
+
+
+def not_before(moment, since):
+    """Whether nova's timestamp *moment* is at or after *since*.
+
+    To the second, as nova stores them; True without *since*, and for a
+    *moment* nova did not give.
+    """
+    if since is None or not moment:
+        return True
+    return parse_time(moment) >= since.replace(microsecond=0)
 
 
 def every_page(list_page):
@@ -359,15 +379,19 @@ class NovaGateway:
         self.nova.server_migrations.live_migration_abort(server_id,
                                                          migration_id)
 
-    def last_error(self, server_id):
+    def last_error(self, server_id, since=None):
         """The error of the newest failed instance action event.
 
         nova shows non-nova exceptions (a libvirtError, an RPC time-out) by
         class name only in ``details``; admins also get the traceback,
-        whose last line carries the message.
+        whose last line carries the message. With *since* (naive UTC),
+        only actions started and a fault recorded since then count: an
+        older one is another attempt's, perhaps to another host.
         """
         actions = self.nova.instance_action.list(server_id)
         for action in actions:
+            if not not_before(getattr(action, 'start_time', None), since):
+                continue
             detail = self.nova.instance_action.get(server_id,
                                                    action.request_id)
             for event in getattr(detail, 'events', []) or []:
@@ -380,4 +404,6 @@ class NovaGateway:
                 return text
         server = self.get_server(server_id)
         fault = getattr(server, 'fault', None) or {}
+        if not not_before(fault.get('created'), since):
+            return None
         return fault.get('message')

@@ -524,7 +524,7 @@ class SimGateway:
         return self._call('live_progress', server_id,
                           lambda: self.nova.live_progress(server_id))
 
-    def last_error(self, server_id):
+    def last_error(self, server_id, since=None):
         return self._call('last_error', server_id,
                           lambda: self.nova._vm(server_id).fault)
 

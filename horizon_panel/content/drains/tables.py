@@ -65,6 +65,9 @@ TASK_STATES = (
     (states.GONE, _("Deleted by its owner")),
 )
 ENDED_WELL = (states.DONE, states.SKIPPED, states.GONE)
+# Queued or moving again: an error still on record is an earlier
+# attempt's (a retry's, perhaps one to another target), not this one's.
+MOVING_AGAIN = (states.PENDING, states.MIGRATING, states.VERIFYING)
 # Bootstrap's colours: ended badly or waiting for you red, ended well
 # green, moving blue, waiting grey.
 DRAIN_COLOURS = {
@@ -512,22 +515,27 @@ def _error_and_remedy(datum):
     A short sentence (the remedy, which names the error, or the error's
     first part), and the whole text behind "Details". A VM that ended
     well (moved, skipped, deleted by its owner) shows none: an error of
-    an attempt that a retry overcame only misleads.
+    an attempt that a retry overcame only misleads. One queued or moving
+    again shows it as an earlier attempt's, muted: beside its target it
+    would read as that target's.
     """
     error = datum.last_error or ''
     remedy = datum.remedy or ''
     if datum.state in ENDED_WELL or not (error or remedy):
         return ''
     short = short_error(error)
-    said = remedy if short and short in remedy else ' '.join(
+    said = short_error(remedy) if short and short in remedy else ' '.join(
         part for part in (short, short_error(remedy)) if part)
     full = '\n\n'.join(part for part in (error, remedy) if part)
-    if said == full:
-        return said
-    return html.format_html(
-        '{} <details class="nme-details"><summary>{}</summary>'
+    details = '' if said == full else html.format_html(
+        ' <details class="nme-details"><summary>{}</summary>'
         '<pre style="white-space: pre-wrap">{}</pre></details>',
-        said, _("Details"), full)
+        _("Details"), full)
+    if datum.state in MOVING_AGAIN:
+        return html.format_html(
+            '<span class="text-muted nme-earlier">{} {}</span>{}',
+            _("Earlier attempt:"), said, details)
+    return html.format_html('{}{}', said, details) if details else said
 
 
 class TasksTable(ResourceTable):

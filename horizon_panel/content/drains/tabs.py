@@ -83,7 +83,7 @@ class TasksTab(tabs.TableTab):
     name = _("VMs")
     slug = 'tasks'
     table_classes = (tables.TasksTable,)
-    template_name = 'horizon/common/_detail_table.html'
+    template_name = 'admin/drains/_tasks.html'
     preload = True
 
     def get_tasks_data(self):

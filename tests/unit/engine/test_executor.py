@@ -89,7 +89,7 @@ class FakeGateway:
     def guest_state(self, server_id):
         return self.guest
 
-    def last_error(self, server_id):
+    def last_error(self, server_id, since=None):
         return ''
 
     def _act(self, *action):

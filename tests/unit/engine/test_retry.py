@@ -197,9 +197,26 @@ class TestRetryElsewhere(RunningDrainCase):
                          (self.task.state, self.task.attempts,
                           self.task.target_host))
         self.assertIn('vm-srv-a srv-a: needs_operator -> pending: retry '
-                      'asked by bob, to cmp-7', [
+                      'asked by bob, to cmp-7; on cmp-9: Disk of instance '
+                      'is too large', [
                           e.detail for e in
                           self.store.audit_log(self.evacuation_id)])
+
+    def test_the_old_target_s_error_stays_with_it(self):
+        # Its error and remedy were cmp-9's: beside cmp-7 they misled
+        # ("To new1" beside an error about new3). The audit keeps them.
+        self.store.update_task(self.task.id, 'ev',
+                               remedy='left on cmp-1: cmp-9 refused it')
+        self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob',
+                          target='cmp-7')
+        self.assertEqual(('cmp-7', None, None),
+                         (self.task.target_host, self.task.last_error,
+                          self.task.remedy))
+
+    def test_a_retry_on_the_same_target_keeps_its_error(self):
+        self.engine.retry(self.evacuation_id, 'vm-srv-a', 'bob')
+        self.assertEqual(('cmp-9', 'Disk of instance is too large'),
+                         (self.task.target_host, self.task.last_error))
 
     def test_hosts_that_cannot_take_it_are_refused(self):
         for target, message in (
