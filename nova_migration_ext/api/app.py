@@ -31,6 +31,7 @@ from nova_migration_ext.api import policies
 from nova_migration_ext.api import schemas
 from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
+from nova_migration_ext.engine import nova_gateway
 from nova_migration_ext.engine import planner
 from nova_migration_ext.engine import service
 from nova_migration_ext.engine import store as store_mod
@@ -41,7 +42,7 @@ VERSION = {'id': 'v1', 'status': 'CURRENT', 'min_version': '1.0',
            'max_version': '1.0'}
 TITLES = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
           404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
-          500: 'Internal Server Error'}
+          500: 'Internal Server Error', 503: 'Service Unavailable'}
 DRAIN = r'/v1/drains/(?P<evacuation_id>[^/]+)'
 
 
@@ -91,6 +92,7 @@ class Application:
             ('POST', r'/v1/drains/?', self.create),
             ('GET', DRAIN + r'/?', self.show),
             ('POST', DRAIN + r'/action/?', self.action),
+            ('GET', r'/v1/hosts/?', self.hosts),
         ]
 
     @webob.dec.wsgify
@@ -202,6 +204,18 @@ class Application:
         except LookupError as exc:    # store.NotFound, or an unknown VM
             raise ApiError(404, str(exc))
         return 200, {'drain': self._show(evacuation_id)}
+
+    def hosts(self, request):
+        self._authorize(request, 'hosts')
+        try:
+            found = service.hosts(self.engine)
+        except nova_gateway.ERRORS as exc:
+            LOG.warning('Listing the compute hosts failed: %s', exc)
+            raise ApiError(503, 'Nova did not list the compute hosts (%s). '
+                                'Check that nova-api answers and that the '
+                                'host-drain API\'s [nova] credentials are '
+                                'valid, then try again.' % exc)
+        return 200, {'hosts': [host.to_dict() for host in found]}
 
 
 class Versions:

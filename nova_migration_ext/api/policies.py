@@ -25,6 +25,7 @@ BASE = '/v1/drains'
 
 DRAIN = BASE + '/{drain_id}'
 ACTION = DRAIN + '/action'
+HOSTS = '/v1/hosts'
 
 _RULES = (
     ('list', 'List the host drains.', 'GET', BASE),
@@ -37,6 +38,8 @@ _RULES = (
     ('cancel', 'Cancel a drain.', 'POST', ACTION),
     ('retry', 'Retry the move of one VM.', 'POST', ACTION),
     ('skip', 'Skip one VM: it stays on its host.', 'POST', ACTION),
+    ('hosts', 'List the compute hosts and what their VMs use, to plan '
+     'drains.', 'GET', HOSTS),
 )
 
 RULES = [policy.DocumentedRuleDefault(

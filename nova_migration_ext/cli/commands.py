@@ -253,6 +253,41 @@ class ListDrains(command.Lister):
                  'Driven by', 'Created'), rows)
 
 
+def state_text(host):
+    """'enabled, up' or 'disabled, down': what nova says of a host."""
+    return '%s, %s' % ('enabled' if host.enabled else 'disabled',
+                       'up' if host.up else 'down')
+
+
+def used_text(used, total, ratio=1.0):
+    """'6/8', and ' (x4)' when the allocation ratio lets more in."""
+    text = '%d/%d' % (used, total)
+    return text if ratio == 1.0 else '%s (x%g)' % (text, ratio)
+
+
+class ListHosts(command.Lister):
+    """List the compute hosts with their VMs and room, to plan drains."""
+
+    def take_action(self, args):
+        raw = _raw(args)
+        rows = []
+        for h in _api(self).hosts():
+            if raw:
+                usage = ([h.vcpus_used, h.vcpus],
+                         [h.memory_mb_used, h.memory_mb],
+                         h.disk_used_bytes, h.disk_free_bytes)
+            else:
+                usage = (used_text(h.vcpus_used, h.vcpus,
+                                   h.cpu_allocation_ratio),
+                         used_text(h.memory_mb_used, h.memory_mb,
+                                   h.ram_allocation_ratio),
+                         display.size(h.disk_used_bytes),
+                         display.size(h.disk_free_bytes))
+            rows.append((h.name, state_text(h), h.vms) + usage)
+        return (('Host', 'State', 'VMs', 'vCPUs', 'RAM MiB', 'VM Disk',
+                 'Free Disk'), rows)
+
+
 def _ended(drain):
     """Whether the drain is over: a final state and no VM still moving."""
     return drain.state in states.EVACUATION_FINAL | {states.FAILED} \

@@ -9,12 +9,13 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Version 1 of the API: the drains and their actions.
+"""Version 1 of the API: the drains, their actions and the hosts.
 
 The caller's keystoneauth session authenticates every request; the
 endpoint comes from the Keystone catalog (service type ``host-drain``)
 unless *endpoint_override* names one. Answers are the contract's
-resources (:mod:`nova_migration_ext.contract.drains`); an error is raised
+resources (:mod:`nova_migration_ext.contract.drains`,
+:mod:`~nova_migration_ext.contract.hosts`); an error is raised
 as :class:`ApiError` with the API's own message.
 """
 
@@ -23,9 +24,11 @@ from keystoneauth1 import exceptions as ks_exceptions
 
 from nova_migration_ext import client
 from nova_migration_ext.contract import drains
+from nova_migration_ext.contract import hosts as contract_hosts
 from nova_migration_ext.contract import resource
 
 PREFIX = '/v1/drains'
+HOSTS = '/v1/hosts'
 
 
 class ApiError(Exception):
@@ -106,6 +109,11 @@ class Client:
         """The :class:`~.drains.Drain`, its tasks and its audit log."""
         return self._read(drains.Drain, self._request(
             'GET', '%s/%s' % (PREFIX, evacuation_id))['drain'])
+
+    def hosts(self):
+        """Every compute host, by name, with what its VMs use."""
+        return [self._read(contract_hosts.Host, data)
+                for data in self._request('GET', HOSTS)['hosts']]
 
     def plan(self, sources, targets=None, policy=None, name='',
              dry_run=False, target_aggregate=None):

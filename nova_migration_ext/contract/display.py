@@ -23,3 +23,17 @@ def duration(seconds):
     if hours:
         return '%dh%02dm' % (hours, minutes)
     return '%dm%02ds' % (minutes, secs)
+
+
+def size(num_bytes):
+    """'20.0 GiB' or '512 B': a size in binary units, as disks are shown."""
+    value = float(num_bytes or 0)
+    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if abs(value) < 1024:
+            break
+        value /= 1024
+    else:
+        unit = 'PiB'
+    if unit == 'B':
+        return '%d B' % value
+    return '%.1f %s' % (value, unit)

@@ -21,6 +21,7 @@ import collections
 import datetime
 
 from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import exceptions as ks_exc
 from novaclient import client as nova_client
 from novaclient import exceptions as nova_exc
 from oslo_log import log as logging
@@ -29,6 +30,9 @@ from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.engine import inventory
 
 LOG = logging.getLogger(__name__)
+# What a call to nova or Placement raises when they, Keystone or the
+# network fail.
+ERRORS = (nova_exc.ClientException, ks_exc.ClientException)
 MICROVERSION = '2.87'
 GiB = drain_policy.GiB
 RESOURCE_CLASSES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
@@ -242,6 +246,15 @@ class NovaGateway:
                 servers.append(self.to_inventory(
                     srv, memberships.get(srv.id, ())))
         return servers
+
+    def servers(self):
+        """Every server of every host, in one paged listing.
+
+        Without their server groups (see :meth:`servers_on`): what the
+        hosts' usage needs.
+        """
+        return [self.to_inventory(srv) for srv in self.nova.servers.list(
+            limit=-1, search_opts={'all_tenants': True})]
 
     @staticmethod
     def to_inventory(srv, server_groups=()):

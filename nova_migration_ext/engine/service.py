@@ -20,6 +20,7 @@ on every pass); when that one dies, another takes the lease over once it
 expires and resumes from what the database says.
 """
 
+import collections
 import copy
 import socket
 
@@ -30,6 +31,7 @@ from oslo_log import log as logging
 from oslo_service import service as os_service
 
 from nova_migration_ext import conf as ext_conf
+from nova_migration_ext.contract import hosts as contract_hosts
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import engine as engine_mod
 from nova_migration_ext.engine import executor as executor_mod
@@ -202,6 +204,44 @@ def dry_run_plan(engine, sources, targets, policy, target_aggregate=None):
     """The :class:`~.drains.Plan` a drain would follow, stored nowhere."""
     plan = engine.dry_run(sources, targets, policy, target_aggregate)
     return plan.to_resource(with_moves=True)
+
+
+def host_resource(host, servers, aggregates):
+    """The :class:`~.hosts.Host` of an inventory host.
+
+    :param host: an :class:`~.inventory.Host`.
+    :param servers: the :class:`~.inventory.Server` on it.
+    :param aggregates: host aggregate name -> its hosts.
+    """
+    return contract_hosts.Host(
+        name=host.name, enabled=host.enabled, up=host.up, vms=len(servers),
+        vcpus=host.vcpus, vcpus_used=host.vcpus_used,
+        cpu_allocation_ratio=host.cpu_allocation_ratio,
+        memory_mb=host.memory_mb, memory_mb_used=host.memory_mb_used,
+        ram_allocation_ratio=host.ram_allocation_ratio,
+        disk_used_bytes=sum(s.copied_disk_bytes for s in servers),
+        disk_free_bytes=host.disk_free_bytes,
+        aggregates=sorted(name for name, members in aggregates.items()
+                          if host.name in members))
+
+
+def hosts(engine):
+    """Every compute host as a :class:`~.hosts.Host`, by name.
+
+    From the planner's inventory: nova's figures, completed with the
+    facts the computes published; one listing of every server.
+
+    :raises: one of :data:`.nova_gateway.ERRORS` when nova fails.
+    """
+    facts = engine.store.host_facts(engine.facts_max_age)
+    found = inventory.with_facts(engine.gateway.hosts(), facts)
+    servers = collections.defaultdict(list)
+    for server in inventory.with_measurements(engine.gateway.servers(),
+                                              facts):
+        servers[server.host].append(server)
+    aggregates = engine.gateway.aggregates()
+    return [host_resource(host, servers[host.name], aggregates)
+            for host in sorted(found, key=lambda h: h.name)]
 
 
 def check_lease(conf):

@@ -24,6 +24,7 @@ from oslo_config import cfg
 import requests
 
 from nova_migration_ext.api import app as api_app
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import service
 from tests.functional import horizon_stack
@@ -31,6 +32,8 @@ from tests.functional import test_evacuation
 
 MEMBER = 'operator-member'
 MEMBER_PASSWORD = 'member-secret'
+GiB = drain_policy.GiB
+MiB = drain_policy.MiB
 
 
 class ApiTestBase(test_evacuation.EvacuationTestBase):
@@ -134,7 +137,39 @@ class EvacuationApiTest(ApiTestBase):
         self.assertIn('drain:create does not allow operator-member',
                       body['error']['message'])
         self.assertEqual(403, self.call('GET', '/v1/drains', token)[0])
+        code, body = self.call('GET', '/v1/hosts', token)
+        self.assertEqual(403, code)
+        self.assertIn('drain:hosts does not allow operator-member',
+                      body['error']['message'])
         self.assertNothingPlanned()
+
+    def test_hosts_show_what_the_booted_vms_use(self):
+        aggregate = self._create_aggregate('old-racks')
+        self.admin_api.add_host_to_aggregate(aggregate, 'old1')
+        flavors = [self.boot('old1', name='vm%d' % i)['flavor']
+                   for i in range(2)]
+        code, body = self.call('GET', '/v1/hosts', self.admin())
+        self.assertEqual(200, code, body)
+        self.assertEqual(sorted(test_evacuation.OLD + test_evacuation.NEW),
+                         [host['name'] for host in body['hosts']])
+        hosts = {host['name']: host for host in body['hosts']}
+        old1, new1 = hosts['old1'], hosts['new1']
+        self.assertEqual((2, 0), (old1['vms'], new1['vms']))
+        self.assertEqual(sum(f['vcpus'] for f in flavors),
+                         old1['vcpus_used'])
+        self.assertEqual(0, new1['vcpus_used'])
+        # nova counts its reserved memory as used, on every host.
+        self.assertEqual(sum(f['ram'] for f in flavors),
+                         old1['memory_mb_used'] - new1['memory_mb_used'])
+        self.assertEqual(sum((f['disk'] + f['ephemeral']) * GiB +
+                             f['swap'] * MiB for f in flavors),
+                         old1['disk_used_bytes'])
+        self.assertEqual(0, new1['disk_used_bytes'])
+        self.assertEqual((['old-racks'], []),
+                         (old1['aggregates'], new1['aggregates']))
+        self.assertTrue(old1['enabled'] and old1['up'])
+        self.assertLess(0, new1['disk_free_bytes'])
+        self.assertLess(0, new1['vcpus'])
 
     def test_bad_bodies_name_what_to_fix(self):
         token = self.admin()

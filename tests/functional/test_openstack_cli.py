@@ -106,8 +106,28 @@ class OpenStackClientTest(test_api.ApiTestBase):
         self.assertEqual(0, code, err)
         self.assertIn('[....', out)
 
+    def test_host_list(self):
+        flavor = self.boot('old1', name='vm')['flavor']
+        rows = {row['Host']: row for row in self.json('drain', 'host',
+                                                      'list')}
+        self.assertEqual(['new1', 'new2', 'new3', 'old1', 'old2'],
+                         sorted(rows))
+        old1 = rows['old1']
+        self.assertEqual(('enabled, up', 1), (old1['State'], old1['VMs']))
+        self.assertEqual(flavor['vcpus'], old1['vCPUs'][0])
+        self.assertEqual((flavor['disk'] + flavor['ephemeral']) *
+                         test_api.GiB + flavor['swap'] * test_api.MiB,
+                         old1['VM Disk'])
+        self.assertEqual(0, rows['new1']['VMs'])
+        # The table is for people: used/total and sizes.
+        code, out, err = self.openstack('drain', 'host', 'list')
+        self.assertEqual(0, code, err)
+        self.assertRegex(out, r'\| old1 +\| enabled, up \| +1 \| %d/\d+ '
+                              r'+\| \d+/\d+ +\| [\d.]+ GiB \| [\d.]+ \w?i?B '
+                              % flavor['vcpus'])
+
     def test_member_is_refused_by_policy_and_nothing_changes(self):
-        for argv in (('drain', 'list'),
+        for argv in (('drain', 'list'), ('drain', 'host', 'list'),
                      ('drain', 'create', 'old1', '--allow-downtime')):
             code, out, err = self.openstack(
                 *argv, user=test_api.MEMBER, password=test_api.MEMBER_PASSWORD)

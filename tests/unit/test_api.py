@@ -16,7 +16,10 @@ the resources are called with the headers auth_token would set.
 """
 
 import json
+from unittest import mock
 
+from keystoneauth1 import exceptions as ks_exc
+from novaclient import exceptions as nova_exc
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import webob
@@ -24,6 +27,8 @@ import webob
 from nova_migration_ext.api import app as api_app
 from nova_migration_ext.api import policies
 from nova_migration_ext.api import schemas
+from nova_migration_ext.contract import hosts
+from nova_migration_ext.engine import service
 from tests.unit import utils
 
 
@@ -64,7 +69,7 @@ class ApiTest(utils.TestCase):
         self.assertEqual(
             {'drain:' + a for a in ('list', 'show', 'create', 'start',
                                     'pause', 'resume', 'cancel',
-                                    'retry', 'skip')},
+                                    'retry', 'skip', 'hosts')},
             {rule.name for rule in policies.list_rules()})
         for rule in policies.list_rules():
             self.assertEqual('role:admin', rule.check_str)
@@ -130,3 +135,32 @@ class ApiTest(utils.TestCase):
                                          'allow_downtime': True}})
         self.assertEqual(400, code)
         self.assertEqual(2, len(self.engine.calls))
+
+    def test_hosts_as_the_contract_writes_them(self):
+        found = [hosts.Host('c1', vms=2, disk_used_bytes=3)]
+        with mock.patch.object(service, 'hosts', return_value=found) as call:
+            code, body = self.call('GET', '/v1/hosts')
+        self.assertEqual(200, code, body)
+        self.assertEqual({'hosts': [found[0].to_dict()]}, body)
+        call.assert_called_once_with(self.engine)
+
+    def test_refused_by_its_own_rule(self):
+        with mock.patch.object(service, 'hosts') as call:
+            code, body = self.call('GET', '/v1/hosts', roles='member')
+        self.assertEqual(403, code)
+        self.assertIn('Policy rule drain:hosts does not allow alice',
+                      body['error']['message'])
+        call.assert_not_called()
+
+    def test_nova_failing_says_what_to_check(self):
+        for error in (ks_exc.ConnectFailure('Unable to establish '
+                                            'connection to nova'),
+                      nova_exc.ClientException(500, 'Unexpected API Error')):
+            with mock.patch.object(service, 'hosts', side_effect=error):
+                code, body = self.call('GET', '/v1/hosts')
+            self.assertEqual(503, code, body)
+            self.assertEqual('Service Unavailable', body['error']['title'])
+            message = body['error']['message']
+            self.assertIn('Nova did not list the compute hosts', message)
+            self.assertIn(str(error), message)
+            self.assertIn('[nova] credentials', message)

@@ -52,6 +52,9 @@ class InventoryOnly:
                                  10 * GiB) for i in range(3)
                 if 'old1' in hosts]
 
+    def servers(self):
+        return self.servers_on(['old1'])
+
     def aggregates(self):
         return {'new-racks': ['new2']}
 
@@ -190,3 +193,18 @@ class DrainCommandsTest(utils.TestCase):
         self.assertEqual(('new2', 'pending'),
                          (rows[task.server_name]['To'],
                           rows[task.server_name]['State']))
+
+    def test_host_list(self):
+        rc, out, err = self.run_cli('drain', 'host', 'list', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        rows = {row['Host']: row for row in json.loads(out)}
+        self.assertEqual(['new1', 'new2', 'old1'], sorted(rows))
+        # Raw: numbers, [used, total] pairs, bytes.
+        self.assertEqual(
+            {'Host': 'old1', 'State': 'enabled, up', 'VMs': 3,
+             'vCPUs': [0, 16], 'RAM MiB': [0, 65536],
+             'VM Disk': 30 * GiB, 'Free Disk': 500 * GiB}, rows['old1'])
+        rc, out, err = self.run_cli('drain', 'host', 'list')
+        self.assertEqual(0, rc, err)
+        self.assertIn('| old1 | enabled, up |   3 | 0/16  | 0/65536 | '
+                      '30.0 GiB | 500.0 GiB |', out)

@@ -123,3 +123,20 @@ class PlacementCapacityTest(testtools.TestCase):
         self.gateway.shared_storage_groups = {'ceph': ['c0', 'c1']}
         [host] = self.gateway.hosts()
         self.assertEqual('ceph', host.shared_storage)
+
+
+class ServersTest(testtools.TestCase):
+
+    def test_every_server_in_one_paged_listing(self):
+        gateway = nova_gateway.NovaGateway.__new__(nova_gateway.NovaGateway)
+        gateway.nova = mock.Mock()
+        gateway.nova.servers.list.return_value = [types.SimpleNamespace(
+            id='s1', name='vm', status='ACTIVE', tenant_id='p1',
+            flavor={'vcpus': 2, 'ram': 2048, 'disk': 20, 'swap': 512},
+            image={'id': 'i1'}, **{'OS-EXT-SRV-ATTR:host': 'c1'})]
+        [server] = gateway.servers()
+        disk = 20 * nova_gateway.GiB + 512 * 2 ** 20
+        self.assertEqual(('s1', 'c1', 2, disk), (
+            server.id, server.host, server.vcpus, server.disk_bytes))
+        gateway.nova.servers.list.assert_called_once_with(
+            limit=-1, search_opts={'all_tenants': True})
