@@ -185,3 +185,12 @@ def task_retry(request, evacuation_id, server, allow_downtime=False,
 def task_skip(request, evacuation_id, server):
     """Leave one VM (name or id) of the evacuation where it is."""
     return _change(request, 'skip', evacuation_id, server)
+
+
+def host_list(request):
+    """The compute hosts as the service sees them: :class:`~.hosts.Host`.
+
+    Their state, VMs and what the VMs use, for choosing hosts to empty
+    and targets (nova's hypervisor API no longer gives the usage).
+    """
+    return _read(request, 'hosts')

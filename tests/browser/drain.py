@@ -13,7 +13,10 @@
 
 Config: ``source`` (host to empty), ``targets``, ``name``, ``vms`` (how
 many VMs the plan must move), ``done_timeout`` (seconds for every VM to
-be done). Result: ``dry_run_moves`` ([VM, from, to, method, downtime]),
+be done). Result: ``source_row`` (the source's cells in the workflow's
+host table), ``dry_run_moves`` ([VM, from, to, method, downtime]) and
+``dry_run_prechecks`` (each move's prechecks) of the Review step,
+``create_enabled`` (Create Drain once reviewed),
 ``drains_after_dry_run`` (rows of the list after the dry run),
 ``drain_id``, ``planned_state``, ``start_message``, ``snapshots``
 (the VMs' states each time the polled rows changed, in a browser tab
@@ -26,7 +29,7 @@ class] per VM when done), ``misaligned`` (per table, the cells not
 under their header after list -> drain -> list while it ran; empty when
 all line up), ``reloaded`` (whether the VMs tab
 reloaded: neither page may, they poll) and ``wording`` (title, menu
-entry and whether "evacuation" shows, of the list, the Plan Drain modal
+entry and whether "evacuation" shows, of the list, the Plan Drain workflow
 and the drain's page).
 """
 
@@ -42,18 +45,25 @@ def dry_run(s, c):
     panel.wording(s, 'list')
     panel.open_plan_modal(s)
     panel.wording(s, 'modal')
-    panel.fill_plan(s, [c['source']], c['targets'], name=c['name'],
-                    dry_run=True)
-    s.step('submit the dry run')
-    errors = panel.submit_plan(s)
-    s.check(not errors, 'the dry run was refused: %s' % errors)
-    s.page.wait_for_selector('#plan_preview', state='visible')
+    s.step('choose the hosts, then the targets, and go to the review')
+    # The hosts show what they hold before the operator ticks one.
+    cells = s.page.locator('#id_sources_table tr[data-host="%s"] td'
+                           % c['source']).all_inner_texts()
+    s.result['source_row'] = [' '.join(cell.split()) for cell in cells]
+    errors = panel.fill_plan(s, [c['source']], c['targets'], name=c['name'],
+                             screenshots=True)
+    s.check(not errors, 'a step was refused: %s' % errors)
+    refusals = panel.review(s)
+    s.check(not refusals, 'the dry run was refused: %s' % refusals)
     moves = s.page.locator('#plan_preview_moves_table tbody tr')
-    s.result['dry_run_moves'] = [
-        [' '.join(cell.split()) for cell in
-         moves.nth(i).locator('td').all_inner_texts()]
-        for i in range(moves.count())]
+    rows = [[' '.join(cell.split()) for cell in
+             moves.nth(i).locator('td').all_inner_texts()]
+            for i in range(moves.count())]
+    s.result['dry_run_moves'] = [row[:5] for row in rows]
+    s.result['dry_run_prechecks'] = [row[5] for row in rows]
     s.result['dry_run_vms'] = s.page.inner_text('#plan_preview_vms').strip()
+    s.result['create_enabled'] = s.page.locator(
+        panel.MODAL_FORM + ' .button-final').is_enabled()
     s.screenshot('dry-run')
     s.check(len(s.result['dry_run_moves']) == c['vms'],
             'the dry run shows %d moves, not %d'
@@ -64,8 +74,7 @@ def plan(s, c):
     s.step('create the drain reviewed')
     # The drains behind the modal: the dry run created none.
     s.result['drains_after_dry_run'] = panel.drains(s)
-    # The dry run's own button, Dry Run still ticked.
-    errors = panel.submit_plan(s, '#plan_preview_create')
+    errors = panel.submit_plan(s)
     s.check(not errors, 'the plan was refused: %s' % errors)
     s.page.wait_for_url(re.compile(r'/admin/drains/(?!plan/)[^/]+/$'))
     s.result['drain_id'] = s.page.url.rstrip('/').rsplit('/', 1)[-1]

@@ -11,8 +11,9 @@
 # under the License.
 """The API's policy refuses the user a plan: the panel says so.
 
-Config: ``source``. Result: ``errors`` (what the Plan Drain modal
-showed) and ``drains`` (the rows of the list afterwards, reloaded).
+Config: ``source``. Result: ``errors`` (what the Plan Drain workflow
+showed at its review) and ``drains`` (the rows of the list afterwards,
+reloaded).
 """
 
 import sys
@@ -26,8 +27,10 @@ def scenario(s):
     panel.open_panel(s)
     panel.open_plan_modal(s)
     s.step('plan emptying %s' % c['source'])
-    panel.fill_plan(s, [c['source']], name='refused by policy')
-    s.result['errors'] = panel.submit_plan(s)
+    errors = panel.fill_plan(s, [c['source']], name='refused by policy')
+    s.check(not errors, 'a step was refused: %s' % errors)
+    # The dry run is a plan too: the policy refuses it at the review.
+    s.result['errors'] = panel.review(s)
     s.check(s.result['errors'], 'the plan was accepted')
     s.screenshot('policy-refused')
 

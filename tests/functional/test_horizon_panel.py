@@ -137,9 +137,21 @@ class DrainPanelTest(HorizonStackTest):
             name='drain old1 from horizon', vms=len(servers),
             done_timeout=60, timeout=150)
 
-        # The dry run showed every VM's move and created nothing.
+        # The host to empty showed what it holds: the drain service's
+        # inventory (its 3 VMs, not the bystander's host's 1).
+        self.assertEqual(['old1', 'enabled, up', '3'],
+                         result['source_row'][:3])
+        # The review is the dry run: every VM's move, each checked by
+        # the prechecks; nothing created, Create Drain offered.
         self.assertEqual(names, sorted(m[0] for m in result[
             'dry_run_moves']))
+        # A host being emptied is no target.
+        self.assertEqual(['old1'], result['emptied_targets'])
+        # Downtime is chosen per VM by name, among the source's VMs.
+        self.assertEqual(names, sorted(result['downtime_vms']))
+        for prechecks in result['dry_run_prechecks']:
+            self.assertRegex(prechecks, r'^\d+ passed')
+        self.assertTrue(result['create_enabled'])
         for _name, source, target, method, downtime in result[
                 'dry_run_moves']:
             self.assertEqual('old1', source)
@@ -226,6 +238,7 @@ class DrainPanelTest(HorizonStackTest):
             ['Host aggregate old-racks has no host besides the sources; '
              'add hosts to it or name target hosts. Nothing was planned.'],
             result['aggregate_errors'])
+        self.assertFalse(result['create_enabled'])
         self.assertEqual([], result['drains'])
         self.assertEqual([], self.cli('list'))
         service = self.admin_api.get_services(

@@ -19,6 +19,7 @@ fake that drifts from the contract fails here, by name).
 import copy
 
 from nova_migration_ext.contract import drains
+from nova_migration_ext.contract import hosts
 
 PLANNED_ID = 'e1000000-0000-4000-8000-000000000001'
 RUNNING_ID = 'e2000000-0000-4000-8000-000000000002'
@@ -120,3 +121,25 @@ def show(**changes):
 
 def listed(drain_id):
     return copy.deepcopy([e for e in LIST if e.id == drain_id][0])
+
+
+# The drain service's inventory (GET /v1/hosts), for the Plan Drain
+# workflow's host tables.
+HOSTS_JSON = [
+    {'name': 'devstack001', 'enabled': True, 'up': True, 'vms': 3,
+     'vcpus': 8, 'vcpus_used': 5, 'cpu_allocation_ratio': 4.0,
+     'memory_mb': 16384, 'memory_mb_used': 6144,
+     'ram_allocation_ratio': 1.0, 'disk_used_bytes': 30 * 1024 ** 3,
+     'disk_free_bytes': 200 * 1024 ** 3, 'aggregates': ['foo']},
+    {'name': 'devstack002', 'enabled': True, 'up': False, 'vms': 2,
+     'vcpus': 8, 'vcpus_used': 2, 'cpu_allocation_ratio': 1.0,
+     'memory_mb': 16384, 'memory_mb_used': 4096,
+     'ram_allocation_ratio': 1.0, 'disk_used_bytes': 20 * 1024 ** 3,
+     'disk_free_bytes': 100 * 1024 ** 3, 'aggregates': []},
+    {'name': 'devstack003', 'enabled': True, 'up': True, 'vms': 0,
+     'vcpus': 16, 'vcpus_used': 0, 'cpu_allocation_ratio': 1.0,
+     'memory_mb': 32768, 'memory_mb_used': 0,
+     'ram_allocation_ratio': 1.0, 'disk_used_bytes': 0,
+     'disk_free_bytes': 400 * 1024 ** 3, 'aggregates': ['bar']},
+]
+HOSTS = [hosts.Host.from_dict(data) for data in HOSTS_JSON]

@@ -18,6 +18,8 @@ from horizon_panel.content.drains import views
 urlpatterns = [
     re_path(r'^$', views.IndexView.as_view(), name='index'),
     re_path(r'^plan/$', views.PlanView.as_view(), name='plan'),
+    re_path(r'^plan/review/$', views.PlanReviewView.as_view(),
+            name='review'),
     re_path(r'^(?P<drain_id>[^/]+)/$', views.DetailView.as_view(),
             name='detail'),
     re_path(r'^(?P<drain_id>[^/]+)/servers/(?P<server_id>[^/]+)/retry/$',

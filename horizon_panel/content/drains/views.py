@@ -11,19 +11,22 @@
 # under the License.
 """Views of the Host Drains panel: list, plan, detail."""
 
+from django import shortcuts
 from django.urls import reverse
-from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views import generic
 from horizon import exceptions
 from horizon import forms
 from horizon import tables
 from horizon import tabs
 from horizon.utils import memoized
+from horizon import workflows
 
 from horizon_panel.api import evacuator
 from horizon_panel.content.drains import forms as drain_forms
 from horizon_panel.content.drains import tables as drain_tables
 from horizon_panel.content.drains import tabs as drain_tabs
+from horizon_panel.content.drains import workflows as drain_workflows
 from nova_migration_ext.contract import display
 
 INDEX_URL = 'horizon:admin:drains:index'
@@ -42,32 +45,47 @@ class IndexView(tables.DataTableView):
             return []
 
 
-class PlanView(forms.ModalFormView):
-    form_class = drain_forms.PlanDrainForm
-    form_id = 'plan_drain_form'
+class PlanView(workflows.WorkflowView):
+    workflow_class = drain_workflows.PlanDrain
     template_name = 'admin/drains/plan.html'
-    modal_id = 'plan_drain_modal'
-    modal_header = _("Plan Drain")
+    ajax_template_name = 'admin/drains/_plan_workflow.html'
     page_title = _("Plan Drain")
-    submit_label = _("Plan")
-    submit_url = reverse_lazy('horizon:admin:drains:plan')
-    success_url = reverse_lazy(INDEX_URL)
 
-    def form_valid(self, form):
-        if not form.cleaned_data['dry_run']:
-            return super().form_valid(form)
-        preview = form.handle(self.request, form.cleaned_data)
-        if not preview:
-            return self.form_invalid(form)
-        return self.render_to_response(self.get_context_data(
-            form=form, preview=preview,
-            estimated=display.duration(preview.estimated_seconds),
-            per_target=per_target(preview),
-            list_moves_open=len(preview.moves or ()) <= MOVES_SHOWN))
 
-    def get_success_url_from_handled(self, handled):
-        return reverse('horizon:admin:drains:detail',
-                       args=[handled.id])
+class PlanReviewView(generic.View):
+    """The Review step: the dry run of what the workflow's steps hold.
+
+    Posted by the step with the whole workflow form; answers an HTML
+    fragment, the plan or what stops it (each refusal as the service
+    or the step says it).
+    """
+
+    template_name = 'admin/drains/_plan_preview.html'
+
+    def post(self, request):
+        workflow = drain_workflows.PlanDrain(request)
+        if not workflow.is_valid():
+            return self._refused(request, [
+                '%s: %s' % (step.name, ' '.join(
+                    str(error) for errors in step.action.errors.values()
+                    for error in errors))
+                for step in workflow.steps if step.action.errors])
+        try:
+            preview = workflow.plan(dry_run=True)
+        except (ValueError, evacuator.EvacuatorError) as exc:
+            return self._refused(request, [str(exc)])
+        return shortcuts.render(request, self.template_name, {
+            'preview': preview,
+            'estimated': display.duration(preview.estimated_seconds),
+            'per_target': per_target(preview),
+            'per_method': per_method(preview),
+            'moves': [(move, verdicts(move)) for move in preview.moves or ()],
+            'list_moves_open': len(preview.moves or ()) <= MOVES_SHOWN})
+
+    @staticmethod
+    def _refused(request, errors):
+        return shortcuts.render(request, 'admin/drains/_plan_refused.html',
+                                {'errors': errors})
 
 
 # Above this many moves, a dry run's list of moves starts folded: the
@@ -85,6 +103,25 @@ def per_target(plan):
     return [(target, vms, size, ', '.join(
         '%s %d' % kv for kv in sorted(methods.items())))
         for target, (vms, size, methods) in sorted(totals.items())]
+
+
+def per_method(plan):
+    """[(method, VMs, bytes, downtime in all, longest downtime)]."""
+    totals = {}
+    for move in plan.moves or ():
+        vms, size, down, longest = totals.get(move.method, (0, 0, 0.0, 0.0))
+        downtime = move.expected_downtime_seconds or 0.0
+        totals[move.method] = (vms + 1, size + move.bytes, down + downtime,
+                               max(longest, downtime))
+    return [(method, vms, size, display.duration(down),
+             display.duration(longest))
+            for method, (vms, size, down, longest) in sorted(totals.items())]
+
+
+def verdicts(move):
+    """(passed, [(check, status, reason)] not passed) of *move*."""
+    passed = [v for v in move.verdicts if v[1] == 'pass']
+    return len(passed), [tuple(v) for v in move.verdicts if v[1] != 'pass']
 
 
 class DetailView(tabs.TabbedTableView):
