@@ -11,25 +11,29 @@
 # under the License.
 """Every page of a large drain, as the operator sees it, photographed.
 
-The drain is planned (not started); the operator starts it from its
-page, watches the overview and the VMs tab, retries the VM its target
-refused on another host, and reads the audit log; a screenshot of each
-page is kept. Config: ``drain_id``, ``vms`` (how many), ``refused``
-(the VM left for the operator), ``done_timeout``. Result: ``running``
-and ``completed`` (the overview's state, progress, counts), ``vms_rows``
-(VM names), ``empty_rows`` ("No items to display." rows under them),
-``settled`` (VMs per state once none moves),
-``needs_you`` (the list's row and the overview's warning once the drain
-ended with the VM left), ``refused_row`` (its row before the retry),
-``offered``, ``retried_to``, ``audit_rows``, ``list_row`` (the drain's
-cells in the list at the end), ``header_actions`` (the drain's page
-offers once completed) and ``misaligned`` (per page, the cells
+The operator plans the drain in the Plan Drain workflow and creates it
+after its review, starts it from its page, watches the overview and the
+VMs tab, retries the VM its target refused on another host, and reads
+the audit log; a screenshot of each page is kept. Config: ``sources``,
+``name``, ``vms`` (how many), ``refused`` (the VM left for the
+operator), ``done_timeout``. Result: ``review`` (the review's moves,
+whether their list starts folded, its rows per target and per method),
+``drain_id``, ``running`` and ``completed`` (the overview's state,
+progress, counts), ``vms_rows`` (VM names), ``empty_rows`` ("No items
+to display." rows under them), ``settled`` (VMs per state once none
+moves), ``needs_you`` (the list's row and the overview's warning once
+the drain ended with the VM left), ``refused_row`` (its row before the
+retry), ``offered``, ``retried_to``, ``audit_rows``, ``list_row`` (the
+drain's cells in the list at the end), ``header_actions`` (the drain's
+page offers once completed) and ``misaligned`` (per page, the cells
 not under their header).
 """
 
+import re
 import sys
 
 import common
+import panel
 import vms
 
 
@@ -41,6 +45,30 @@ def overview(page):
 
 def progress(page):
     return float(overview(page)['progress'].rstrip('%') or 0)
+
+
+def plan(s, c):
+    """Plan it in the workflow, each step photographed; create it."""
+    panel.open_panel(s)
+    panel.open_plan_modal(s)
+    s.step('plan emptying %s' % ', '.join(c['sources']))
+    errors = panel.fill_plan(s, c['sources'], name=c['name'],
+                             screenshots=True)
+    s.check(not errors, 'a step was refused: %s' % errors)
+    refusals = panel.review(s)
+    s.check(not refusals, 'the review was refused: %s' % refusals)
+    s.result['review'] = {
+        'moves': s.page.inner_text('#plan_preview_moves').strip(),
+        'folded': s.page.get_attribute('#plan_preview_moves_list',
+                                       'open') is None,
+        'per_target': panel.cells(s, '#plan_preview_targets_table'),
+        'per_method': panel.cells(s, '#plan_preview_methods_table')}
+    s.screenshot('plan-review')
+    errors = panel.submit_plan(s)
+    s.check(not errors, 'the plan was refused: %s' % errors)
+    s.page.wait_for_url(re.compile(r'/admin/drains/(?!plan/)[^/]+/$'))
+    c['drain_id'] = s.result['drain_id'] = \
+        s.page.url.rstrip('/').rsplit('/', 1)[-1]
 
 
 def start(s, c):
@@ -163,7 +191,7 @@ def listed(s, c):
 def scenario(s):
     c = s.config
     s.result['misaligned'] = {}
-    s.login('/admin/drains/')
+    plan(s, c)
     start(s, c)
     vms_tab(s, c)
     listed_until_settled(s, c)

@@ -144,6 +144,14 @@ def fill_plan(s, sources, targets=(), name='', window='',
     return []
 
 
+def cells(s, table):
+    """[[cell text]] of the body rows of a plain (not Horizon) table."""
+    return s.page.evaluate(
+        """(table) => Array.from(document.querySelectorAll(
+            table + ' tbody tr')).map(tr => Array.from(tr.cells).map(
+            td => td.innerText.trim()))""", table)
+
+
 def visible_rows(s, table):
     """The first cell of the rows of *table* the operator sees."""
     return s.page.evaluate(

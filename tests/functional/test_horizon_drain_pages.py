@@ -180,12 +180,23 @@ class FortyVMDrainTest(DrainPagesBase, FortyVMs):
         refuse_live_migrations(
             self, NEW, 'disk_fit: %(host)s is too full for it (test)',
             once_for={refused['id']})
-        drain_id = self.cli('create', 'old1', 'old2',
-                            '--name', 'old racks, 40 VMs')['id']
-
         result = self.browse_as_operator(
-            'drain_pages', drain_id=drain_id, vms=len(servers),
-            refused=refused['id'], done_timeout=90, timeout=200)
+            'drain_pages', sources=['old1', 'old2'],
+            name='old racks, 40 VMs', vms=len(servers),
+            refused=refused['id'], done_timeout=90, timeout=220)
+
+        # The review of 40 moves: totals first, the moves folded.
+        review = result['review']
+        self.assertEqual(str(len(servers)), review['moves'])
+        self.assertTrue(review['folded'])
+        self.assertEqual(sorted(NEW), [row[0] for row in
+                                       review['per_target']])
+        self.assertEqual(len(servers), sum(int(row[1]) for row in
+                                           review['per_target']))
+        self.assertEqual([['live', str(len(servers))]],
+                         [row[:2] for row in review['per_method']])
+        self.assertEqual('old racks, 40 VMs', self.cli(
+            'show', result['drain_id'])['name'])
 
         self.assertEqual(sorted(s['name'] for s in servers),
                          result['vms_rows'])
