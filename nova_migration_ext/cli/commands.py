@@ -288,15 +288,9 @@ class ListHosts(command.Lister):
                  'Free Disk'), rows)
 
 
-def _ended(drain):
-    """Whether the drain is over: a final state and no VM still moving."""
-    return drain.state in states.EVACUATION_FINAL | {states.FAILED} \
-        and not any(drain.counts.get(state) for state in states.TASK_ACTIVE)
-
-
 def progress_line(drain, seconds):
     """One line of a drain followed with --wait."""
-    eta = ('' if _ended(drain) else
+    eta = ('' if drain.ended else
            '  ETA %s' % display.duration(drain.eta_seconds))
     return '[%5d s] %-9s %s%s  %s' % (
         seconds, drain.state, progress_bar(drain.progress), eta,
@@ -336,7 +330,7 @@ class _OneDrain(command.ShowOne):
             self.app.stderr.write(progress_line(
                 info, time.monotonic() - started) + '\n')
             self.app.stderr.flush()
-            if _ended(info):
+            if info.ended:
                 break
             time.sleep(interval)
             info = _api(self).show(drain_id)

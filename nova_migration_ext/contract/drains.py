@@ -160,3 +160,14 @@ class Drain(resource.Resource):
     @property
     def running(self):
         return self.state in (states.RUNNING, states.PAUSED)
+
+    @property
+    def ended(self):
+        """Whether nothing more happens to it until the operator acts.
+
+        A resting state (completed, cancelled, failed) and no VM still
+        moving: a migration under way when the drain was cancelled or
+        failed goes on in nova, and the drain follows it.
+        """
+        return self.state in states.DRAIN_RESTING and not any(
+            self.counts.get(state) for state in states.TASK_ACTIVE)

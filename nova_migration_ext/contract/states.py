@@ -32,6 +32,8 @@ EVACUATION_TRANSITIONS = {
     FAILED: {RUNNING},
 }
 EVACUATION_FINAL = frozenset([COMPLETED, CANCELLED])
+# States a drain rests in until the operator acts (retry, resume).
+DRAIN_RESTING = EVACUATION_FINAL | {FAILED}
 
 # Task states. SUBMITTING is written *before* nova is asked to move the VM:
 # a restarted engine finding it asks nova what happened instead of asking

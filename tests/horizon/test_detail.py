@@ -88,7 +88,7 @@ class DetailTests(test.BaseAdminViewTests):
         self.assertContains(res, 'window.nmeOverviewPoll')
         # What the page fetches: the overview tab alone, fresh.
         self.mock_evacuation_get.return_value = fakes.show(
-            state='completed', progress=100.0)
+            state='completed', progress=100.0, counts={'done': 3})
         res = self.client.get(DETAIL_URL + '?tab=drain_details__overview',
                               HTTP_X_REQUESTED_WITH='XMLHttpRequest')
         self.assertTemplateUsed(res, 'admin/drains/_overview.html')
@@ -361,6 +361,24 @@ class DetailTests(test.BaseAdminViewTests):
         # Running: the tab fetches itself again, the page stays.
         self.assertContains(res, 'data-polling="true"')
         self.assertContains(res, 'window.nmeAuditPoll')
+
+    @test.create_mocks({evacuator: ['evacuation_get']})
+    def test_tabs_poll_while_a_vm_may_still_move(self):
+        # One rule for the overview and the audit log (and the CLI's
+        # --wait): Drain.ended. Cancelled with a VM mid-migration: nova
+        # still moves it, both tabs follow; failed with nothing moving:
+        # nothing changes until the operator acts, neither polls.
+        for state, counts, polling in (
+                ('cancelled', {'migrating': 1, 'cancelled': 2}, 'true'),
+                ('failed', {'needs_operator': 1, 'done': 2}, 'false')):
+            self.mock_evacuation_get.return_value = fakes.show(
+                state=state, counts=counts, audit=fakes.AUDIT_JSON)
+            for tab in ('overview', 'audit'):
+                res = self.client.get(
+                    DETAIL_URL + '?tab=drain_details__' + tab,
+                    HTTP_X_REQUESTED_WITH='XMLHttpRequest')
+                self.assertContains(res, 'data-polling="%s"' % polling,
+                                    msg_prefix='%s %s' % (state, tab))
 
     @test.create_mocks({evacuator: ['evacuation_get']})
     def test_audit_of_an_ended_drain_stays_put(self):

@@ -18,7 +18,6 @@ from oslo_utils import timeutils
 
 from horizon_panel.content.drains import tables
 from nova_migration_ext.contract import display
-from nova_migration_ext.contract import states
 
 
 def _moment(moment):
@@ -74,7 +73,7 @@ class OverviewTab(tabs.Tab):
             'unplaceable': plan.unplaceable if plan else [],
             # The page refreshes this tab until the drain ends, as
             # Horizon polls table rows.
-            'polling': drain.state not in states.EVACUATION_FINAL,
+            'polling': not drain.ended,
             'poll_interval': _poll_interval(),
         }
 
@@ -101,8 +100,7 @@ class AuditTab(tabs.TableTab):
         context = super().get_context_data(request, **kwargs)
         # Refreshed while the drain may still change, as the overview.
         drain = self.tab_group.kwargs['drain']
-        context['polling'] = drain.state not in states.EVACUATION_FINAL or \
-            any(drain.counts.get(state) for state in states.TASK_ACTIVE)
+        context['polling'] = not drain.ended
         context['poll_interval'] = _poll_interval()
         return context
 

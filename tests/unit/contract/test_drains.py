@@ -130,3 +130,24 @@ class TestDrift(utils.TestCase):
         validator = jsonschema.validators.validator_for(schemas.POLICY)
         self.assertEqual([], list(validator(schemas.POLICY).iter_errors(
             drain_policy.Policy().to_dict())))
+
+
+class TestEnded(utils.TestCase):
+    """Drain.ended: the one "is it over?" of the CLI and the panel."""
+
+    def test_a_resting_state_with_no_vm_moving(self):
+        for state, counts, ended in (
+                ('running', {'done': 3}, False),
+                ('paused', {'pending': 3}, False),
+                ('planned', {'pending': 3}, False),
+                ('completed', {'done': 3}, True),
+                ('completed', {'done': 2, 'needs_operator': 1}, True),
+                ('failed', {'needs_operator': 3}, True),
+                ('cancelled', {'cancelled': 3}, True),
+                # nova still moves these: the drain is not over.
+                ('cancelled', {'migrating': 1, 'cancelled': 2}, False),
+                ('failed', {'submitting': 1}, False),
+                ('failed', {'verifying': 1}, False)):
+            drain = drains.Drain(id='d', state=state, sources=['old1'],
+                                 counts=counts)
+            self.assertIs(ended, drain.ended, (state, counts))
