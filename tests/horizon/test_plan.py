@@ -12,12 +12,14 @@
 """The Plan Drain workflow: its steps, its review (dry run), create."""
 
 import json
+from unittest import mock
 
 from django.urls import reverse
 from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
+from horizon_panel.content.drains import workflows
 from nova_migration_ext.contract import drains
 from nova_migration_ext.contract import policy as drain_policy
 from tests.horizon import fakes
@@ -113,6 +115,25 @@ class PlanWorkflowTests(test.BaseAdminViewTests):
         self.assertContains(res, 'data-url="%s"' % REVIEW_URL)
         self.assertContains(res, 'Create Drain')
         self.assertNotContains(res, 'vacuation')
+
+    @test.create_mocks(MOCKS)
+    def test_every_vm_is_offered_page_by_page(self):
+        # nova answers at most max_limit VMs a listing.
+        self._mock()
+        self.mock_server_list.side_effect = [
+            (SERVERS[:2], True), (SERVERS[2:], False)]
+        with mock.patch.object(workflows, 'SERVERS_PAGE', 2):
+            res = self.client.get(PLAN_URL)
+        for server in SERVERS:
+            self.assertContains(res, 'name="server_downtime__%s"'
+                                % server.id)
+        self.assertEqual(
+            [None, 'vm-2'],
+            [call.kwargs['search_opts']['marker'] for call in
+             self.mock_server_list.call_args_list])
+        self.assertTrue(all(
+            call.kwargs['search_opts']['all_tenants'] for call in
+            self.mock_server_list.call_args_list))
 
     @test.create_mocks(MOCKS)
     def test_each_step_is_checked_before_going_on(self):

@@ -38,6 +38,7 @@ METHODS = (
     ('cold', _("Cold only (the VMs are down while they move)")),
 )
 DEFAULTS = drain_policy.Policy()
+SERVERS_PAGE = 1000     # VMs asked of nova at once (its max_limit)
 
 
 def build_policy(context):
@@ -229,10 +230,19 @@ class MethodAction(workflows.Action):
 
     @staticmethod
     def _servers(request):
-        """(server, host) of every VM, by host then name."""
+        """(server, host) of every VM, by host then name.
+
+        Page by page: one listing stops at nova's max_limit (1000).
+        """
+        servers = []
         try:
-            servers, _more = api.nova.server_list(
-                request, search_opts={'all_tenants': True})
+            while True:
+                page, _more = api.nova.server_list(request, search_opts={
+                    'all_tenants': True, 'limit': SERVERS_PAGE,
+                    'marker': servers[-1].id if servers else None})
+                servers.extend(page)
+                if len(page) < SERVERS_PAGE:
+                    break
         except Exception:
             exceptions.handle(request, _("Unable to list VMs."))
             return []
@@ -285,17 +295,20 @@ class LimitsAction(workflows.Action):
 
     def clean(self):
         data = super().clean()
+        # The service's own checks, each message on what it is about.
         try:
-            window = drain_policy.parse_window(data.get('window'))
+            drain_policy.Policy(window=drain_policy.parse_window(
+                data.get('window'))).validate()
+        except ValueError as exc:
+            self.add_error('window', str(exc))
+        try:
             drain_policy.Policy(
                 max_per_source=data.get('max_per_source'),
                 max_per_target=data.get('max_per_target'),
                 max_total=data.get('max_total'),
-                max_bandwidth_mib_per_s=data.get('max_bandwidth'),
-                window=window).validate()
+                max_bandwidth_mib_per_s=data.get('max_bandwidth')).validate()
         except ValueError as exc:
-            self.add_error('window' if 'window' in str(exc).lower() or
-                           data.get('window') else None, str(exc))
+            self.add_error(None, str(exc))
         return data
 
 
