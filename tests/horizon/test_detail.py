@@ -13,7 +13,6 @@
 
 from django.core.cache import cache
 from django.urls import reverse
-from openstack_dashboard import api
 from openstack_dashboard.test import helpers as test
 
 from horizon_panel.api import evacuator
@@ -279,16 +278,15 @@ class DetailTests(test.BaseAdminViewTests):
             test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK,
             allow_downtime=True)
 
-    @test.create_mocks({api.nova: ['service_list'],
-                        evacuator: ['evacuation_get', 'task_retry']})
+    @test.create_mocks({evacuator: ['evacuation_get', 'task_retry',
+                                    'host_list']})
     def test_retry_on_another_host(self):
         # The remedy for a target that refused the VM (too small a disk):
         # the operator picks another, among the enabled, running hosts
-        # the drain is not emptying.
+        # the drain is not emptying, seeing the room left on each.
         self.mock_evacuation_get.return_value = fakes.show()
         self.mock_task_retry.return_value = fakes.show()
-        self.mock_service_list.return_value = [
-            s for s in self.services.list() if s.binary == 'nova-compute']
+        self.mock_host_list.return_value = fakes.HOSTS
         res = self.client.get(DETAIL_URL)
         self.assertContains(res, 'id="%s"' % task_action_id(
             fakes.TASK_STUCK, 'retry_elsewhere'))
@@ -298,10 +296,13 @@ class DetailTests(test.BaseAdminViewTests):
                       args=[fakes.RUNNING_ID, fakes.TASK_STUCK])
         res = self.client.get(url)
         self.assertContains(res, 'id="retry_elsewhere_form"')
-        self.assertContains(res, '<option value="devstack001">')
-        # Disabled, or down: not offered.
+        self.assertContains(
+            res, '<option value="devstack001">devstack001 (3 VMs; vCPUs '
+                 '5 / 8 (\u00d74); RAM 6144 / 16384 MiB; 200.0 GiB disk '
+                 'free)</option>')
+        self.assertContains(res, '<option value="devstack003">')
+        # Down: not offered.
         self.assertNotContains(res, 'value="devstack002"')
-        self.assertNotContains(res, 'value="devstack003"')
         res = self.client.post(url, {'drain_id': fakes.RUNNING_ID,
                                      'server_id': fakes.TASK_STUCK,
                                      'target': 'devstack001'})
@@ -311,12 +312,11 @@ class DetailTests(test.BaseAdminViewTests):
             test.IsHttpRequest(), fakes.RUNNING_ID, fakes.TASK_STUCK,
             target='devstack001')
 
-    @test.create_mocks({api.nova: ['service_list'],
-                        evacuator: ['evacuation_get', 'task_retry']})
+    @test.create_mocks({evacuator: ['evacuation_get', 'task_retry',
+                                    'host_list']})
     def test_retry_on_another_host_refused_says_why(self):
         self.mock_evacuation_get.return_value = fakes.show()
-        self.mock_service_list.return_value = [
-            s for s in self.services.list() if s.binary == 'nova-compute']
+        self.mock_host_list.return_value = fakes.HOSTS
         message = ('devstack001 is not an enabled, running compute host. '
                    'Choose one of new2. Nothing was changed.')
         self.mock_task_retry.side_effect = evacuator.EvacuatorError(message)

@@ -15,26 +15,22 @@ from django.utils.translation import gettext_lazy as _
 from horizon import exceptions
 from horizon import forms
 from horizon import messages
-from openstack_dashboard import api
 
 from horizon_panel.api import evacuator
+from horizon_panel.content.drains import pickers
+from nova_migration_ext.contract import display
 
 
-def _host_label(service):
-    return '%s (%s, %s)' % (service.host, service.status, service.state)
-
-
-def compute_hosts(request, enabled_only=False):
-    """(host, label) of the compute hosts; *enabled_only*: enabled, up."""
-    try:
-        services = api.nova.service_list(request, binary='nova-compute')
-    except Exception:
-        exceptions.handle(request, _("Unable to list compute hosts."))
-        return []
-    return [(s.host, _host_label(s))
-            for s in sorted(services, key=lambda s: s.host)
-            if not enabled_only or (s.status == 'enabled' and
-                                    s.state == 'up')]
+def host_room(host):
+    """'new1 (3 VMs; vCPUs 5 / 8 (x4); RAM 6144 / 16384 MiB; ...)'."""
+    return _('%(name)s (%(vms)s VMs; vCPUs %(vcpus)s; RAM %(ram)s MiB; '
+             '%(disk)s disk free)') % {
+        'name': host.name, 'vms': host.vms,
+        'vcpus': pickers.usage(host.vcpus_used, host.vcpus,
+                               host.cpu_allocation_ratio),
+        'ram': pickers.usage(host.memory_mb_used, host.memory_mb,
+                             host.ram_allocation_ratio),
+        'disk': display.size(host.disk_free_bytes)}
 
 
 class RetryElsewhereForm(forms.SelfHandlingForm):
@@ -44,7 +40,8 @@ class RetryElsewhereForm(forms.SelfHandlingForm):
     server_id = forms.CharField(widget=forms.HiddenInput())
     target = forms.ChoiceField(
         label=_("Target Host"),
-        help_text=_("Enabled compute hosts this drain is not emptying."))
+        help_text=_("Enabled, running compute hosts this drain is not "
+                    "emptying, with the room left on each."))
 
     def __init__(self, request, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
@@ -53,10 +50,15 @@ class RetryElsewhereForm(forms.SelfHandlingForm):
         task = kwargs.get('initial', {}).get('task')
         if task is not None and task.target:
             excluded.add(task.target)
+        try:
+            hosts = evacuator.host_list(request)
+        except evacuator.EvacuatorError:
+            exceptions.handle(request, details='')
+            hosts = []
+        # With the room left on each: the reason to choose one.
         self.fields['target'].choices = [
-            (host, label) for host, label in
-            compute_hosts(request, enabled_only=True)
-            if host not in excluded]
+            (host.name, host_room(host)) for host in hosts
+            if host.usable and host.name not in excluded]
 
     def handle(self, request, data):
         try:

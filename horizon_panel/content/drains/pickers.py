@@ -53,7 +53,7 @@ def _table(table_id, headers, rows):
         html.mark_safe(''.join(rows)))
 
 
-def _usage(used, total, ratio=1.0):
+def usage(used, total, ratio=1.0):
     """'3 / 8' or, overcommitted, '3 / 8 (x16.0)'."""
     if ratio and ratio != 1.0:
         return '%s / %s (\u00d7%g)' % (used, total, ratio)
@@ -111,9 +111,9 @@ class HostTableWidget(forms.SelectMultiple):
                                     _("Unknown to the drain service"))
         return html.format_html_join('', '<td>{}</td>', ((cell,) for cell in (
             host_state(host), host.vms,
-            _usage(host.vcpus_used, host.vcpus, host.cpu_allocation_ratio),
-            _usage(host.memory_mb_used, host.memory_mb,
-                   host.ram_allocation_ratio),
+            usage(host.vcpus_used, host.vcpus, host.cpu_allocation_ratio),
+            usage(host.memory_mb_used, host.memory_mb,
+                  host.ram_allocation_ratio),
             display.size(host.disk_used_bytes),
             display.size(host.disk_free_bytes))))
 
