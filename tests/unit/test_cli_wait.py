@@ -9,7 +9,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""When ``--wait`` stops following a drain, and what it prints."""
+"""What ``--wait`` prints while it follows a drain.
+
+It stops once ``Drain.ended`` (tests/unit/contract/test_drains.py).
+"""
 
 from nova_migration_ext.cli import commands
 from nova_migration_ext.contract import drains
@@ -20,25 +23,6 @@ from tests.unit import utils
 def info(state, **counts):
     return drains.Drain(id='d-1', state=state, sources=['cmp-1'],
                         counts=counts, progress=50.0, eta_seconds=65)
-
-
-class TestEnded(utils.TestCase):
-
-    def test_running_or_paused_goes_on(self):
-        for state in (states.PLANNED, states.RUNNING, states.PAUSED):
-            self.assertFalse(commands._ended(info(state, done=1)))
-
-    def test_final_with_a_vm_still_moving_goes_on(self):
-        # Cancelled with a cold migration still finishing.
-        self.assertFalse(commands._ended(info(states.CANCELLED,
-                                              migrating=1)))
-        self.assertFalse(commands._ended(info(states.COMPLETED,
-                                              verifying=1)))
-
-    def test_completed_cancelled_or_failed_and_nothing_moving_ends(self):
-        for state in (states.COMPLETED, states.CANCELLED, states.FAILED):
-            self.assertTrue(commands._ended(info(state, done=2,
-                                                 needs_operator=1)))
 
 
 class TestProgressLine(utils.TestCase):
