@@ -28,7 +28,6 @@ from tests.functional import test_horizon_panel
 OLD = test_horizon_panel.OLD
 NEW = test_horizon_panel.NEW
 OPERATOR = test_horizon_panel.OPERATOR
-OPERATOR_PASSWORD = test_horizon_panel.OPERATOR_PASSWORD
 
 
 def refuse_live_migrations(test, hosts, reason, once_for=None):
@@ -93,19 +92,8 @@ class FortyVMs(test_evacuator_service.EvacuatorProcessTest):
         return servers
 
 
-class DrainPagesBase(test_horizon_panel.HorizonStackTest):
-    """The set-up of DrainPanelTest: an operator, an evacuator, Horizon."""
-
-    def setUp(self):
-        super().setUp()
-        self.keystone.create_user(OPERATOR, OPERATOR_PASSWORD)
-        self.start_evacuator('ev1')
-        self.start_drain_api()
-        self.horizon = self.start_horizon()
-
-    def browse_as_operator(self, scenario, **config):
-        return self.browse(self.horizon, scenario, user=OPERATOR,
-                           password=OPERATOR_PASSWORD, **config)
+class DrainPagesBase(test_horizon_panel.OperatorStackTest):
+    """DrainPanelTest's stack, and what these tests do to hosts and VMs."""
 
     def disable(self, host):
         [service] = self.admin_api.get_services(host=host,

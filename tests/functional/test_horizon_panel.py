@@ -116,8 +116,8 @@ class StockHorizonTest(HorizonStackTest):
         self.assertEqual(sorted(OLD + NEW), result['hypervisors'])
 
 
-class DrainPanelTest(HorizonStackTest):
-    """An operator of the cloud drives the evacuator from Horizon."""
+class OperatorStackTest(HorizonStackTest):
+    """The stack an operator drains from: an evacuator, the API, Horizon."""
 
     def setUp(self):
         super().setUp()
@@ -126,14 +126,21 @@ class DrainPanelTest(HorizonStackTest):
         self.start_drain_api()
         self.horizon = self.start_horizon()
 
+    def browse_as_operator(self, scenario, **config):
+        return self.browse(self.horizon, scenario, user=OPERATOR,
+                           password=OPERATOR_PASSWORD, **config)
+
+
+class DrainPanelTest(OperatorStackTest):
+    """An operator of the cloud drives the evacuator from Horizon."""
+
     def test_plan_start_and_watch_a_drain(self):
         servers = self.boot_many(3, 'old1')
         bystander = self.boot_many(1, 'old2')[0]
         names = sorted(server['name'] for server in servers)
 
-        result = self.browse(
-            self.horizon, 'drain', user=OPERATOR,
-            password=OPERATOR_PASSWORD, source='old1', targets=NEW,
+        result = self.browse_as_operator(
+            'drain', source='old1', targets=NEW,
             name='drain old1 from horizon', vms=len(servers),
             done_timeout=60, timeout=150)
 

@@ -64,6 +64,14 @@ def build_policy(context):
     return policy
 
 
+def ticked(action, field):
+    """Values of *field* posted with *action*: every step posts them all.
+
+    What another step chose, as an action sees it while it checks.
+    """
+    return set(action.data.getlist(field)) if action.data else set()
+
+
 def drain_hosts(request):
     """{name: Host} of the drain service's inventory; {} when it fails."""
     try:
@@ -82,10 +90,6 @@ class _HostsAction(workflows.Action):
         field = self.fields[self.picker]
         field.choices = [(name, name) for name in sorted(hosts)]
         field.widget.hosts = hosts
-
-    def chosen(self, field):
-        """Hosts ticked in *field* of another step (all steps post)."""
-        return sorted(set(self.data.getlist(field))) if self.data else []
 
 
 class SourcesAction(_HostsAction):
@@ -147,7 +151,7 @@ class TargetsAction(_HostsAction):
         if targets and data.get('target_aggregate'):
             self.add_error('target_aggregate', _(
                 "Tick target hosts or choose an aggregate, not both."))
-        both = sorted(set(self.chosen('sources')) & set(targets or ()))
+        both = sorted(ticked(self, 'sources') & set(targets or ()))
         if both:
             self.add_error('targets', _(
                 "%s cannot be both emptied and a target: untick it here "
@@ -212,7 +216,7 @@ class MethodAction(workflows.Action):
         data = super().clean()
         # Only the VMs of the hosts to empty: a choice left on a VM
         # elsewhere (its row hidden since) is not part of the drain.
-        sources = set(self.data.getlist('sources')) if self.data else set()
+        sources = ticked(self, 'sources')
         data['server_downtime'] = {
             server_id: allowed for server_id, allowed in
             (data.get('server_downtime') or {}).items()
