@@ -119,6 +119,20 @@ CORE_OPTS = [
                      'both hosts): for slow links and compressible disks'),
         ],
         help='Compression of the verified cold-migration copy.'),
+    cfg.StrOpt(
+        'cold_copy_checksum',
+        default='xxh128',
+        choices=[
+            ('xxh128', 'XXH3, 128 bits (the Python package xxhash on both '
+                       'hosts): tens of GB/s, leaves the CPUs to the copy'),
+            ('sha256', 'SHA-256: a cryptographic digest, 1-2 GB/s per core '
+                       'with SHA instructions, about a fifth slower copies '
+                       'where the CPUs are the limit'),
+        ],
+        help='Digest of every chunk of the verified cold-migration copy, '
+             'computed on both hosts: a chunk whose digests differ is sent '
+             'again. Not a defence against an attacker (ssh authenticates '
+             'the link); it catches what a disk, memory or bug damaged.'),
     cfg.BoolOpt(
         'cold_copy_two_phase',
         default=False,

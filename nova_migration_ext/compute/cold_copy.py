@@ -46,6 +46,7 @@ def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False):
     """The command that copies one disk, from the ``[migration_ext]`` conf."""
     argv = [sys.executable, '-m', 'nova_migration_ext.compute.diskcopy.sender',
             '--compress', conf.cold_copy_compression,
+            '--checksum', conf.cold_copy_checksum,
             '--retries', str(conf.cold_copy_retries),
             '--remote-python', conf.cold_copy_remote_python or sys.executable]
     if host:
@@ -74,6 +75,10 @@ def explain(report, host, source_host, host_name=None):
                   'migrate to another host' % where)
     elif code == proto.EXIT_CONNECTION:
         advice = _ssh_advice(source_host, where)
+    elif code == proto.EXIT_UNSUPPORTED:
+        advice = ('install the Python package xxhash on %s and on %s, or '
+                  'set [migration_ext] cold_copy_checksum = sha256 on %s, '
+                  'then retry' % (source_host, where, source_host))
     else:
         advice = 'read the source\'s nova-compute log, then retry'
     return ('Disk copy to %s failed: %s. Nothing was lost: the source '
@@ -140,7 +145,8 @@ def copy_disk(conf, from_path, to_path, host, source_host, cap=None,
              's: %(bytes_sent)d bytes in %(chunks_sent)d chunks sent, '
              '%(chunks_skipped)d chunks already there or empty, '
              '%(passes)d pass(es), %(repaired)d chunk(s) repaired, '
-             '%(resumed)d resume(s), verified=%(verified)s',
+             '%(resumed)d resume(s), verified=%(verified)s '
+             '(%(checksum)s)',
              dict(report, host=host or 'local'))
     return report
 

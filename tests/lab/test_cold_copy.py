@@ -36,7 +36,8 @@ COPIED = re.compile(
     r'Copied \S+/(?P<name>[^/\s]+) to \S+ in [\d.]+ s: (?P<bytes>\d+) bytes '
     r'in (?P<sent>\d+) chunks sent, (?P<skipped>\d+) chunks already there '
     r'or empty, (?P<passes>\d+) pass\(es\), (?P<repaired>\d+) chunk\(s\) '
-    r'repaired, (?P<resumed>\d+) resume\(s\), verified=(?P<verified>\w+)')
+    r'repaired, (?P<resumed>\d+) resume\(s\), verified=(?P<verified>\w+) '
+    r'\((?P<checksum>\w+)\)')
 INSTANCES = '/var/lib/nova/instances'
 # A guest's first tick after it booted: its host-clock time.
 FIRST_TICK = re.compile(r'^nmx-tick 1 \d+ (\d+)', re.M)
@@ -69,6 +70,7 @@ class CopyLogMixin:
         for name in names:
             self.assertIn(name, found)
             self.assertEqual('True', found[name][-1]['verified'], found)
+            self.assertEqual('xxh128', found[name][-1]['checksum'], found)
 
 
 class TwoPhaseCopyTest(CopyLogMixin, base.LabTestCase):

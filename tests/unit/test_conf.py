@@ -45,6 +45,7 @@ DEFAULTS = {
     'token_lifetime_action': 'fail',
     'cold_copy': 'verified',
     'cold_copy_compression': 'none',
+    'cold_copy_checksum': 'xxh128',
     'cold_copy_two_phase': False,
     'cold_copy_max_downtime': 0.0,
     'cold_copy_retries': 3,

@@ -16,8 +16,9 @@ Run by the sender over ssh::
     python -m nova_migration_ext.compute.diskcopy.receiver --size N PATH
 
 It answers on stdout (see ``protocol``). Beside *PATH* it keeps
-``PATH.nmx-sums``, the digest of every chunk it wrote, saved only after
-the data is on disk; the next pass starts from it. ``--finish`` removes
+``PATH.nmx-sums``, the digest of every chunk it wrote (after a line
+naming the checksum), saved only after the data is on disk; the next
+pass starts from it. ``--finish`` removes
 it once the copy matched every digest of the source.
 """
 
@@ -50,10 +51,11 @@ def _hang_up(signum, frame):
 class Copy:
     """A destination file and the digests we can vouch for."""
 
-    def __init__(self, path, size, chunk):
+    def __init__(self, path, size, chunk, checksum=None):
         self.path = path
         self.size = size
         self.chunk = chunk
+        self.checksum = checksum or proto.Checksum()
         self.count = proto.chunk_count(size, chunk)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         previous = os.fstat(self.fd).st_size
@@ -64,6 +66,8 @@ class Copy:
         self.bytes = 0
         self.fresh = set()      # chunks written in this pass
         self.saved_at = time.monotonic()
+        self._lock = threading.Lock()         # digests, fresh, counters
+        self._saving = threading.Lock()       # one save at a time
         self._read_back = None
         self._reader = None
 
@@ -71,52 +75,73 @@ class Copy:
     def state_path(self):
         return self.path + proto.STATE_SUFFIX
 
+    @property
+    def _header(self):
+        return self.checksum.name.encode('ascii') + b'\n'
+
     def _load(self, previous_size):
+        checksum = self.checksum
         try:
             with open(self.state_path, 'rb') as state:
                 saved = bytearray(state.read())
         except FileNotFoundError:
             saved = bytearray()
-        saved = saved[:self.count * proto.DIGEST_SIZE]
+        if saved.startswith(self._header):
+            saved = saved[len(self._header):self.count * checksum.size
+                          + len(self._header)]
+        else:
+            saved = bytearray()   # none, or of another checksum
         if previous_size != self.size and previous_size % self.chunk:
             # The old last chunk changed length: its digest no longer holds.
             last = previous_size // self.chunk
-            start = last * proto.DIGEST_SIZE
+            start = last * checksum.size
             if start < len(saved):
-                saved[start:start + proto.DIGEST_SIZE] = proto.UNKNOWN
-        saved.extend(proto.UNKNOWN * (self.count - len(saved)
-                                      // proto.DIGEST_SIZE))
+                saved[start:start + checksum.size] = checksum.unknown
+        saved.extend(checksum.unknown * (self.count - len(saved)
+                                         // checksum.size))
         with_data = proto.data_chunks(self.fd, self.size, self.chunk)
         for index in range(self.count):
             if index not in with_data:
-                start = index * proto.DIGEST_SIZE
-                saved[start:start + proto.DIGEST_SIZE] = proto.zero_digest(
+                start = index * checksum.size
+                saved[start:start + checksum.size] = checksum.zeros(
                     proto.chunk_length(self.size, self.chunk, index))
         return saved
 
     def known(self):
         return bytes(self.digests)
 
-    def _record(self, index, value):
-        start = index * proto.DIGEST_SIZE
-        self.digests[start:start + proto.DIGEST_SIZE] = value
-        if time.monotonic() - self.saved_at >= _SAVE_EVERY:
-            self.save()
+    def _record(self, index, value, written=None):
+        """Digest of chunk *index*; *written*: bytes this pass wrote.
+
+        None: not written in this pass (the chunk came damaged).
+        """
+        start = index * self.checksum.size
+        with self._lock:
+            self.digests[start:start + self.checksum.size] = value
+            if written is not None:
+                self.fresh.add(index)
+            if written:
+                self.written += 1
+                self.bytes += written
+        if time.monotonic() - self.saved_at >= _SAVE_EVERY and \
+                self._saving.acquire(blocking=False):
+            # Another writer saving already: this one goes on writing.
+            try:
+                self._save()
+            finally:
+                self._saving.release()
 
     def write(self, index, value, data):
         if index >= self.count or len(data) != proto.chunk_length(
                 self.size, self.chunk, index):
             raise ValueError('chunk %d of %d bytes does not fit a file of '
                              '%d bytes' % (index, len(data), self.size))
-        if proto.digest(data) != value:
+        if self.checksum(data) != value:
             # Damaged on the way: forget the chunk, the next pass resends.
-            self._record(index, proto.UNKNOWN)
+            self._record(index, self.checksum.unknown)
             return
         os.pwrite(self.fd, data, index * self.chunk)
-        self.written += 1
-        self.bytes += len(data)
-        self.fresh.add(index)
-        self._record(index, value)
+        self._record(index, value, len(data))
 
     def zero(self, index):
         length = proto.chunk_length(self.size, self.chunk, index)
@@ -125,15 +150,21 @@ class Copy:
             _fallocate(self.fd, _PUNCH_HOLE, offset, length)
         except OSError:
             os.pwrite(self.fd, bytes(length), offset)
-        self.fresh.add(index)
-        self._record(index, proto.zero_digest(length))
+        self._record(index, self.checksum.zeros(length), 0)
 
     def save(self):
         """Digests to disk, never ahead of the data they describe."""
+        with self._saving:
+            self._save()
+
+    def _save(self):
+        # Only digests recorded before the sync: their writes came first.
+        with self._lock:
+            digests = bytes(self.digests)
         os.fdatasync(self.fd)
         tmp = self.state_path + '.tmp'
         with open(tmp, 'wb') as state:
-            state.write(self.digests)
+            state.write(self._header + digests)
         os.replace(tmp, self.state_path)
         self.saved_at = time.monotonic()
 
@@ -143,8 +174,8 @@ class Copy:
         Chunks this pass writes are read too but not used: see ``check``.
         """
         def read_back():
-            self._read_back = proto.split_digests(proto.file_digests(
-                self.fd, self.size, self.chunk))
+            self._read_back = self.checksum.split(proto.file_digests(
+                self.checksum, self.fd, self.size, self.chunk))
         self._reader = threading.Thread(target=read_back, daemon=True)
         self._reader.start()
 
@@ -155,18 +186,19 @@ class Copy:
         bytes handed to the file; every other one (kept from an earlier
         pass, or never sent) by reading it back.
         """
-        theirs = proto.split_digests(source_digests)
+        size = self.checksum.size
+        theirs = self.checksum.split(source_digests)
         if self._reader is None:
             self.start_reading_back()
         self._reader.join()
         bad = []
         for index, expected in enumerate(theirs):
-            start = index * proto.DIGEST_SIZE
+            start = index * size
             if index in self.fresh:
-                mine = bytes(self.digests[start:start + proto.DIGEST_SIZE])
+                mine = bytes(self.digests[start:start + size])
             else:
                 mine = self._read_back[index]
-                self.digests[start:start + proto.DIGEST_SIZE] = mine
+                self.digests[start:start + size] = mine
             if mine != expected:
                 bad.append(index)
         return bad
@@ -191,13 +223,16 @@ def _fallocate(fd, mode, offset, length):
 
 
 class _Writer:
-    """Hashes and writes chunks in a thread while the next ones arrive.
+    """Hashes and writes chunks in threads while the next ones arrive.
 
-    Only this thread changes the copy until ``close``; buffers go back to
-    the reader once written.
+    ``WORKERS`` threads, each a whole chunk at a time (hashlib and the
+    writes let go of the GIL): one thread alone, hashing then writing,
+    was the slowest step of a copy. Only they change the copy until
+    ``close``; buffers go back to the reader once written.
     """
 
-    BUFFERS = 4
+    BUFFERS = 6
+    WORKERS = 2
 
     def __init__(self, copy):
         self.copy = copy
@@ -206,8 +241,10 @@ class _Writer:
             self.free.put(memoryview(bytearray(copy.chunk)))
         self.work = queue.Queue()
         self.error = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._run, daemon=True)
+                        for _ in range(self.WORKERS)]
+        for thread in self.threads:
+            thread.start()
 
     def _run(self):
         while True:
@@ -237,8 +274,10 @@ class _Writer:
 
     def close(self):
         """Wait for every chunk handed over; re-raise a write's error."""
-        self.work.put(None)
-        self.thread.join()
+        for thread in self.threads:
+            self.work.put(None)
+        for thread in self.threads:
+            thread.join()
         if self.error is not None:
             raise self.error
 
@@ -254,7 +293,7 @@ def receive(copy, stream, finish):
                 break
             kind, index, length = proto.FRAME.unpack(header)
             if kind == proto.DATA:
-                value = proto.read_exactly(stream, proto.DIGEST_SIZE)
+                value = proto.read_exactly(stream, copy.checksum.size)
                 if length > copy.chunk:
                     raise ValueError('chunk %d of %d bytes is larger than '
                                      '%d' % (index, length, copy.chunk))
@@ -295,6 +334,8 @@ def main(argv=None):
     parser.add_argument('path')
     parser.add_argument('--size', type=int, required=True)
     parser.add_argument('--chunk', type=int, default=proto.DEFAULT_CHUNK)
+    parser.add_argument('--checksum', choices=proto.CHECKSUMS,
+                        default=proto.DEFAULT_CHECKSUM)
     parser.add_argument('--finish', action='store_true',
                         help='remove the saved digests once verified')
     parser.add_argument('--no-verify', dest='verify', action='store_false',
@@ -307,7 +348,14 @@ def main(argv=None):
         signal.signal(signum, _hang_up)
     proto.widen_pipe(sys.stdin.fileno())
     try:
-        copy = Copy(args.path, args.size, args.chunk)
+        checksum = proto.Checksum(args.checksum)
+    except proto.Unsupported as exc:
+        out.write(proto.LENGTH.pack(0))
+        out.write(json.dumps({'error': str(exc)}).encode('utf-8') + b'\n')
+        out.flush()
+        return proto.EXIT_UNSUPPORTED
+    try:
+        copy = Copy(args.path, args.size, args.chunk, checksum)
         known = copy.known()
         out.write(proto.LENGTH.pack(len(known)) + known)
         out.flush()

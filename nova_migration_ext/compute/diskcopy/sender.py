@@ -55,6 +55,7 @@ class CopyError(Exception):
 class Report:
     source: str
     destination: str
+    checksum: str = proto.DEFAULT_CHECKSUM
     size: int = 0
     passes: int = 0
     chunks_sent: int = 0
@@ -73,6 +74,7 @@ class Options:
     ssh_options: tuple = ()
     remote_python: str = sys.executable
     chunk: int = proto.DEFAULT_CHUNK
+    checksum: str = proto.DEFAULT_CHECKSUM
     compress: str = 'none'        # or 'zstd' (multi-threaded, level 1)
     bandwidth: float = 0.0        # MiB/s; 0: no cap
     verify: bool = True
@@ -86,7 +88,8 @@ class _Pass:
 
     def __init__(self, options, destination, size):
         remote = [options.remote_python, '-m', _RECEIVER, '--size',
-                  str(size), '--chunk', str(options.chunk)]
+                  str(size), '--chunk', str(options.chunk),
+                  '--checksum', options.checksum]
         if options.finish:
             remote.append('--finish')
         if not options.verify:
@@ -163,7 +166,8 @@ class Sender:
         self.source = source
         self.destination = destination
         self.options = options or Options()
-        self.report = Report(source, destination)
+        self.report = Report(source, destination, self.options.checksum)
+        self.checksum = proto.Checksum(self.options.checksum)
         self._digests = []
         self._started = 0.0
         self._sent_since_start = 0
@@ -198,6 +202,9 @@ class Sender:
                     raise CopyError(code, 'no space left for %s on %s: %s' % (
                         self.destination, options.host or 'this host',
                         answer.get('error')))
+                if code == proto.EXIT_UNSUPPORTED:
+                    raise CopyError(code, '%s: %s' % (
+                        options.host or 'this host', answer.get('error')))
                 failures += 1
                 if code == proto.EXIT_MISMATCH:
                     self.report.repaired += len(answer.get('mismatched', ()))
@@ -227,9 +234,11 @@ class Sender:
         current = _Pass(options, self.destination, size)
         try:
             known = current.known()
-            if known is None or len(known) != len(self._digests) * \
-                    proto.DIGEST_SIZE:
+            if known is None:
                 current.abort()
+                return current.close()
+            if len(known) != len(self._digests) * self.checksum.size:
+                # The receiver could not start; its answer says why.
                 return current.close()
             self._started = time.monotonic()
             self._sent_since_start = 0
@@ -264,7 +273,7 @@ class Sender:
             value = self._digests[index]
             if value is not None:
                 return value, None
-            return proto.chunk_digest(fd, size, chunk, index,
+            return proto.chunk_digest(self.checksum, fd, size, chunk, index,
                                       index in with_data)
 
         indexes = iter(range(len(self._digests)))
@@ -280,11 +289,11 @@ class Sender:
                     pending.append((following,
                                     pool.submit(digest, following)))
                 self._digests[index] = value
-                start = index * proto.DIGEST_SIZE
-                if known[start:start + proto.DIGEST_SIZE] == value:
+                start = index * self.checksum.size
+                if known[start:start + self.checksum.size] == value:
                     self.report.chunks_skipped += 1
                     continue
-                if value == proto.zero_digest(proto.chunk_length(
+                if value == self.checksum.zeros(proto.chunk_length(
                         size, chunk, index)):
                     yield proto.ZERO, index, value, None
                     continue
@@ -351,6 +360,9 @@ def main(argv=None):
                         help='extra ssh -o option, e.g. Port=2222')
     parser.add_argument('--remote-python', default=sys.executable)
     parser.add_argument('--chunk', type=int, default=proto.DEFAULT_CHUNK)
+    parser.add_argument('--checksum', choices=proto.CHECKSUMS,
+                        default=proto.DEFAULT_CHECKSUM,
+                        help='digest of each chunk (default: %(default)s)')
     parser.add_argument('--compress', choices=('none', 'zstd'),
                         default='none')
     parser.add_argument('--bandwidth', type=float, default=0.0,
@@ -364,10 +376,16 @@ def main(argv=None):
     options = Options(
         host=args.host, ssh_options=tuple(args.ssh_option),
         remote_python=args.remote_python, chunk=args.chunk,
-        compress=args.compress, bandwidth=args.bandwidth,
+        checksum=args.checksum, compress=args.compress,
+        bandwidth=args.bandwidth,
         verify=not args.precopy, finish=not args.precopy,
         retries=args.retries)
-    sender = Sender(args.source, args.destination, options)
+    try:
+        sender = Sender(args.source, args.destination, options)
+    except proto.Unsupported as exc:
+        print(json.dumps({'source': args.source, 'error': 'this host: %s'
+                          % exc, 'code': proto.EXIT_UNSUPPORTED}))
+        return proto.EXIT_UNSUPPORTED
     try:
         report = sender.run(stable=not args.precopy)
     except CopyError as exc:

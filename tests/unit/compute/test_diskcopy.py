@@ -154,6 +154,54 @@ class DiskCopyTest(utils.TestCase):
         self.copy()
         self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
 
+    def test_sha256_copy_is_verified_and_resumes_like_xxh128(self):
+        self.make_source()
+        first = self.copy(checksum='sha256', verify=False, finish=False)
+        with open(self.dst + proto.STATE_SUFFIX, 'rb') as state:
+            self.assertEqual(b'sha256\n', state.read(7))
+        write_at(self.src, 25 * MiB + 5, b'written while the VM ran')
+        final = self.copy(checksum='sha256')
+        self.assertEqual(6, first.chunks_sent)
+        self.assertEqual(1, final.chunks_sent)
+        self.assertTrue(final.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_digests_of_another_checksum_are_not_trusted(self):
+        self.make_source()
+        self.copy(checksum='sha256', verify=False, finish=False)
+        write_at(self.dst, 3 * MiB + 4096, b'\xff')   # damaged since
+        final = self.copy(checksum='xxh128')
+        # The saved sha256 digests mean nothing to xxh128: the receiver
+        # vouches for no chunk with data, and every one is sent again.
+        self.assertEqual(1, final.passes)
+        self.assertEqual(6, final.chunks_sent)
+        self.assertTrue(final.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_receiver_without_xxhash_fails_at_once_with_what_to_do(self):
+        self.make_source()
+        # The destination's Python lacks the xxhash package.
+        fake = os.path.join(self.dir, 'no-xxhash')
+        os.mkdir(fake)
+        with open(os.path.join(fake, 'xxhash.py'), 'w') as module:
+            module.write('raise ImportError("No module named xxhash")\n')
+        python = os.path.join(self.dir, 'python-no-xxhash')
+        with open(python, 'w') as script:
+            script.write('#!/bin/sh\nPYTHONPATH=%s:%s exec %s "$@"\n' % (
+                fake, os.getcwd(), sys.executable))
+        os.chmod(python, 0o755)
+        start = time.monotonic()
+        error = self.assertRaises(sender.CopyError, self.copy,
+                                  remote_python=python, retry_delay=30)
+        self.assertLess(time.monotonic() - start, 30)   # no retry
+        self.assertEqual(proto.EXIT_UNSUPPORTED, error.code)
+        self.assertIn('xxhash', str(error))
+        self.assertIn('cold_copy_checksum = sha256', str(error))
+        self.assertFalse(os.path.exists(self.dst))
+        # sha256 needs nothing more there.
+        self.assertTrue(self.copy(remote_python=python,
+                                  checksum='sha256').verified)
+
     def test_zstd_compression(self):
         self.make_source()
         report = self.copy(compress='zstd')
@@ -177,12 +225,17 @@ class ReceiverTest(utils.TestCase):
 
     def test_damaged_chunk_is_not_written(self):
         path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'd')
-        copy = receiver.Copy(path, 2 * MiB, MiB)
+        checksum = proto.Checksum()
+        copy = receiver.Copy(path, 2 * MiB, MiB, checksum)
         data = os.urandom(MiB)
-        copy.write(0, proto.digest(data), data[:-1] + b'\0')
-        copy.write(1, proto.digest(data), data)
-        self.assertEqual(proto.UNKNOWN, copy.known()[:32])
+        copy.write(0, checksum(data), data[:-1] + b'\0')
+        copy.write(1, checksum(data), data)
+        self.assertEqual(checksum.unknown, copy.known()[:checksum.size])
         self.assertEqual(1, copy.written)
+        self.assertEqual({1}, copy.fresh)
+
+    def test_unknown_checksum_is_refused(self):
+        self.assertRaises(ValueError, proto.Checksum, 'md5')
 
 
 class SshTest(utils.TestCase):
@@ -213,7 +266,11 @@ class ExplainTest(utils.TestCase):
                             (proto.EXIT_MISMATCH, "check c2's disk"),
                             (proto.EXIT_CONNECTION,
                              'sshd runs on c2 and that the nova user on c1 '
-                             'can ssh there')):
+                             'can ssh there'),
+                            (proto.EXIT_UNSUPPORTED,
+                             'install the Python package xxhash on c1 and '
+                             'on c2, or set [migration_ext] '
+                             'cold_copy_checksum = sha256 on c1')):
             message = cold_copy.explain({'code': code, 'error': 'boom'},
                                         'c2', 'c1')
             self.assertIn(words, message)
