@@ -33,9 +33,15 @@ Usage (as root, the lab up: ``tools/lab.sh up``)::
    the host's link, shared (``link``), or each copy's own stream
    (``stream``, the hosts' links and disks as published).
 
+Each step runs ``--repeat`` drains (default 3): the calibration's
+medians, the parallelism that fits them best on average, and the
+median measured and predicted makespans of the drains (a lone move
+here took 4 to 22 s from one run to the next).
+
 The last line: ``lab drain: measured X s, predicted Y s (Z% off)``.
 """
 
+import argparse
 import collections
 import statistics
 import sys
@@ -110,16 +116,27 @@ CALIBRATION = (('run', 'c1', {}),) * 3 + \
     (('stopped', 'c1', {'stop': True}),) * 2
 
 
-def calibrate():
+def calibrate(repeat):
     """Setup per method and link rate, from moves one at a time.
 
     Three running VMs (block live migration) and two stopped ones (cold)
-    off c1 onto c3 with ``--max-total 1``: each alone on the links. A
-    method's setup is the median of its tasks' times (submit to done, as
-    the engine records them, to the second) less their copy: for a block
-    migration the stream's time from libvirt's statistics on c3, for a
-    cold one its bytes at the copy tool's rate.
+    off c1 onto c3 with ``--max-total 1``: each alone on the links;
+    *repeat* such drains. A method's setup is the median of its tasks'
+    times (submit to done, as the engine records them, to the second)
+    less their copy: for a block migration the stream's time from
+    libvirt's statistics on c3, for a cold one its bytes at the copy
+    tool's rate.
     """
+    setups = collections.defaultdict(list)
+    rates = []
+    for _run in range(repeat):
+        _calibration_drain(setups, rates)
+    setup = {method: statistics.median(values)
+             for method, values in setups.items()}
+    return setup, statistics.median(rates)
+
+
+def _calibration_drain(setups, rates):
     drain, info, tasks = drained(CALIBRATION, ('c1',),
                                  ('--allow-downtime', '--max-total', '1'))
     try:
@@ -130,8 +147,6 @@ def calibrate():
                     record['server'], 'c3')
     finally:
         drain.cleanup()
-    setups = collections.defaultdict(list)
-    rates = []
     for task in tasks:
         if task.state != 'done':
             raise RuntimeError('calibration move of %s ended %s'
@@ -147,9 +162,6 @@ def calibrate():
         setups[task.method].append(seconds(task) - copy)
         print('  %-5s alone: %4.1f s from submit to done, copy %4.1f s'
               % (task.method, seconds(task), copy))
-    setup = {method: statistics.median(values)
-             for method, values in setups.items()}
-    return setup, statistics.median(rates)
 
 
 UNITS = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3}
@@ -203,44 +215,52 @@ def makespan(tasks):
 CONTENTION = (('run', 'c1', {}),) * 3
 
 
-def fit_parallelism(setup, rate):
+def fit_parallelism(setup, rate, repeat):
     """Setups c3 runs at full speed at once, from three moved together.
 
-    Three running VMs off c1 at once (``--max-per-source 3``); the
-    parallelism whose prediction comes closest to their measured
-    makespan, from 0.5 to 8 in steps of 0.1 (above 3 it changes nothing).
+    Three running VMs off c1 at once (``--max-per-source 3``), *repeat*
+    times; the parallelism whose predictions come closest to their
+    measured makespans on average, from 0.5 to 8 in steps of 0.1 (above
+    3 it changes nothing).
     """
-    drain, info, tasks = drained(CONTENTION, ('c1',), (
-        '--allow-downtime', '--max-per-source', '3',
-        '--max-per-target', '3'))
-    drain.cleanup()
-    measured, _first = makespan(tasks)
+    runs = []
+    for _run in range(repeat):
+        drain, info, tasks = drained(CONTENTION, ('c1',), (
+            '--allow-downtime', '--max-per-source', '3',
+            '--max-per-target', '3'))
+        drain.cleanup()
+        runs.append((info, tasks, makespan(tasks)[0]))
+    measured = statistics.median(run[2] for run in runs)
+
+    def error(parallelism, physics):
+        return statistics.mean(
+            abs(predict(info, tasks, setup, rate, parallelism, physics)[0]
+                .makespan - seconds)
+            for info, tasks, seconds in runs)
+
+    def median_prediction(parallelism, physics):
+        return statistics.median(
+            predict(info, tasks, setup, rate, parallelism, physics)[0]
+            .makespan for info, tasks, _seconds in runs)
+
     fits = []
     for physics in PHYSICS:
-        error, parallelism = min(
-            (abs(predict(info, tasks, setup, rate, p / 10.0, physics)[0]
-                 .makespan - measured), p / 10.0)
-            for p in range(5, 81))
-        print('three at once: measured %.1f s; %s model %.1f s without '
-              'setup contention, setup parallelism %.1f fits (%.1f s)'
-              % (measured, physics,
-                 predict(info, tasks, setup, rate, None, physics)[0]
-                 .makespan, parallelism,
-                 predict(info, tasks, setup, rate, parallelism,
-                         physics)[0].makespan))
-        fits.append((error, PHYSICS.index(physics), physics, parallelism))
+        off, parallelism = min((error(p / 10.0, physics), p / 10.0)
+                               for p in range(5, 81))
+        print('three at once: measured %s s (median %.1f); %s model %.1f s '
+              'without setup contention, setup parallelism %.1f fits '
+              '(%.1f s)'
+              % (', '.join('%.1f' % run[2] for run in runs), measured,
+                 physics, median_prediction(None, physics), parallelism,
+                 median_prediction(parallelism, physics)))
+        fits.append((off, PHYSICS.index(physics), physics, parallelism))
     _error, _index, physics, parallelism = min(fits)
     print('the lab follows the %s model' % physics)
     return physics, parallelism
 
 
-def main():
-    started = time.monotonic()
-    setup, rate = calibrate()
-    print('parameters: setup %s, link %.0f MB/s'
-          % (', '.join('%s %.1f s' % kv for kv in sorted(setup.items())),
-             rate / 1e6))
-    physics, parallelism = fit_parallelism(setup, rate)
+def one_drain(setup, rate, physics, parallelism):
+    """The lab demo's drain, measured and predicted; its three makespans."""
     drain, info, tasks = drained(lab_drain.KINDS, lab_drain.SOURCES)
     drain.cleanup()
     states = collections.Counter(t.state for t in tasks)
@@ -266,13 +286,38 @@ def main():
                  (task.submitted_at - first).total_seconds(),
                  (task.finished_at - first).total_seconds(),
                  result.ends[task.id]))
+    print('measured %.1f s, predicted %.1f s (%.0f%% off); without setup '
+          'contention %.1f s (%.0f%% off)'
+          % (measured, result.makespan, off(result.makespan, measured),
+             plain.makespan, off(plain.makespan, measured)))
+    return measured, result.makespan, plain.makespan
+
+
+def off(predicted, measured):
+    return 100.0 * abs(predicted - measured) / measured
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeat', type=int, default=3,
+                        help='drains of each kind, for medians (default 3)')
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    setup, rate = calibrate(args.repeat)
+    print('parameters: setup %s, link %.0f MB/s'
+          % (', '.join('%s %.1f s' % kv for kv in sorted(setup.items())),
+             rate / 1e6))
+    physics, parallelism = fit_parallelism(setup, rate, args.repeat)
+    runs = [one_drain(setup, rate, physics, parallelism)
+            for _run in range(args.repeat)]
+    measured, predicted, plain = (statistics.median(run[i] for run in runs)
+                                  for i in range(3))
     print('without setup contention the model says %.1f s (%.0f%% off)'
-          % (plain.makespan,
-             100.0 * abs(plain.makespan - measured) / measured))
+          % (plain, off(plain, measured)))
     print('wall time %.0f s' % (time.monotonic() - started))
-    print('lab drain: measured %.1f s, predicted %.1f s (%.0f%% off)'
-          % (measured, result.makespan,
-             100.0 * abs(result.makespan - measured) / measured))
+    print('lab drain: measured %.1f s, predicted %.1f s (%.0f%% off)%s'
+          % (measured, predicted, off(predicted, measured),
+             ', medians of %d drains' % len(runs) if len(runs) > 1 else ''))
     return 0
 
 
