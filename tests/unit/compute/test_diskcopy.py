@@ -16,6 +16,7 @@ lab tests run it between hosts.
 """
 
 import filecmp
+import mmap
 import os
 import stat
 import sys
@@ -221,6 +222,40 @@ class DiskCopyTest(utils.TestCase):
         self.assertEqual(0, sender.main([self.src, self.dst]))
 
 
+class ChunkReaderTest(utils.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'src')
+        self.data = os.urandom(5 * MiB + 100)
+        with open(self.path, 'wb') as f:
+            f.write(self.data)
+        self.fd = os.open(self.path, os.O_RDONLY)
+        self.addCleanup(os.close, self.fd)
+
+    def test_chunks_lent_past_the_page_cache_and_given_back(self):
+        reader = sender._ChunkReader(self.path, self.fd, len(self.data), MiB)
+        self.addCleanup(reader.close)
+        self.assertIsNotNone(reader.direct_fd)   # ext4 here, as on CI
+        # More reads than buffers: each one given back before the next.
+        for _ in range(3 * sender._BUFFERS // 6):
+            for index in range(6):
+                data = reader.read(index)
+                self.assertIsInstance(data, memoryview)
+                self.assertEqual(self.data[index * MiB:(index + 1) * MiB],
+                                 bytes(data))
+                reader.release(data)
+
+    def test_unaligned_chunks_are_read_through_the_page_cache(self):
+        chunk = MiB + 1
+        reader = sender._ChunkReader(self.path, self.fd, len(self.data),
+                                     chunk)
+        self.addCleanup(reader.close)
+        self.assertIsNone(reader.direct_fd)
+        self.assertEqual(self.data[chunk:2 * chunk], reader.read(1))
+
+
 class ReceiverTest(utils.TestCase):
 
     def test_damaged_chunk_is_not_written(self):
@@ -233,6 +268,30 @@ class ReceiverTest(utils.TestCase):
         self.assertEqual(checksum.unknown, copy.known()[:checksum.size])
         self.assertEqual(1, copy.written)
         self.assertEqual({1}, copy.fresh)
+
+    def test_aligned_chunks_go_past_the_page_cache(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'd')
+        checksum = proto.Checksum()
+        copy = receiver.Copy(path, 2 * MiB, MiB, checksum)
+        self.assertIsNotNone(copy.direct_fd)   # ext4 here, as on CI
+        chunk = memoryview(mmap.mmap(-1, MiB))
+        chunk[:] = os.urandom(MiB)
+        copy.write(1, checksum(chunk), chunk, aligned=True)
+        self.assertIsNotNone(copy.direct_fd)
+        with open(path, 'rb') as f:
+            f.seek(MiB)
+            self.assertEqual(bytes(chunk), f.read())
+
+    def test_direct_write_refused_falls_back_to_the_page_cache(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'd')
+        checksum = proto.Checksum()
+        copy = receiver.Copy(path, 2 * MiB, MiB, checksum)
+        # A bytes object's data is not page-aligned: O_DIRECT says EINVAL.
+        data = b'\x01' + os.urandom(MiB - 1)
+        copy.write(0, checksum(data), data, aligned=True)
+        self.assertIsNone(copy.direct_fd)
+        with open(path, 'rb') as f:
+            self.assertEqual(data, f.read(MiB))
 
     def test_unknown_checksum_is_refused(self):
         self.assertRaises(ValueError, proto.Checksum, 'md5')
