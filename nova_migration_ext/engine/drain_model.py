@@ -62,6 +62,10 @@ class Job:
     :param memory: of *bytes*, the guest's memory, sent last and re-sent
         as it is dirtied; the rest (local disks) goes first, once. None:
         all of *bytes*.
+    :param starts_guest: its setup starts a guest on the target (a live
+        or block migration, a cold one of a running VM); only such setups
+        count against ``setup_parallelism``. A stopped VM's cold move
+        defines its domain there and waits on nova's steps.
     """
 
     key: object
@@ -73,6 +77,7 @@ class Job:
     cap: float | None = None
     setup: float | None = None     # None: the model's setup time
     memory: float | None = None
+    starts_guest: bool = True
     re_sends: bool = dataclasses.field(init=False, default=False)
 
     def __post_init__(self):
@@ -215,8 +220,9 @@ def simulate(jobs, scheduler, links, sharing='local',
     :param links: host -> bytes per second of its link.
     :param max_aborts: attempts nova gives up on before the model stops
         retrying a job (it then counts as ended where it was).
-    :param setup_parallelism: setups a target host runs at full speed at
-        once; more share it (n setups each at P / n). None: no limit.
+    :param setup_parallelism: setups that start a guest a target host
+        runs at full speed at once; more share it (n setups each at
+        P / n). None: no limit.
     """
     share = SHARING[sharing]
     now = 0.0
@@ -267,8 +273,9 @@ def simulate(jobs, scheduler, links, sharing='local',
             running[job] = flow
             for h in (job.source, job.target):
                 by_host[h].add(flow)
-            setting_up[job.target].add(flow)
-            targets.add(job.target)
+            if job.starts_guest:
+                setting_up[job.target].add(flow)
+                targets.add(job.target)
             schedule(flow)
         for target in sorted(targets):
             reshare_setups(target)

@@ -85,11 +85,14 @@ def task_job(task, policy):
 
     A task planned before dirty rates were recorded gets the default.
     """
-    return scheduling.job(
+    job = scheduling.job(
         task.id, task.source_host, task.target_host, task.method,
         task.bytes_total, scheduling.assumed_dirty(
             task.dirty_bytes_per_s, task.original_status),
         policy, task.memory_bytes)
+    job.starts_guest = (task.method != drain_policy.METHOD_COLD or
+                        task.original_status == 'ACTIVE')
+    return job
 
 
 def _ended(task):

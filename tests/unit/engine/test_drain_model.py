@@ -146,6 +146,18 @@ class TestModel(oslotest_base.BaseTestCase):
         result = self.run_jobs(jobs + other, setup_parallelism=2)
         self.assertAlmostEqual(10, result.ends['e'], 3)
 
+    def test_setup_that_starts_no_guest_does_not_contend(self):
+        jobs = [job(n, source='s%d' % i, nbytes=1.0, setup=10.0)
+                for i, n in enumerate('ab')]
+        stopped = job('c', source='s8', method='cold', nbytes=1.0,
+                      setup=10.0)
+        stopped.starts_guest = False
+        result = self.run_jobs(jobs + [stopped], setup_parallelism=1)
+        # The two that start guests share the target; the cold move of a
+        # stopped VM neither waits for them nor slows them.
+        self.assertAlmostEqual(20, result.makespan, 3)
+        self.assertAlmostEqual(10, result.ends['c'], 3)
+
     def test_job_never_started_is_an_error(self):
         self.assertRaises(RuntimeError, drain_model.simulate,
                           [job('a')], AllAtOnce([]), link())

@@ -22,6 +22,7 @@ from novaclient import exceptions as nova_exc
 from oslotest import base as oslotest_base
 
 from nova_migration_ext.compute import throttle
+from nova_migration_ext.contract import policy as drain_policy
 from nova_migration_ext.contract import states
 from nova_migration_ext.engine import executor as executor_mod
 from tests.unit.engine import fakes
@@ -818,3 +819,17 @@ class TestQueuedBehindStuck(ExecutorTestBase):
         self.assertEqual([states.MIGRATING, states.MIGRATING],
                          [t.state for t in self.store.tasks(evacuation_id)])
         self.assertEqual([], self.gateway.actions)
+
+
+class TestTaskJob(ExecutorTestBase):
+    """What the drain model is told of a task."""
+
+    def job(self, method, status):
+        self.store.update_task(self.task.id, 'test', method=method,
+                               original_status=status)
+        return executor_mod.task_job(self.task, drain_policy.Policy())
+
+    def test_only_moves_that_start_a_guest_contend_for_setups(self):
+        self.assertTrue(self.job('block', 'ACTIVE').starts_guest)
+        self.assertTrue(self.job('cold', 'ACTIVE').starts_guest)
+        self.assertFalse(self.job('cold', 'SHUTOFF').starts_guest)
