@@ -42,7 +42,8 @@ class CopyFailed(Exception):
         self.code = code
 
 
-def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False):
+def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False,
+                page_cache=False):
     """The command that copies one disk, from the ``[migration_ext]`` conf."""
     argv = [sys.executable, '-m', 'nova_migration_ext.compute.diskcopy.sender',
             '--compress', conf.cold_copy_compression,
@@ -58,6 +59,8 @@ def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False):
         argv += ['--bandwidth', str(bandwidth)]
     if precopy:
         argv.append('--precopy')
+    if page_cache:
+        argv.append('--page-cache')
     return argv + [from_path, to_path]
 
 
@@ -123,13 +126,16 @@ def _where(host, host_name):
 
 
 def copy_disk(conf, from_path, to_path, host, source_host, cap=None,
-              precopy=False, on_execute=None, on_completion=None,
-              host_name=None):
+              precopy=False, page_cache=False, on_execute=None,
+              on_completion=None, host_name=None):
     """Copy one disk; its report (a dict).
 
+    :param page_cache: read and write through the page cache (the passes
+        of a two-phase copy); else whole chunks go past it.
     :raises CopyFailed: with an operator-ready message.
     """
-    argv = sender_argv(conf, from_path, to_path, host, cap, precopy)
+    argv = sender_argv(conf, from_path, to_path, host, cap, precopy,
+                       page_cache)
     out, err = processutils.execute(*argv, on_execute=on_execute,
                                     on_completion=on_completion,
                                     check_exit_code=False)

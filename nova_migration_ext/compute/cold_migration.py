@@ -105,14 +105,18 @@ class VerifiedColdMigration:
         def on_completion(process):
             self.job_tracker.remove_job(instance, process.pid)
 
+        two_phase = (self._two_phase(ext, instance) and not shared and
+                     instance.vm_state == vm_states.ACTIVE)
+
         def copy(from_path, to_path, precopy=False):
+            # Two phases go through the page cache: the final pass reads
+            # every chunk again on both hosts, from memory then.
             return cold_copy.copy_disk(
                 ext, from_path, to_path, host, conf.host, cap=cap,
-                precopy=precopy, on_execute=on_execute,
+                precopy=precopy, page_cache=two_phase, on_execute=on_execute,
                 on_completion=on_completion, host_name=host_name)
 
-        if (self._two_phase(ext, instance) and not shared and
-                instance.vm_state == vm_states.ACTIVE):
+        if two_phase:
             try:
                 self._precopy_until_short(
                     ext, instance, block_device_info, copy, host_name or dest,

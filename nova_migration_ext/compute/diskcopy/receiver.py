@@ -53,7 +53,7 @@ def _hang_up(signum, frame):
 class Copy:
     """A destination file and the digests we can vouch for."""
 
-    def __init__(self, path, size, chunk, checksum=None):
+    def __init__(self, path, size, chunk, checksum=None, direct=True):
         self.path = path
         self.size = size
         self.chunk = chunk
@@ -63,7 +63,7 @@ class Copy:
         # Whole chunks go past the page cache: copying every byte into it
         # was a tenth of a copy's CPU, and reading back then reads the
         # disk. Where the file system refuses, all goes through self.fd.
-        self.direct_fd = _open_direct(path)
+        self.direct_fd = _open_direct(path) if direct else None
         previous = os.fstat(self.fd).st_size
         if previous != size:
             os.ftruncate(self.fd, size)
@@ -380,6 +380,8 @@ def main(argv=None):
     parser.add_argument('--no-verify', dest='verify', action='store_false',
                         help='a pass the source will not verify (the '
                              'first of two): do not read the copy back')
+    parser.add_argument('--page-cache', dest='direct', action='store_false',
+                        help='write through the page cache')
     args = parser.parse_args(argv)
     out = sys.stdout.buffer
     known = copy = None
@@ -394,7 +396,8 @@ def main(argv=None):
         out.flush()
         return proto.EXIT_UNSUPPORTED
     try:
-        copy = Copy(args.path, args.size, args.chunk, checksum)
+        copy = Copy(args.path, args.size, args.chunk, checksum,
+                    direct=args.direct)
         known = copy.known()
         out.write(proto.LENGTH.pack(len(known)) + known)
         out.flush()

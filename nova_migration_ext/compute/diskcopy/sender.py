@@ -82,6 +82,7 @@ class Options:
     compress: str = 'none'        # or 'zstd' (multi-threaded, level 1)
     bandwidth: float = 0.0        # MiB/s; 0: no cap
     verify: bool = True
+    direct: bool = True           # False: through the page cache
     finish: bool = True           # False: keep the digests, a pass follows
     retries: int = 3
     retry_delay: float = 2.0
@@ -98,6 +99,8 @@ class _Pass:
             remote.append('--finish')
         if not options.verify:
             remote.append('--no-verify')
+        if not options.direct:
+            remote.append('--page-cache')
         remote.append(destination)
         command = ' '.join(shlex.quote(part) for part in remote)
         if options.compress == 'zstd':
@@ -173,12 +176,12 @@ class _ChunkReader:
     chunks are read as bytes.
     """
 
-    def __init__(self, path, fd, size, chunk):
+    def __init__(self, path, fd, size, chunk, direct=True):
         self.fd = fd
         self.size = size
         self.chunk = chunk
         self.direct_fd = self._opened = None
-        flag = getattr(os, 'O_DIRECT', 0)
+        flag = getattr(os, 'O_DIRECT', 0) if direct else 0
         if flag and chunk % _DIRECT_ALIGN == 0:
             try:
                 self.direct_fd = os.open(path, os.O_RDONLY | flag)
@@ -294,7 +297,8 @@ class Sender:
     def _one_pass(self, fd, size):
         options = self.options
         current = _Pass(options, self.destination, size)
-        reader = _ChunkReader(self.source, fd, size, options.chunk)
+        reader = _ChunkReader(self.source, fd, size, options.chunk,
+                              options.direct)
         ahead = None
         try:
             known = current.known()
@@ -447,6 +451,10 @@ def main(argv=None):
                         help='first pass of a two-phase copy: the source '
                              'still changes; no verification, the '
                              'destination keeps its digests')
+    parser.add_argument('--page-cache', dest='direct', action='store_false',
+                        help='read and write through the page cache (the '
+                             'passes of a two-phase copy: the last one '
+                             'reads every chunk again on both hosts)')
     args = parser.parse_args(argv)
     options = Options(
         host=args.host, ssh_options=tuple(args.ssh_option),
@@ -454,6 +462,7 @@ def main(argv=None):
         checksum=args.checksum, compress=args.compress,
         bandwidth=args.bandwidth,
         verify=not args.precopy, finish=not args.precopy,
+        direct=args.direct,
         retries=args.retries)
     try:
         sender = Sender(args.source, args.destination, options)

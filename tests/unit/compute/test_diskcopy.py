@@ -203,6 +203,24 @@ class DiskCopyTest(utils.TestCase):
         self.assertTrue(self.copy(remote_python=python,
                                   checksum='sha256').verified)
 
+    def test_page_cache_pass_reaches_the_receiver(self):
+        self.make_source()
+        logged = os.path.join(self.dir, 'receiver-argv')
+        python = os.path.join(self.dir, 'python-logging')
+        with open(python, 'w') as script:
+            script.write('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n'
+                         % (logged, sys.executable))
+        os.chmod(python, 0o755)
+        self.assertTrue(self.copy(remote_python=python).verified)
+        os.unlink(self.dst)
+        report = self.copy(remote_python=python, direct=False)
+        self.assertTrue(report.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+        with open(logged) as f:
+            first, second = f.read().splitlines()
+        self.assertNotIn('--page-cache', first)
+        self.assertIn('--page-cache', second)
+
     def test_zstd_compression(self):
         self.make_source()
         report = self.copy(compress='zstd')
@@ -246,6 +264,13 @@ class ChunkReaderTest(utils.TestCase):
                 self.assertEqual(self.data[index * MiB:(index + 1) * MiB],
                                  bytes(data))
                 reader.release(data)
+
+    def test_page_cache_when_asked(self):
+        reader = sender._ChunkReader(self.path, self.fd, len(self.data), MiB,
+                                     direct=False)
+        self.addCleanup(reader.close)
+        self.assertIsNone(reader.direct_fd)
+        self.assertEqual(self.data[MiB:2 * MiB], reader.read(1))
 
     def test_unaligned_chunks_are_read_through_the_page_cache(self):
         chunk = MiB + 1
@@ -316,6 +341,26 @@ class SshTest(utils.TestCase):
         self.assertIn('BatchMode=yes', argv)
         self.assertIn('Compression=no', argv)
         self.assertIn('Port=2222', argv)
+
+
+class SenderArgvTest(utils.TestCase):
+
+    def test_options_of_the_conf_and_of_the_copy(self):
+        self.flags(cold_copy_checksum='sha256', cold_copy_max_bandwidth=50)
+        argv = cold_copy.sender_argv(self.conf.migration_ext, '/a', '/b',
+                                     'c2', cap=20, precopy=True,
+                                     page_cache=True)
+        self.assertEqual(['/a', '/b'], argv[-2:])
+        self.assertIn('--checksum sha256', ' '.join(argv))
+        self.assertIn('--bandwidth 20', ' '.join(argv))
+        self.assertIn('--precopy', argv)
+        self.assertIn('--page-cache', argv)
+        argv = cold_copy.sender_argv(self.conf.migration_ext, '/a', '/b',
+                                     'c2')
+        self.assertIn('--checksum sha256', ' '.join(argv))
+        self.assertIn('--bandwidth 50', ' '.join(argv))
+        self.assertNotIn('--page-cache', argv)
+        self.assertNotIn('--precopy', argv)
 
 
 class ExplainTest(utils.TestCase):
