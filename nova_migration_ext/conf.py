@@ -126,8 +126,9 @@ CORE_OPTS = [
             ('xxh128', 'XXH3, 128 bits (the Python package xxhash on both '
                        'hosts): tens of GB/s, leaves the CPUs to the copy'),
             ('sha256', 'SHA-256: a cryptographic digest, 1-2 GB/s per core '
-                       'with SHA instructions, about a fifth slower copies '
-                       'where the CPUs are the limit'),
+                       'with SHA instructions; copies a fifth to a third '
+                       'slower where the CPUs are the limit (measured in '
+                       'the lab)'),
         ],
         help='Digest of every chunk of the verified cold-migration copy, '
              'computed on both hosts: a chunk whose digests differ is sent '

@@ -32,6 +32,7 @@ import os
 import struct
 
 DEFAULT_CHUNK = 1 << 20
+DIRECT_ALIGN = 4096     # O_DIRECT: offsets, lengths and buffers aligned
 FRAME = struct.Struct('>cQI')
 LENGTH = struct.Struct('>Q')
 DATA, ZERO, END = b'D', b'Z', b'E'
@@ -174,6 +175,21 @@ def file_digests(checksum, fd, size, chunk):
     return b''.join(
         chunk_digest(checksum, fd, size, chunk, index, index in with_data)[0]
         for index in range(chunk_count(size, chunk)))
+
+
+def open_direct(path, flags):
+    """A descriptor of *path* past the page cache (O_DIRECT), or None.
+
+    None where the system has no O_DIRECT or the file system refuses it
+    (tmpfs and others): the caller goes through the page cache.
+    """
+    flag = getattr(os, 'O_DIRECT', 0)
+    if not flag:
+        return None
+    try:
+        return os.open(path, flags | flag)
+    except OSError:
+        return None
 
 
 def read_exactly(stream, length):

@@ -39,7 +39,6 @@ from nova_migration_ext.compute.diskcopy import protocol as proto
 
 _PUNCH_HOLE = 0x03  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 _SAVE_EVERY = 1.0   # seconds between two saves of the digests
-_DIRECT_ALIGN = 4096  # O_DIRECT: offsets, lengths and buffers aligned
 
 
 class Hangup(Exception):
@@ -63,7 +62,8 @@ class Copy:
         # Whole chunks go past the page cache: copying every byte into it
         # was a tenth of a copy's CPU, and reading back then reads the
         # disk. Where the file system refuses, all goes through self.fd.
-        self.direct_fd = _open_direct(path) if direct else None
+        self.direct_fd = (proto.open_direct(path, os.O_WRONLY) if direct
+                          else None)
         previous = os.fstat(self.fd).st_size
         if previous != size:
             os.ftruncate(self.fd, size)
@@ -152,7 +152,7 @@ class Copy:
             self._record(index, self.checksum.unknown)
             return
         offset = index * self.chunk
-        if not (aligned and (offset | len(data)) % _DIRECT_ALIGN == 0 and
+        if not (aligned and (offset | len(data)) % proto.DIRECT_ALIGN == 0 and
                 self._write_direct(data, offset)):
             os.pwrite(self.fd, data, offset)
         self._record(index, value, len(data))
@@ -237,17 +237,6 @@ class Copy:
             pass
 
 
-def _open_direct(path):
-    """A descriptor of *path* for writes past the page cache, or None."""
-    flag = getattr(os, 'O_DIRECT', 0)
-    if not flag:
-        return None
-    try:
-        return os.open(path, os.O_WRONLY | flag)
-    except OSError:
-        return None                     # tmpfs and others refuse it
-
-
 @functools.lru_cache(maxsize=None)
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
@@ -263,7 +252,7 @@ def _fallocate(fd, mode, offset, length):
 class _Writer:
     """Hashes and writes chunks in threads while the next ones arrive.
 
-    ``WORKERS`` threads, each a whole chunk at a time (hashlib and the
+    ``WORKERS`` threads, each a whole chunk at a time (digests and
     writes let go of the GIL): one thread alone, hashing then writing,
     was the slowest step of a copy. Only they change the copy until
     ``close``; buffers go back to the reader once written.

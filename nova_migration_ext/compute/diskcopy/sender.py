@@ -43,7 +43,6 @@ _RECEIVER = 'nova_migration_ext.compute.diskcopy.receiver'
 _READ_AHEAD = 8      # chunks read and hashed ahead of the writes
 _HASHERS = 2         # threads reading and hashing them
 _BUFFERS = 2 * _READ_AHEAD + 4   # chunks lent at most: see _ChunkReader
-_DIRECT_ALIGN = 4096  # O_DIRECT: offsets and buffers aligned
 _DONE = object()
 
 
@@ -180,13 +179,9 @@ class _ChunkReader:
         self.fd = fd
         self.size = size
         self.chunk = chunk
-        self.direct_fd = self._opened = None
-        flag = getattr(os, 'O_DIRECT', 0) if direct else 0
-        if flag and chunk % _DIRECT_ALIGN == 0:
-            try:
-                self.direct_fd = os.open(path, os.O_RDONLY | flag)
-            except OSError:
-                pass                    # tmpfs and others refuse it
+        self.direct_fd = None
+        if direct and chunk % proto.DIRECT_ALIGN == 0:
+            self.direct_fd = proto.open_direct(path, os.O_RDONLY)
         self._opened = self.direct_fd
         self._free = queue.Queue()
         if self.direct_fd is not None:
@@ -336,8 +331,9 @@ class Sender:
     def _to_send(self, reader, known):
         """(kind, index, digest, data) of each chunk the receiver lacks.
 
-        Chunks are read and hashed by ``_HASHERS`` threads (hashlib lets
-        go of the GIL), ``_READ_AHEAD`` at most in flight, in order.
+        Chunks are read and hashed by ``_HASHERS`` threads (reads and
+        digests let go of the GIL), ``_READ_AHEAD`` at most in flight, in
+        order.
         """
         fd, size, chunk = reader.fd, reader.size, reader.chunk
         with_data = (proto.data_chunks(fd, size, chunk)
@@ -383,7 +379,7 @@ class Sender:
     def _read_ahead(self, reader, known):
         """``_to_send`` run in a thread, a few chunks ahead of the writes.
 
-        Reading and hashing (hashlib lets go of the GIL) overlap with
+        Reading and hashing (both let go of the GIL) overlap with
         writing to ssh.
         """
         ahead = queue.Queue(maxsize=_READ_AHEAD)

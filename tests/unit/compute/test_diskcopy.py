@@ -63,6 +63,14 @@ class DiskCopyTest(utils.TestCase):
         write_at(self.src, 20 * MiB, bytes(2 * MiB))
         write_at(self.src, size - 100, b'x' * 100)
 
+    def remote_python(self, name, body):
+        """An executable shell script, run as the receiver's Python."""
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as script:
+            script.write('#!/bin/sh\n' + body)
+        os.chmod(path, 0o755)
+        return path
+
     def copy(self, **kwargs):
         options = sender.Options(**dict({'retry_delay': 0}, **kwargs))
         precopy = not options.finish
@@ -109,20 +117,16 @@ class DiskCopyTest(utils.TestCase):
         self.make_source(size=64 * MiB)
         write_at(self.src, 30 * MiB, os.urandom(20 * MiB))
         marker = os.path.join(self.dir, 'cut-once')
-        cutter = os.path.join(self.dir, 'python-cut-once')
         # The first receiver sees its input end after about 9 MiB: the
         # connection broke.
-        with open(cutter, 'w') as script:
-            script.write(textwrap.dedent('''\
-                #!/bin/sh
-                if [ ! -e %(marker)s ]; then
-                    touch %(marker)s
-                    head -c 9437184 | %(python)s "$@"
-                else
-                    exec %(python)s "$@"
-                fi
-                ''' % {'marker': marker, 'python': sys.executable}))
-        os.chmod(cutter, 0o755)
+        cutter = self.remote_python('python-cut-once', textwrap.dedent('''\
+            if [ ! -e %(marker)s ]; then
+                touch %(marker)s
+                head -c 9437184 | %(python)s "$@"
+            else
+                exec %(python)s "$@"
+            fi
+            ''' % {'marker': marker, 'python': sys.executable}))
         report = self.copy(remote_python=cutter)
         self.assertEqual(1, report.resumed)
         self.assertEqual(2, report.passes)
@@ -134,11 +138,9 @@ class DiskCopyTest(utils.TestCase):
 
     def test_too_many_cuts_fail_with_the_reason(self):
         self.make_source()
-        broken = os.path.join(self.dir, 'python-broken')
-        with open(broken, 'w') as script:
-            script.write('#!/bin/sh\necho "ssh: connect to host c9 port 22:'
-                         ' Connection refused" >&2\nexit 255\n')
-        os.chmod(broken, 0o755)
+        broken = self.remote_python(
+            'python-broken', 'echo "ssh: connect to host c9 port 22: '
+            'Connection refused" >&2\nexit 255\n')
         error = self.assertRaises(sender.CopyError, self.copy,
                                   remote_python=broken, retries=1)
         self.assertEqual(proto.EXIT_CONNECTION, error.code)
@@ -186,11 +188,9 @@ class DiskCopyTest(utils.TestCase):
         os.mkdir(fake)
         with open(os.path.join(fake, 'xxhash.py'), 'w') as module:
             module.write('raise ImportError("No module named xxhash")\n')
-        python = os.path.join(self.dir, 'python-no-xxhash')
-        with open(python, 'w') as script:
-            script.write('#!/bin/sh\nPYTHONPATH=%s:%s exec %s "$@"\n' % (
+        python = self.remote_python(
+            'python-no-xxhash', 'PYTHONPATH=%s:%s exec %s "$@"\n' % (
                 fake, os.getcwd(), sys.executable))
-        os.chmod(python, 0o755)
         start = time.monotonic()
         error = self.assertRaises(sender.CopyError, self.copy,
                                   remote_python=python, retry_delay=30)
@@ -206,11 +206,9 @@ class DiskCopyTest(utils.TestCase):
     def test_page_cache_pass_reaches_the_receiver(self):
         self.make_source()
         logged = os.path.join(self.dir, 'receiver-argv')
-        python = os.path.join(self.dir, 'python-logging')
-        with open(python, 'w') as script:
-            script.write('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n'
-                         % (logged, sys.executable))
-        os.chmod(python, 0o755)
+        python = self.remote_python(
+            'python-logging', 'echo "$@" >> %s\nexec %s "$@"\n'
+            % (logged, sys.executable))
         self.assertTrue(self.copy(remote_python=python).verified)
         os.unlink(self.dst)
         report = self.copy(remote_python=python, direct=False)
