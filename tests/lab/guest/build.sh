@@ -27,7 +27,8 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cache=${NMX_CACHE:-$out/cache}
 # Load order is derived from the modules' "depends=" fields.
-want_modules="virtio_pci virtio_blk"
+# button + evdev: the ACPI power button nova's clean shutdown presses.
+want_modules="virtio_pci virtio_blk button evdev"
 
 stamp=$(cat "$here/init" "$here/build.sh" | sha256sum | cut -d' ' -f1)
 if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] &&
@@ -88,7 +89,9 @@ log "extracting $(basename "$deb")"
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
     './boot/vmlinuz-*' './lib/modules/*/modules.builtin' \
     './lib/modules/*/kernel/drivers/virtio/*' \
-    './lib/modules/*/kernel/drivers/block/virtio_blk.ko*'
+    './lib/modules/*/kernel/drivers/block/virtio_blk.ko*' \
+    './lib/modules/*/kernel/drivers/acpi/button.ko*' \
+    './lib/modules/*/kernel/drivers/input/evdev.ko*'
 
 root=$tmp/root
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp" \
