@@ -46,6 +46,9 @@ import uuid
 
 from tests.lab import procs
 
+REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      'reaper.py')
+
 SWITCH = 'sw'
 BRIDGE = 'br0'
 FIRST_OCTET = 10
@@ -551,7 +554,9 @@ class LabHost(object):
         # Its QEMU probe records the CPUID of the CPU it ran on; pinned,
         # every host's probe matches and the capabilities cache is reused.
         # (libvirt gives each QEMU all CPUs again.)
-        self.run(['taskset', '-c', '0', 'libvirtd', '-d', '--listen'])
+        # Below a subreaper: each QEMU's exit is seen at once (reaper.py).
+        self.run(['taskset', '-c', '0', sys.executable, REAPER, 'libvirtd',
+                  '-d', '--listen'])
         self.start_sshd(wait=False)
         deadline = time.monotonic() + 120
         while True:
