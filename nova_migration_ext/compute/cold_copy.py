@@ -18,18 +18,25 @@ JSON report is kept beside the source disks (``RECORD``, in the
 only if that record says every disk was verified.
 """
 
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from nova_migration_ext.compute.diskcopy import protocol as proto
+from nova_migration_ext.compute.diskcopy import ssh
 
 LOG = logging.getLogger(__name__)
 
 RECORD = 'nmx-copy.json'
+# A shared connection nobody closed (nova-compute killed mid-copy) closes
+# itself this long after its last session.
+SHARED_CONNECTION_PERSIST = 600
 SKIPPED = ('disk.swap',)   # nova re-creates it on the destination
 NOT_CONVERGING = 100       # CopyFailed code: first passes never got short
 
@@ -43,7 +50,7 @@ class CopyFailed(Exception):
 
 
 def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False,
-                page_cache=False):
+                page_cache=False, ssh_options=()):
     """The command that copies one disk, from the ``[migration_ext]`` conf."""
     argv = [sys.executable, '-m', 'nova_migration_ext.compute.diskcopy.sender',
             '--compress', conf.cold_copy_compression,
@@ -61,6 +68,8 @@ def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False,
         argv.append('--precopy')
     if page_cache:
         argv.append('--page-cache')
+    for option in ssh_options:
+        argv += ['--ssh-option', option]
     return argv + [from_path, to_path]
 
 
@@ -125,17 +134,51 @@ def _where(host, host_name):
     return host or 'the shared instances path'
 
 
+@contextlib.contextmanager
+def shared_connection(host):
+    """ssh options of one connection to *host* the passes of a copy share.
+
+    Empty when it cannot be opened: each pass then connects on its own,
+    as it would without it (its errors say why). Closed on the way out.
+    """
+    folder = tempfile.mkdtemp(prefix='nmx-ssh-')   # 0700: the socket's
+    control = os.path.join(folder, 'control')
+    errors = os.path.join(folder, 'errors')
+    try:
+        # In the background once authenticated: its output goes to a
+        # file, else reading it would wait for the connection to close.
+        processutils.execute(
+            'sh', '-c', 'errors=$1; shift; exec "$@" </dev/null >/dev/null '
+            '2>"$errors"', 'sh', errors, *ssh.master_command(
+                host, control, SHARED_CONNECTION_PERSIST))
+    except processutils.ProcessExecutionError:
+        with open(errors, errors='replace') as text:
+            LOG.warning('Each pass of the copy to %s connects on its own: '
+                        'no shared ssh connection (%s)', host,
+                        text.read().strip() or 'no reason given')
+        shutil.rmtree(folder, ignore_errors=True)
+        yield ()
+        return
+    try:
+        yield ssh.shared_options(control)
+    finally:
+        processutils.execute(*ssh.close_command(host, control),
+                             check_exit_code=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def copy_disk(conf, from_path, to_path, host, source_host, cap=None,
               precopy=False, page_cache=False, on_execute=None,
-              on_completion=None, host_name=None):
+              on_completion=None, host_name=None, ssh_options=()):
     """Copy one disk; its report (a dict).
 
     :param page_cache: read and write through the page cache (the passes
         of a two-phase copy); else whole chunks go past it.
+    :param ssh_options: ``-o`` options of the copy's ssh command.
     :raises CopyFailed: with an operator-ready message.
     """
     argv = sender_argv(conf, from_path, to_path, host, cap, precopy,
-                       page_cache)
+                       page_cache, ssh_options)
     out, err = processutils.execute(*argv, on_execute=on_execute,
                                     on_completion=on_completion,
                                     check_exit_code=False)

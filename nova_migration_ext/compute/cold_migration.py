@@ -27,10 +27,12 @@ keeps its order of steps and its clean-up, and changes three things:
 says the destination verified every disk.
 """
 
+import contextlib
 import os
 import time
 
 from nova import block_device
+from nova.compute import power_state
 from nova.compute import utils as compute_utils
 from nova.compute import vm_states
 from nova import exception
@@ -43,6 +45,7 @@ from oslo_utils import excutils
 from oslo_utils import fileutils
 
 from nova_migration_ext.compute import cold_copy
+from nova_migration_ext.compute import shutdown
 from nova_migration_ext.compute import throttle
 
 LOG = logging.getLogger(__name__)
@@ -86,7 +89,6 @@ class VerifiedColdMigration:
         refuse_unsupported(conf, instance, flavor, block_device_info,
                            self._is_booted_from_volume(block_device_info))
         inst_base = libvirt_utils.get_instance_path(instance)
-        inst_base_resize = inst_base + '_resize'
         shared = self._is_path_shared_with(dest, inst_base)
         host = None if shared else dest
         host_name = self._cold_destination_host(context, instance, dest)
@@ -99,37 +101,61 @@ class VerifiedColdMigration:
                     reason=cold_copy.explain_unreachable(
                         e, dest, conf.host, host_name)))
 
-        def on_execute(process):
-            self.job_tracker.add_job(instance, process.pid)
-
-        def on_completion(process):
-            self.job_tracker.remove_job(instance, process.pid)
-
+        on_execute, on_completion = self._job_callbacks(instance)
         two_phase = (self._two_phase(ext, instance) and not shared and
                      instance.vm_state == vm_states.ACTIVE)
+        # The passes of a two-phase copy share one ssh connection: the
+        # final one, with the VM down, does not wait for a new one.
+        with (cold_copy.shared_connection(host) if two_phase
+              else contextlib.nullcontext(())) as ssh_options:
 
-        def copy(from_path, to_path, precopy=False):
-            # Two phases go through the page cache: the final pass reads
-            # every chunk again on both hosts, from memory then.
-            return cold_copy.copy_disk(
-                ext, from_path, to_path, host, conf.host, cap=cap,
-                precopy=precopy, page_cache=two_phase, on_execute=on_execute,
-                on_completion=on_completion, host_name=host_name)
+            def copy(from_path, to_path, precopy=False):
+                # Two phases go through the page cache: the final pass
+                # reads every chunk again on both hosts, from memory then.
+                return cold_copy.copy_disk(
+                    ext, from_path, to_path, host, conf.host, cap=cap,
+                    precopy=precopy, page_cache=two_phase,
+                    on_execute=on_execute, on_completion=on_completion,
+                    host_name=host_name, ssh_options=ssh_options)
+
+            return self._copy_and_power_off(
+                conf, context, instance, dest, network_info,
+                block_device_info, timeout, retry_interval, copy, two_phase,
+                shared, host, host_name, inst_base)
+
+    def _copy_and_power_off(self, conf, context, instance, dest,
+                            network_info, block_device_info, timeout,
+                            retry_interval, copy, two_phase, shared, host,
+                            host_name, inst_base):
+        inst_base_resize = inst_base + '_resize'
+        on_execute, on_completion = self._job_callbacks(instance)
+
+        def send_disk_info(folder):
+            path = os.path.join(folder, 'disk.info')
+            if os.path.exists(path):
+                libvirt_utils.copy_image(
+                    path, os.path.join(inst_base, 'disk.info'), host=host,
+                    on_execute=on_execute, on_completion=on_completion)
 
         if two_phase:
             try:
                 self._precopy_until_short(
-                    ext, instance, block_device_info, copy, host_name or dest,
-                    conf.host)
-            except cold_copy.CopyFailed as exc:
+                    conf.migration_ext, instance, block_device_info, copy,
+                    host_name or dest, conf.host)
+                # It does not change while the VM runs: sent now, not
+                # while the VM is down.
+                send_disk_info(inst_base)
+            except (cold_copy.CopyFailed,
+                    processutils.ProcessExecutionError) as exc:
                 # The VM never stopped and its folder here was never
                 # moved aside (nova's _cleanup_remote_migration cleans
                 # the destination only after that): drop what reached it.
                 self._remove_remote_copy(dest, inst_base, instance)
                 raise exception.InstanceFaultRollback(
                     exception.MigrationError(reason=str(exc)))
-
-        self.power_off(instance, timeout, retry_interval)
+            self._power_off_promptly(instance, timeout, retry_interval)
+        else:
+            self.power_off(instance, timeout, retry_interval)
         self.unplug_vifs(instance, network_info)
         for vol in virt_driver.block_device_info_get_mapping(
                 block_device_info):
@@ -148,12 +174,8 @@ class VerifiedColdMigration:
                                 info['path'])
                            for name, info in cold_copy.disks_to_copy(
                                disk_info)]
-            disk_info_path = os.path.join(inst_base_resize, 'disk.info')
-            if os.path.exists(disk_info_path):
-                libvirt_utils.copy_image(
-                    disk_info_path, os.path.join(inst_base, 'disk.info'),
-                    host=host, on_execute=on_execute,
-                    on_completion=on_completion)
+            if not two_phase:
+                send_disk_info(inst_base_resize)
             libvirt_utils.save_and_migrate_vtpm_dir(
                 instance.uuid, inst_base_resize, inst_base, host,
                 on_execute, on_completion)
@@ -170,6 +192,47 @@ class VerifiedColdMigration:
                 self._cleanup_remote_migration(host, inst_base,
                                                inst_base_resize, shared)
         return jsonutils.dumps(disk_info)
+
+    def _job_callbacks(self, instance):
+        """What nova's copies do with their processes: track them."""
+        def on_execute(process):
+            self.job_tracker.add_job(instance, process.pid)
+
+        def on_completion(process):
+            self.job_tracker.remove_job(instance, process.pid)
+        return on_execute, on_completion
+
+    def _power_off_promptly(self, instance, timeout, retry_interval):
+        """nova's ``power_off``, seeing the guest go down within 0.1 s.
+
+        The clean shutdown is ``shutdown.wait_for_shutdown``'s; what is
+        left (destroying the domain, shut off by then) is nova's.
+        """
+        def is_off():
+            try:
+                guest = self._host.get_guest(instance)
+            except exception.InstanceNotFound:
+                return True
+            return guest.get_power_state(self._host) in (
+                power_state.SHUTDOWN, power_state.CRASHED)
+
+        def request():
+            try:
+                self._host.get_guest(instance).shutdown()
+            except Exception as exc:   # gone or going: the next look says
+                LOG.debug('Ignoring the answer to a shutdown request: %s',
+                          exc, instance=instance)
+
+        if timeout:
+            took = shutdown.wait_for_shutdown(request, is_off, timeout,
+                                              retry_interval)
+            if took is None:
+                LOG.info('Instance failed to shutdown in %d seconds.',
+                         timeout, instance=instance)
+            else:
+                LOG.info('Instance shut down cleanly in %.1f s.', took,
+                         instance=instance)
+        self.power_off(instance)
 
     def _precopy_until_short(self, ext, instance, block_device_info, copy,
                              dest_name, source_host):

@@ -19,6 +19,7 @@ a peer (nova's remote filesystem and our base-image copier) copy between
 those folders instead. Disk files are real qcow2 images made with qemu-img.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -138,6 +139,11 @@ class MigrationExtTestBase(libvirt_base.LibvirtMigrationMixin,
         self.useFixture(fixtures.MockPatch(
             'nova_migration_ext.compute.cold_copy.copy_disk',
             side_effect=copy_disk))
+        # No ssh between these computes: no connection to share (the lab
+        # tests share one).
+        self.useFixture(fixtures.MockPatch(
+            'nova_migration_ext.compute.cold_copy.shared_connection',
+            side_effect=lambda host: contextlib.nullcontext(())))
         # The fake image backend describes every disk as raw; with nova's
         # default use_cow_images the real one makes qcow2 overlays, which
         # is what make_disks() creates.

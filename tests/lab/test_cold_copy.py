@@ -24,6 +24,7 @@ a small destination.
 """
 
 import json
+import os
 import re
 import time
 
@@ -89,12 +90,18 @@ class TwoPhaseCopyTest(CopyLogMixin, base.LabTestCase):
         before = self.console(server)
         mark = self.log_mark('c1')
         server = self.cold_migrate(server, 'c2')
-        found = copies(self.compute_log_since('c1', mark))
+        log = self.compute_log_since('c1', mark)
+        found = copies(log)
         # Each disk: a first pass (unverified) while the guest wrote,
         # then the final one, verified.
         for name in ('disk', 'disk.eph0'):
             self.assertEqual(['False', 'True'],
                              [c['verified'] for c in found[name]])
+        # Our clean shutdown watched the guest, not nova's (once a
+        # second), and the passes shared their ssh connection.
+        self.assertRegex(log, r'Instance shut down cleanly in \d+\.\d s')
+        self.assertNotIn('Instance shutdown successfully after', log)
+        self.assertNotIn('connects on its own', log)
         self.confirm_and_verify(server, before, 'c2')
 
 
@@ -304,3 +311,66 @@ class SshRefusedTest(base.LabTestCase):
         self.assertEqual([], [t for t in FIRST_TICK.findall(after)
                               if int(t) >= asked])
         self.verify_data(server, [before, after])
+
+
+# Three passes of a two-phase copy (two first ones, then the final one),
+# as cold_copy runs them in nova-compute, with or without the connection
+# they share. Prints the shared connection's control path, or "-".
+THREE_PASSES = r'''
+import contextlib, sys, types
+from nova_migration_ext.compute import cold_copy
+path, host, python, shared = sys.argv[1:5]
+conf = types.SimpleNamespace(
+    cold_copy_compression='none', cold_copy_checksum='xxh128',
+    cold_copy_retries=1, cold_copy_remote_python=python,
+    cold_copy_max_bandwidth=0)
+with (cold_copy.shared_connection(host) if shared == '1'
+      else contextlib.nullcontext(())) as options:
+    for precopy in (True, True, False):
+        with open(path, 'r+b') as disk:
+            disk.write(b'changed %d' % precopy)
+        report = cold_copy.copy_disk(conf, path, path, host, 'c1',
+                                     precopy=precopy, page_cache=True,
+                                     ssh_options=options)
+    assert report['verified'], report
+    print(options[-1].split('=', 1)[1] if options else '-')
+'''
+
+
+class SharedConnectionTest(base.LabTestCase):
+    """The passes of a two-phase copy share one ssh connection.
+
+    A new connection costs about 0.35 s between lab hosts, a session on
+    an open one about 0.1 s: the final pass runs with the VM down.
+    """
+
+    PATH = INSTANCES + '/nmx-shared-connection.img'
+
+    def accepted(self):
+        """Connections c2's sshd accepted so far."""
+        with open(os.path.join(self.cloud.host('c2').root, 'log',
+                               'sshd.log'), errors='replace') as log:
+            return log.read().count('Accepted publickey')
+
+    def three_passes(self, shared):
+        python = self.cloud._remote_python()
+        before = self.accepted()
+        out = self.cloud.run_in('c1', [python, '-c', THREE_PASSES, self.PATH,
+                                       'c2', python, str(int(shared))],
+                                timeout=600)
+        return self.accepted() - before, out.strip().splitlines()[-1]
+
+    def test_one_connection_for_every_pass_and_closed_after(self):
+        self.cloud.run_in('c1', ['sh', '-c', 'head -c 64M /dev/urandom > '
+                                 + self.PATH])
+        self.addCleanup(self.cloud.run_in, 'c1', ['rm', '-f', self.PATH])
+        self.addCleanup(self.cloud.run_in, 'c2', ['rm', '-f', self.PATH])
+        connections, control = self.three_passes(shared=True)
+        self.assertEqual(1, connections)
+        # Closed on the way out: no master left, its folder gone.
+        self.assertFalse(os.path.exists(os.path.dirname(control)))
+        ps = self.cloud.run_in('c1', ['ps', '-eo', 'args'])
+        self.assertNotIn(control, ps)
+        # Control: each pass on its own connection.
+        connections, control = self.three_passes(shared=False)
+        self.assertEqual(('-', 3), (control, connections))

@@ -11,6 +11,11 @@
 # under the License.
 """The ssh command of a copy: no prompt, no compression, a fast cipher.
 
+The passes of a two-phase copy share one connection (OpenSSH's
+``ControlMaster``): each new connection costs about 0.35 s of key
+exchange and authentication between two lab hosts, a session on an open
+one about 0.1 s, and the final pass runs while the VM is down.
+
 With AES instructions in the CPU, AES-GCM carries about a quarter more
 than OpenSSH's default ChaCha20 (519 against 417 MB/s measured between
 two lab hosts); without them ChaCha20 is the faster. The list keeps the
@@ -45,3 +50,26 @@ def command(host, options=()):
     for option in options:
         argv += ['-o', option]
     return argv + [host]
+
+
+def master_command(host, control_path, persist):
+    """argv that opens a shared connection to *host* and returns.
+
+    It goes to the background once authenticated and closes itself
+    *persist* seconds after its last session, should nobody close it.
+    """
+    return command(host, ('ControlMaster=yes', 'ControlPath=' + control_path,
+                          'ControlPersist=%d' % persist,
+                          'ConnectTimeout=30'))[:-1] + ['-N', '-f', host]
+
+
+def shared_options(control_path):
+    """ssh -o options of a session on the shared connection.
+
+    Without the connection (closed, or never opened) ssh connects anew.
+    """
+    return ('ControlMaster=no', 'ControlPath=' + control_path)
+
+
+def close_command(host, control_path):
+    return ['ssh', '-o', 'ControlPath=' + control_path, '-O', 'exit', host]

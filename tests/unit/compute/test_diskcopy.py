@@ -340,6 +340,18 @@ class SshTest(utils.TestCase):
         self.assertIn('Compression=no', argv)
         self.assertIn('Port=2222', argv)
 
+    def test_shared_connection_commands(self):
+        master = ssh.master_command('c2', '/run/x/control', 600)
+        self.assertEqual(['-N', '-f', 'c2'], master[-3:])
+        for option in ('ControlMaster=yes', 'ControlPath=/run/x/control',
+                       'ControlPersist=600', 'BatchMode=yes'):
+            self.assertIn(option, master)
+        # A session never opens a connection of its own to share.
+        self.assertEqual(('ControlMaster=no', 'ControlPath=/run/x/control'),
+                         ssh.shared_options('/run/x/control'))
+        self.assertEqual(['-O', 'exit', 'c2'],
+                         ssh.close_command('c2', '/run/x/control')[-3:])
+
 
 class SenderArgvTest(utils.TestCase):
 
@@ -353,6 +365,11 @@ class SenderArgvTest(utils.TestCase):
         self.assertIn('--bandwidth 20', ' '.join(argv))
         self.assertIn('--precopy', argv)
         self.assertIn('--page-cache', argv)
+        argv = cold_copy.sender_argv(
+            self.conf.migration_ext, '/a', '/b', 'c2',
+            ssh_options=ssh.shared_options('/run/x/control'))
+        self.assertIn('--ssh-option ControlMaster=no --ssh-option '
+                      'ControlPath=/run/x/control', ' '.join(argv))
         argv = cold_copy.sender_argv(self.conf.migration_ext, '/a', '/b',
                                      'c2')
         self.assertIn('--checksum sha256', ' '.join(argv))
