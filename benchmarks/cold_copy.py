@@ -398,12 +398,12 @@ def downtime(cloud, guests, image, source, dest, churn_mib):
                     'console.log' % server.id)
         after = guests.wait_console(server, 'nmx-ready')
         down = clock.stop()
+        uptime_ms, first_rtc = (int(x) for x in TICK.findall(after)[0])
         # The guest's own clock, whole seconds: a cross-check.
-        rtc_down = (int(TICK.findall(after)[0][1]) -
-                    int(TICK.findall(before)[-1][1]))
+        rtc_down = first_rtc - int(TICK.findall(before)[-1][1])
         # Without the guest's boot on the destination (its uptime at its
         # first tick there): the time it was off.
-        off = down - int(TICK.findall(after)[0][0]) / 1000.0
+        off = down - uptime_ms / 1000.0
         with open(cloud.compute_log(source), 'rb') as f:
             f.seek(mark)
             log = f.read().decode('utf-8', 'replace')

@@ -151,11 +151,19 @@ def shared_connection(host):
             'sh', '-c', 'errors=$1; shift; exec "$@" </dev/null >/dev/null '
             '2>"$errors"', 'sh', errors, *ssh.master_command(
                 host, control, SHARED_CONNECTION_PERSIST))
+        opened = True
     except processutils.ProcessExecutionError:
-        with open(errors, errors='replace') as text:
-            LOG.warning('Each pass of the copy to %s connects on its own: '
-                        'no shared ssh connection (%s)', host,
-                        text.read().strip() or 'no reason given')
+        opened = False
+        try:
+            with open(errors, errors='replace') as text:
+                reason = text.read().strip()
+        except OSError:
+            reason = ''
+        LOG.warning('Each pass of the copy to %s connects on its own: no '
+                    'shared ssh connection (%s)', host,
+                    reason or 'no reason given')
+    if not opened:
+        # Outside the handler: an error of the copy is not chained to it.
         shutil.rmtree(folder, ignore_errors=True)
         yield ()
         return

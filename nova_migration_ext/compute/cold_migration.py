@@ -101,34 +101,39 @@ class VerifiedColdMigration:
                     reason=cold_copy.explain_unreachable(
                         e, dest, conf.host, host_name)))
 
-        on_execute, on_completion = self._job_callbacks(instance)
         two_phase = (self._two_phase(ext, instance) and not shared and
                      instance.vm_state == vm_states.ACTIVE)
         # The passes of a two-phase copy share one ssh connection: the
         # final one, with the VM down, does not wait for a new one.
         with (cold_copy.shared_connection(host) if two_phase
               else contextlib.nullcontext(())) as ssh_options:
-
-            def copy(from_path, to_path, precopy=False):
-                # Two phases go through the page cache: the final pass
-                # reads every chunk again on both hosts, from memory then.
-                return cold_copy.copy_disk(
-                    ext, from_path, to_path, host, conf.host, cap=cap,
-                    precopy=precopy, page_cache=two_phase,
-                    on_execute=on_execute, on_completion=on_completion,
-                    host_name=host_name, ssh_options=ssh_options)
-
             return self._copy_and_power_off(
                 conf, context, instance, dest, network_info,
-                block_device_info, timeout, retry_interval, copy, two_phase,
-                shared, host, host_name, inst_base)
+                block_device_info, timeout, retry_interval, cap, two_phase,
+                shared, host_name, ssh_options)
 
     def _copy_and_power_off(self, conf, context, instance, dest,
                             network_info, block_device_info, timeout,
-                            retry_interval, copy, two_phase, shared, host,
-                            host_name, inst_base):
+                            retry_interval, cap, two_phase, shared,
+                            host_name, ssh_options):
+        inst_base = libvirt_utils.get_instance_path(instance)
         inst_base_resize = inst_base + '_resize'
-        on_execute, on_completion = self._job_callbacks(instance)
+        host = None if shared else dest
+
+        def on_execute(process):
+            self.job_tracker.add_job(instance, process.pid)
+
+        def on_completion(process):
+            self.job_tracker.remove_job(instance, process.pid)
+
+        def copy(from_path, to_path, precopy=False):
+            # Two phases go through the page cache: the final pass reads
+            # every chunk again on both hosts, from memory then.
+            return cold_copy.copy_disk(
+                conf.migration_ext, from_path, to_path, host, conf.host,
+                cap=cap, precopy=precopy, page_cache=two_phase,
+                on_execute=on_execute, on_completion=on_completion,
+                host_name=host_name, ssh_options=ssh_options)
 
         def send_disk_info(folder):
             path = os.path.join(folder, 'disk.info')
@@ -192,15 +197,6 @@ class VerifiedColdMigration:
                 self._cleanup_remote_migration(host, inst_base,
                                                inst_base_resize, shared)
         return jsonutils.dumps(disk_info)
-
-    def _job_callbacks(self, instance):
-        """What nova's copies do with their processes: track them."""
-        def on_execute(process):
-            self.job_tracker.add_job(instance, process.pid)
-
-        def on_completion(process):
-            self.job_tracker.remove_job(instance, process.pid)
-        return on_execute, on_completion
 
     def _power_off_promptly(self, instance, timeout, retry_interval):
         """nova's ``power_off``, seeing the guest go down within 0.1 s.
