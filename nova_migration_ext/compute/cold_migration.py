@@ -156,8 +156,11 @@ class VerifiedColdMigration:
                 # moved aside (nova's _cleanup_remote_migration cleans
                 # the destination only after that): drop what reached it.
                 self._remove_remote_copy(dest, inst_base, instance)
+                reason = (str(exc) if isinstance(exc, cold_copy.CopyFailed)
+                          else cold_copy.explain_unreachable(
+                              exc, dest, conf.host, host_name))
                 raise exception.InstanceFaultRollback(
-                    exception.MigrationError(reason=str(exc)))
+                    exception.MigrationError(reason=reason))
             self._power_off_promptly(instance, timeout, retry_interval)
         else:
             self.power_off(instance, timeout, retry_interval)

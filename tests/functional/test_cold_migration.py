@@ -21,6 +21,7 @@ from nova import context as nova_context
 from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.virt.libvirt import utils as libvirt_utils
 from oslo_concurrency import processutils
 
 from nova_migration_ext.compute import cold_copy
@@ -340,6 +341,44 @@ class VerifiedCopyTest(base.MigrationExtTestBase):
         self.assertIn('Nothing was changed: the VM is still on', message)
         self.assertIn('To do: check that sshd runs on dest (192.0.2.2)',
                       message)
+
+    def test_two_phase_disk_info_refused_before_the_power_off(self):
+        # disk.info goes before the power-off in two phases: its copy
+        # failing leaves the VM running where it was, with what to do.
+        self.flags(cold_copy_two_phase=True, group='migration_ext')
+        server = self.boot('src')
+        # (This harness's image backend writes none: as nova's would.)
+        folder = os.path.join(self.folders.paths['src'], server['id'])
+        with open(os.path.join(folder, 'disk.info'), 'w') as f:
+            f.write('{"%s/disk": "qcow2"}' % folder)
+        real_copy_image = self._copy_image
+        refused = []
+
+        def copy_image(src, dest, host=None, **kwargs):
+            if host and src.endswith('disk.info'):
+                refused.append(src)
+                raise processutils.ProcessExecutionError(
+                    stderr='ssh: connect to host %s port 22: Connection '
+                           'refused' % host, cmd='scp %s' % src)
+            return real_copy_image(src, dest, host=host, **kwargs)
+        # The harness patched it already: its copy, refused for disk.info.
+        libvirt_utils.copy_image.side_effect = copy_image
+        self.record_steps()
+        self.cold_migrate(server, 'dest', expected_state='ACTIVE')
+        self._wait_for_migration_status(server, ['error'])
+        server = self.api.get_server(server['id'])
+        self.assertEqual(1, len(refused))
+        self.assertEqual(('ACTIVE', 'src'), (
+            server['status'], server['OS-EXT-SRV-ATTR:host']))
+        self.assertEqual(['precopy'], self.events)   # never powered off
+        self.assertEqual(1, self.domain('src', server['id']).info()[0])
+        message = '\n'.join(self.action_event_details(server))
+        self.assertIn('Cannot reach dest (192.0.2.2) over ssh to prepare '
+                      'the copy: ssh: connect to host 192.0.2.2 port 22: '
+                      'Connection refused', message)
+        # (The source's name is the harness's CONF.host: not checked.)
+        self.assertIn('Nothing was changed: the VM is still on', message)
+        self.assertIn('To do: check that sshd runs on dest', message)
 
     def test_confirm_keeps_the_source_of_an_unverified_copy(self):
         server = self.cold_migrate(self.boot('src'), 'dest')
