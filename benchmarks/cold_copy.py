@@ -20,7 +20,8 @@ root)::
    data (half random, half text) and a qcow2 overlay of about 1.6 GB over
    a 512 MiB raw backing file — copied to c2 by nova's own
    ``libvirt_utils.copy_image`` (as nova's cold migration calls it: scp,
-   compressed for raw disks) and by our sender (verification included),
+   compressed for raw disks) and by our sender (verification included,
+   the driver's 4 MiB chunks of a one-phase copy),
    page cache dropped before each. Our copy runs ``--repeat`` times
    (default 5), each right after a measure of the link's limit (2 GiB of
    zeros through ssh, with the cipher we choose, into ``/dev/null``):
@@ -52,6 +53,7 @@ import sys
 import threading
 import time
 
+from nova_migration_ext.compute import cold_copy
 from nova_migration_ext.compute.diskcopy import ssh
 from tests.lab import cloud as lab_cloud
 from tests.lab import config as lab_config
@@ -144,11 +146,13 @@ def stock_copy(cloud, src, dest_host, compression):
 
 
 def our_copy(cloud, src, dest_host, compress='none', checksum='xxh128'):
-    # This checkout on both ends, as the lab's nova-computes run it.
+    # This checkout on both ends, as the lab's nova-computes run it, with
+    # the chunks of the driver's one-phase copy.
     python = cloud._remote_python()
     out = cloud.run_in('c1', [
         python, '-m', 'nova_migration_ext.compute.diskcopy.sender',
         '--host', dest_host, '--compress', compress, '--checksum', checksum,
+        '--chunk', str(cold_copy.ONE_PHASE_CHUNK),
         '--remote-python', python, src, src], timeout=1800)
     return json.loads(out.strip().splitlines()[-1])
 

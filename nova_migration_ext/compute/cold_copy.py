@@ -39,6 +39,12 @@ RECORD = 'nmx-copy.json'
 SHARED_CONNECTION_PERSIST = 600
 SKIPPED = ('disk.swap',)   # nova re-creates it on the destination
 NOT_CONVERGING = 100       # CopyFailed code: first passes never got short
+# Chunks of a whole-disk copy: four times fewer hand-offs between the
+# sender's threads than 1 MiB, for the same bytes (doc/benchmarks.md).
+# The passes of a two-phase copy keep 1 MiB: with the VM down, the final
+# one resends a whole chunk for each scattered write.
+ONE_PHASE_CHUNK = 4 * proto.DEFAULT_CHUNK
+TWO_PHASE_CHUNK = proto.DEFAULT_CHUNK
 
 
 class CopyFailed(Exception):
@@ -50,9 +56,10 @@ class CopyFailed(Exception):
 
 
 def sender_argv(conf, from_path, to_path, host, cap=None, precopy=False,
-                page_cache=False, ssh_options=()):
+                page_cache=False, ssh_options=(), chunk=ONE_PHASE_CHUNK):
     """The command that copies one disk, from the ``[migration_ext]`` conf."""
     argv = [sys.executable, '-m', 'nova_migration_ext.compute.diskcopy.sender',
+            '--chunk', str(chunk),
             '--compress', conf.cold_copy_compression,
             '--checksum', conf.cold_copy_checksum,
             '--retries', str(conf.cold_copy_retries),
@@ -177,16 +184,18 @@ def shared_connection(host):
 
 def copy_disk(conf, from_path, to_path, host, source_host, cap=None,
               precopy=False, page_cache=False, on_execute=None,
-              on_completion=None, host_name=None, ssh_options=()):
+              on_completion=None, host_name=None, ssh_options=(),
+              chunk=ONE_PHASE_CHUNK):
     """Copy one disk; its report (a dict).
 
     :param page_cache: read and write through the page cache (the passes
         of a two-phase copy); else whole chunks go past it.
     :param ssh_options: ``-o`` options of the copy's ssh command.
+    :param chunk: bytes per chunk (``TWO_PHASE_CHUNK`` for those passes).
     :raises CopyFailed: with an operator-ready message.
     """
     argv = sender_argv(conf, from_path, to_path, host, cap, precopy,
-                       page_cache, ssh_options)
+                       page_cache, ssh_options, chunk)
     out, err = processutils.execute(*argv, on_execute=on_execute,
                                     on_completion=on_completion,
                                     check_exit_code=False)

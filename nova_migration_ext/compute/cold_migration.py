@@ -133,7 +133,9 @@ class VerifiedColdMigration:
                 conf.migration_ext, from_path, to_path, host, conf.host,
                 cap=cap, precopy=precopy, page_cache=two_phase,
                 on_execute=on_execute, on_completion=on_completion,
-                host_name=host_name, ssh_options=ssh_options)
+                host_name=host_name, ssh_options=ssh_options,
+                chunk=(cold_copy.TWO_PHASE_CHUNK if two_phase
+                       else cold_copy.ONE_PHASE_CHUNK))
 
         def send_disk_info(folder):
             path = os.path.join(folder, 'disk.info')

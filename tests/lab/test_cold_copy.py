@@ -30,6 +30,7 @@ import time
 
 import testtools.content
 
+from nova_migration_ext.compute import cold_copy
 from tests.lab import base
 from tests.lab import cloud as lab_cloud
 
@@ -188,6 +189,8 @@ class RawDiskCopyTest(CopyLogMixin, base.LabTestCase):
         self.addDetail('record', testtools.content.json_content(disk))
         first, second = disk['bytes_per_pass']
         self.assertLess(second, 96 * 1024 * 1024 - 8 * 1024 * 1024)
+        # A one-phase copy: the driver's larger chunks.
+        self.assertEqual(cold_copy.ONE_PHASE_CHUNK, disk['chunk'])
         self.confirm_and_verify(server, before, 'c3')
 
     def test_destination_full_fails_cleanly_and_the_vm_runs_on(self):

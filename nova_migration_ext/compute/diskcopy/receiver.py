@@ -17,9 +17,9 @@ Run by the sender over ssh::
 
 It answers on stdout (see ``protocol``). Beside *PATH* it keeps
 ``PATH.nmx-sums``, the digest of every chunk it wrote (after a line
-naming the checksum), saved only after the data is on disk; the next
-pass starts from it. ``--finish`` removes
-it once the copy matched every digest of the source.
+naming the checksum and the chunk size), saved only after the data is on
+disk; the next pass of the same chunk size starts from it. ``--finish``
+removes it once the copy matched every digest of the source.
 """
 
 import argparse
@@ -83,7 +83,7 @@ class Copy:
 
     @property
     def _header(self):
-        return self.checksum.name.encode('ascii') + b'\n'
+        return ('%s %d\n' % (self.checksum.name, self.chunk)).encode('ascii')
 
     def _load(self, previous_size):
         checksum = self.checksum
@@ -96,7 +96,7 @@ class Copy:
             saved = saved[len(self._header):self.count * checksum.size
                           + len(self._header)]
         else:
-            saved = bytearray()   # none, or of another checksum
+            saved = bytearray()   # none, or of another checksum or chunk
         if previous_size != self.size and previous_size % self.chunk:
             # The old last chunk changed length: its digest no longer holds.
             last = previous_size // self.chunk

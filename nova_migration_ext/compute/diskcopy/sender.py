@@ -40,9 +40,9 @@ from nova_migration_ext.compute.diskcopy import ssh
 
 MIB = 1 << 20
 _RECEIVER = 'nova_migration_ext.compute.diskcopy.receiver'
-_READ_AHEAD = 8      # chunks read and hashed ahead of the writes
+_READ_AHEAD = 8      # chunks read and hashed ahead of the writes, at most
+_READ_AHEAD_BYTES = 16 * MIB   # and no more bytes than this (large chunks)
 _HASHERS = 2         # threads reading and hashing them
-_BUFFERS = 2 * _READ_AHEAD + 4   # chunks lent at most: see _ChunkReader
 _DONE = object()
 
 
@@ -69,6 +69,7 @@ class Report:
     verified: bool = False
     seconds: float = 0.0
     bytes_per_pass: list = dataclasses.field(default_factory=list)
+    chunk: int = proto.DEFAULT_CHUNK
 
 
 @dataclasses.dataclass
@@ -170,12 +171,12 @@ class _ChunkReader:
 
     A copy reads every byte once: through the page cache that was a tenth
     of its CPU, and it evicted what the host's other VMs had cached. With
-    ``O_DIRECT`` a chunk lands in one of ``_BUFFERS`` page-aligned
-    buffers, lent until ``release``; where the file system refuses it,
-    chunks are read as bytes.
+    ``O_DIRECT`` a chunk lands in one of *buffers* page-aligned buffers,
+    lent until ``release``; where the file system refuses it, chunks are
+    read as bytes.
     """
 
-    def __init__(self, path, fd, size, chunk, direct=True):
+    def __init__(self, path, fd, size, chunk, buffers, direct=True):
         self.fd = fd
         self.size = size
         self.chunk = chunk
@@ -185,7 +186,7 @@ class _ChunkReader:
         self._opened = self.direct_fd
         self._free = queue.Queue()
         if self.direct_fd is not None:
-            for _ in range(_BUFFERS):
+            for _ in range(buffers):
                 self._free.put(mmap.mmap(-1, chunk))
 
     def read(self, index):
@@ -226,8 +227,13 @@ class Sender:
         self.source = source
         self.destination = destination
         self.options = options or Options()
-        self.report = Report(source, destination, self.options.checksum)
+        self.report = Report(source, destination, self.options.checksum,
+                             chunk=self.options.chunk)
         self.checksum = proto.Checksum(self.options.checksum)
+        # Chunks in flight between the reads and the writes: enough to
+        # keep both busy, not a whole large chunk's worth each.
+        self._ahead = max(2, min(_READ_AHEAD,
+                                 _READ_AHEAD_BYTES // self.options.chunk))
         self._digests = []
         self._started = 0.0
         self._sent_since_start = 0
@@ -292,8 +298,9 @@ class Sender:
     def _one_pass(self, fd, size):
         options = self.options
         current = _Pass(options, self.destination, size)
+        # Lent at most: those read ahead, those queued, one being sent.
         reader = _ChunkReader(self.source, fd, size, options.chunk,
-                              options.direct)
+                              2 * self._ahead + 4, options.direct)
         ahead = None
         try:
             known = current.known()
@@ -332,7 +339,7 @@ class Sender:
         """(kind, index, digest, data) of each chunk the receiver lacks.
 
         Chunks are read and hashed by ``_HASHERS`` threads (reads and
-        digests let go of the GIL), ``_READ_AHEAD`` at most in flight, in
+        digests let go of the GIL), ``self._ahead`` at most in flight, in
         order.
         """
         fd, size, chunk = reader.fd, reader.size, reader.chunk
@@ -353,7 +360,7 @@ class Sender:
         with futures.ThreadPoolExecutor(_HASHERS) as pool:
             pending = collections.deque(
                 (index, pool.submit(digest, index))
-                for index in itertools.islice(indexes, _READ_AHEAD))
+                for index in itertools.islice(indexes, self._ahead))
             while pending:
                 index, future = pending.popleft()
                 value, data = future.result()
@@ -382,7 +389,7 @@ class Sender:
         Reading and hashing (both let go of the GIL) overlap with
         writing to ssh.
         """
-        ahead = queue.Queue(maxsize=_READ_AHEAD)
+        ahead = queue.Queue(maxsize=self._ahead)
         stop = threading.Event()
 
         def produce():

@@ -161,7 +161,7 @@ class DiskCopyTest(utils.TestCase):
         self.make_source()
         first = self.copy(checksum='sha256', verify=False, finish=False)
         with open(self.dst + proto.STATE_SUFFIX, 'rb') as state:
-            self.assertEqual(b'sha256\n', state.read(7))
+            self.assertEqual(b'sha256 1048576\n', state.read(15))
         write_at(self.src, 25 * MiB + 5, b'written while the VM ran')
         final = self.copy(checksum='sha256')
         self.assertEqual(6, first.chunks_sent)
@@ -179,6 +179,28 @@ class DiskCopyTest(utils.TestCase):
         self.assertEqual(1, final.passes)
         self.assertEqual(6, final.chunks_sent)
         self.assertTrue(final.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_digests_of_another_chunk_size_are_not_trusted(self):
+        self.make_source()
+        self.copy(chunk=4 * MiB, verify=False, finish=False)
+        write_at(self.dst, 3 * MiB + 4096, b'\xff')   # damaged since
+        final = self.copy(chunk=MiB)
+        # A 4 MiB chunk's digest says nothing of a 1 MiB one: the
+        # receiver vouches for no chunk with data, every one is sent again.
+        self.assertEqual(1, final.passes)
+        self.assertEqual(6, final.chunks_sent)
+        self.assertEqual(MiB, final.chunk)
+        self.assertTrue(final.verified)
+        self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
+
+    def test_large_chunks_send_the_same_bytes(self):
+        self.make_source()
+        report = self.copy(chunk=4 * MiB)
+        # Data in 4 MiB chunks 0 (3 MiB on), 1, 3 and 7 (the tail).
+        self.assertEqual(4, report.chunks_sent)
+        self.assertEqual(4 * MiB, report.chunk)
+        self.assertTrue(report.verified)
         self.assertTrue(filecmp.cmp(self.src, self.dst, shallow=False))
 
     def test_receiver_without_xxhash_fails_at_once_with_what_to_do(self):
@@ -251,11 +273,12 @@ class ChunkReaderTest(utils.TestCase):
         self.addCleanup(os.close, self.fd)
 
     def test_chunks_lent_past_the_page_cache_and_given_back(self):
-        reader = sender._ChunkReader(self.path, self.fd, len(self.data), MiB)
+        reader = sender._ChunkReader(self.path, self.fd, len(self.data), MiB,
+                                     4)
         self.addCleanup(reader.close)
         self.assertIsNotNone(reader.direct_fd)   # ext4 here, as on CI
         # More reads than buffers: each one given back before the next.
-        for _ in range(3 * sender._BUFFERS // 6):
+        for _ in range(3):
             for index in range(6):
                 data = reader.read(index)
                 self.assertIsInstance(data, memoryview)
@@ -265,7 +288,7 @@ class ChunkReaderTest(utils.TestCase):
 
     def test_page_cache_when_asked(self):
         reader = sender._ChunkReader(self.path, self.fd, len(self.data), MiB,
-                                     direct=False)
+                                     4, direct=False)
         self.addCleanup(reader.close)
         self.assertIsNone(reader.direct_fd)
         self.assertEqual(self.data[MiB:2 * MiB], reader.read(1))
@@ -273,7 +296,7 @@ class ChunkReaderTest(utils.TestCase):
     def test_unaligned_chunks_are_read_through_the_page_cache(self):
         chunk = MiB + 1
         reader = sender._ChunkReader(self.path, self.fd, len(self.data),
-                                     chunk)
+                                     chunk, 4)
         self.addCleanup(reader.close)
         self.assertIsNone(reader.direct_fd)
         self.assertEqual(self.data[chunk:2 * chunk], reader.read(1))
@@ -359,7 +382,9 @@ class SenderArgvTest(utils.TestCase):
         self.flags(cold_copy_checksum='sha256', cold_copy_max_bandwidth=50)
         argv = cold_copy.sender_argv(self.conf.migration_ext, '/a', '/b',
                                      'c2', cap=20, precopy=True,
-                                     page_cache=True)
+                                     page_cache=True,
+                                     chunk=cold_copy.TWO_PHASE_CHUNK)
+        self.assertIn('--chunk 1048576', ' '.join(argv))
         self.assertEqual(['/a', '/b'], argv[-2:])
         self.assertIn('--checksum sha256', ' '.join(argv))
         self.assertIn('--bandwidth 20', ' '.join(argv))
@@ -372,6 +397,7 @@ class SenderArgvTest(utils.TestCase):
                       'ControlPath=/run/x/control', ' '.join(argv))
         argv = cold_copy.sender_argv(self.conf.migration_ext, '/a', '/b',
                                      'c2')
+        self.assertIn('--chunk 4194304', ' '.join(argv))
         self.assertIn('--checksum sha256', ' '.join(argv))
         self.assertIn('--bandwidth 50', ' '.join(argv))
         self.assertNotIn('--page-cache', argv)
