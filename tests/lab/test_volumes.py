@@ -9,12 +9,14 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""A block live migration must not copy an attached volume onto itself.
+"""A migration must not copy an attached volume onto itself.
 
 The volume (a loop device every host sees, as an iSCSI or RBD volume
 would be) holds 160 MiB of data besides the guest's records. If libvirt
 copied it through the migration stream, the destination's job would
-count those bytes and the copy would race the guest's own writes.
+count those bytes and the copy would race the guest's own writes; if a
+cold migration's copy took it for a local disk, it would write the
+volume onto itself, or onto a file the guest never sees.
 """
 
 import hashlib
@@ -22,6 +24,7 @@ import hashlib
 import testtools.content
 
 from tests.lab import base
+from tests.lab import test_cold_copy
 from tests.lab import test_live_migration
 from tests.lab import volumes
 
@@ -52,7 +55,12 @@ class VolumeBlockMigrationTest(base.LabTestCase):
                 digest.update(f.read(MiB))
         return digest.hexdigest()
 
-    def test_volume_is_not_copied_and_every_write_survives(self):
+    def boot_with_volume(self):
+        """A guest on c1 writing to a volume past 160 MiB of data.
+
+        (server, the lab's volumes, the volume, the data's digest, the
+        guest's console once it wrote to the volume).
+        """
         # The volume first: its clean-up then runs after the server's,
         # whose deletion detaches it.
         lab_volumes = volumes.Volumes(self.cloud)
@@ -64,6 +72,12 @@ class VolumeBlockMigrationTest(base.LabTestCase):
         lab_volumes.attach(server, volume)
         self.wait_console(server, 'nmx-claim vdb')
         before = self.wait_console(server, 'nmx-ack')
+        return server, lab_volumes, volume, expected, before
+
+    def test_volume_is_not_copied_and_every_write_survives(self):
+        server, lab_volumes, volume, expected, before = \
+            self.boot_with_volume()
+        device = lab_volumes.device(volume)
         mark = self.log_mark('c1')
         # What leaves c1 on the wire during the move: memory, the local
         # disks and, were it copied, the volume.
@@ -87,6 +101,36 @@ class VolumeBlockMigrationTest(base.LabTestCase):
         after = self.wait_console(server, 'nmx-ack')
         # The volume's data and the guest's writes to it are intact.
         self.assertEqual(expected, self.digest(device))
+        self.assertEqual('in-use', lab_volumes.get(volume)['status'])
+        self.verify_data(server, [before, after],
+                         extra_disks=[lab_volumes.device(volume)])
+
+    def test_cold_migration_copies_the_disk_not_the_volume(self):
+        server, lab_volumes, volume, expected, before = \
+            self.boot_with_volume()
+        mark = self.log_mark('c1')
+        sent_before = self.cloud.host('c1').tx_bytes()
+        self.nova.servers.migrate(server, host='c2')
+        server = self.wait_status(server, 'VERIFY_RESIZE')
+        sent = self.cloud.host('c1').tx_bytes() - sent_before
+        self.assertEqual('c2', self.host_of(server))
+        # Our verified copy moved the local disk alone.
+        found = test_cold_copy.copies(self.compute_log_since('c1', mark))
+        self.assertEqual(['disk'], sorted(found))
+        self.assertEqual(['True'], [c['verified'] for c in found['disk']])
+        disk_bytes = sum(int(c['bytes']) for c in found['disk'])
+        self.addDetail('numbers', testtools.content.text_content(
+            'c1 sent %d bytes, our copy of the disk %d' % (sent,
+                                                           disk_bytes)))
+        # The wire carried the disk (and RPC, ssh): far less than the
+        # volume's 160 MiB on top.
+        self.assertLess(sent - disk_bytes, 64 * MiB)
+        self.nova.servers.confirm_resize(server)
+        server = self.wait_status(server, 'ACTIVE')
+        after = self.wait_console(server, 'nmx-ack')
+        # Booted on c2, the guest found its own records on the volume.
+        self.assertRegex(after, r'nmx-claim vdb \w+ \d+ resume')
+        self.assertEqual(expected, self.digest(lab_volumes.device(volume)))
         self.assertEqual('in-use', lab_volumes.get(volume)['status'])
         self.verify_data(server, [before, after],
                          extra_disks=[lab_volumes.device(volume)])
