@@ -184,6 +184,8 @@ class DiskCopyTest(utils.TestCase):
     def test_digests_of_another_chunk_size_are_not_trusted(self):
         self.make_source()
         self.copy(chunk=4 * MiB, verify=False, finish=False)
+        with open(self.dst + proto.STATE_SUFFIX, 'rb') as state:
+            self.assertEqual(b'xxh128 4194304\n', state.read(15))
         write_at(self.dst, 3 * MiB + 4096, b'\xff')   # damaged since
         final = self.copy(chunk=MiB)
         # A 4 MiB chunk's digest says nothing of a 1 MiB one: the
